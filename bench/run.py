@@ -1,0 +1,148 @@
+"""Benchmarks: flowstone against Metaflow 2.19, in one run, on this machine.
+
+    python bench/run.py datastore [--repeat N]
+
+Metaflow is installed only into ``bench/.venv-metaflow`` (created on first use); flowstone runs from the
+project's ``.venv``. Every measurement runs in a fresh process; flowstone and Metaflow alternate, and the
+median of ``--repeat`` runs is reported with the ratio and the target it is checked against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+PROJECT = BENCH.parent
+METAFLOW_VENV = BENCH / ".venv-metaflow"
+METAFLOW_REQUIREMENT = "metaflow==2.19.*"
+BENCH_PACKAGES = ["numpy", "pandas", "pyarrow"]
+
+
+def venv_python(venv: Path) -> str:
+    return str(venv / "bin" / "python")
+
+
+def ensure_metaflow_venv() -> str:
+    python = venv_python(METAFLOW_VENV)
+    if not Path(python).exists():
+        print(f"creating {METAFLOW_VENV} with {METAFLOW_REQUIREMENT} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(METAFLOW_VENV)], check=True)
+        subprocess.run([python, "-m", "pip", "install", "--quiet", METAFLOW_REQUIREMENT, *BENCH_PACKAGES], check=True)
+    return python
+
+
+def flowstone_python() -> str:
+    python = venv_python(PROJECT / ".venv")
+    if not Path(python).exists():
+        subprocess.run([str(PROJECT / "scripts" / "setup.sh"), "dev"], check=True)
+    return python
+
+
+def run_json(cmd: list[str], cwd: str | None = None, env: dict[str, str] | None = None) -> dict:
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@dataclass
+class Comparison:
+    """One line of the report: flowstone's and Metaflow's medians, and the target on their ratio."""
+
+    name: str
+    unit: str
+    flowstone: float
+    metaflow: float | None
+    target: str
+    met: bool
+
+    def line(self) -> str:
+        mf = f"{self.metaflow:10.3f}" if self.metaflow is not None else f"{'-':>10}"
+        ratio = f"{self.metaflow / self.flowstone:8.1f}x" if self.metaflow else f"{'':>9}"
+        return (
+            f"{self.name:<42} {self.flowstone:10.3f} {mf} {ratio}  {self.unit:<4} "
+            f"{'PASS' if self.met else 'MISS'}  {self.target}"
+        )
+
+
+def median_of(repeat: int, measure: Callable[[int], dict]) -> dict:
+    samples = [measure(i) for i in range(repeat)]
+    return {k: statistics.median(s[k] for s in samples) for k in samples[0]}
+
+
+# -- datastore ------------------------------------------------------------------------------------
+def bench_datastore(repeat: int) -> list[Comparison]:
+    pythons = {"flowstone": flowstone_python(), "metaflow": ensure_metaflow_venv()}
+    script = str(BENCH / "datastore_ops.py")
+    results: dict[tuple[str, str, str], list[dict]] = {}
+    for _ in range(repeat):
+        for obj in ("array", "dataframe"):
+            for impl, python in pythons.items():
+                root = tempfile.mkdtemp(prefix=f"bench-{impl}-", dir=BENCH / ".work")
+                try:
+                    for op in ("save", "load"):
+                        cmd = [python, script, "--impl", impl, "--op", op, "--object", obj, "--root", root]
+                        sample = run_json(cmd)
+                        results.setdefault((impl, op, obj), []).append(sample)
+                        print(f"  {impl:9} {op:4} {obj:9} {sample['seconds']:8.3f} s", flush=True)
+                finally:
+                    shutil.rmtree(root, ignore_errors=True)
+
+    def med(impl: str, op: str, obj: str, key: str = "seconds") -> float:
+        return statistics.median(s[key] for s in results[(impl, op, obj)])
+
+    def peak_ratio(impl: str) -> float:
+        return statistics.median(s["peak_rss"] / s["object_bytes"] for s in results[(impl, "save", "array")])
+
+    rows = []
+    for op, obj, label, factor in [
+        ("save", "array", "save 1 GiB float64 array", 20),
+        ("load", "array", "load 1 GiB float64 array", 5),
+        ("save", "dataframe", "save 500 MiB DataFrame", 10),
+        ("load", "dataframe", "load 500 MiB DataFrame", 3),
+    ]:
+        fs, mf = med("flowstone", op, obj), med("metaflow", op, obj)
+        rows.append(Comparison(label, "s", fs, mf, f"Metaflow/flowstone >= {factor}", mf / fs >= factor))
+    fs_peak, mf_peak = peak_ratio("flowstone"), peak_ratio("metaflow")
+    rows.append(
+        Comparison(
+            "peak RSS while saving array / array size", "x", fs_peak, mf_peak, "flowstone <= 1.3x", fs_peak <= 1.3
+        )
+    )
+    return rows
+
+
+SUITES: dict[str, Callable[[int], list[Comparison]]] = {"datastore": bench_datastore}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("suites", nargs="*", default=list(SUITES), choices=list(SUITES))
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    (BENCH / ".work").mkdir(exist_ok=True)
+    rows: list[Comparison] = []
+    for suite in args.suites:
+        print(f"== {suite}", flush=True)
+        rows.extend(SUITES[suite](args.repeat))
+    stamp = datetime.date.today().isoformat()
+    print(f"\nflowstone vs Metaflow 2.19, median of {args.repeat}, {stamp}, {os.cpu_count()} cores")
+    print(f"{'measure':<42} {'flowstone':>10} {'metaflow':>10} {'ratio':>9}")
+    for row in rows:
+        print(row.line())
+    sys.exit(0 if all(r.met for r in rows) else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The datastore of one flow: its task datastores, over the content-addressed store shared by all flows."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from flowstone.datastore import layout
+from flowstone.datastore.content_addressed import BLOB_PREFIX, ContentAddressedStore
+from flowstone.datastore.serializers import SerializerRegistry, default_registry
+from flowstone.datastore.task_datastore import TaskDataStore
+from flowstone.errors import DataException
+from flowstone.settings import Settings
+from flowstone.storage import Storage, make_storage
+
+__all__ = ["FlowDataStore"]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class FlowDataStore:
+    """Entry point to everything stored for one flow."""
+
+    def __init__(
+        self,
+        flow_name: str,
+        storage: Storage | None = None,
+        settings: Settings | None = None,
+        ds_type: str | None = None,
+        ds_root: str | None = None,
+        serializers: SerializerRegistry | None = None,
+    ) -> None:
+        if not _NAME.match(flow_name) or flow_name == BLOB_PREFIX:
+            raise DataException(
+                f"'{flow_name}' cannot be a flow name: use a Python identifier other than '{BLOB_PREFIX}'."
+            )
+        self.flow_name = flow_name
+        self.settings = settings or Settings.from_env()
+        self.storage = storage or make_storage(ds_type or self.settings.default_datastore, ds_root, self.settings)
+        self.ca_store = ContentAddressedStore(self.storage, BLOB_PREFIX, self.settings.compress_ratio_threshold)
+        self.serializers = serializers or default_registry()
+
+    @property
+    def TYPE(self) -> str:
+        return self.storage.TYPE
+
+    @property
+    def datastore_root(self) -> str:
+        return self.storage.root
+
+    def __repr__(self) -> str:
+        return f"FlowDataStore({self.flow_name!r}, {self.storage!r})"
+
+    # -- listing ----------------------------------------------------------------------------------
+    def list_run_ids(self) -> list[str]:
+        return [e.name for e in self.storage.list_content(self.flow_name) if not e.is_file]
+
+    def list_steps(self, run_id: str) -> list[str]:
+        prefix = layout.run_prefix(self.flow_name, run_id)
+        return [e.name for e in self.storage.list_content(prefix) if not e.is_file and not e.name.startswith("_")]
+
+    def list_task_ids(self, run_id: str, step_name: str) -> list[str]:
+        prefix = layout.step_prefix(self.flow_name, run_id, step_name)
+        return [e.name for e in self.storage.list_content(prefix) if not e.is_file]
+
+    # -- task datastores --------------------------------------------------------------------------
+    def get_datastore_for_task(
+        self,
+        run_id: str,
+        step_name: str,
+        task_id: str,
+        attempt: int | None = None,
+        mode: str = "r",
+        allow_not_done: bool = False,
+    ) -> TaskDataStore:
+        return TaskDataStore(self, run_id, step_name, task_id, attempt, mode, allow_not_done)
+
+    def get_task_datastores(
+        self,
+        run_id: str | None = None,
+        steps: Iterable[str] | None = None,
+        pathspecs: Iterable[str] | None = None,
+        allow_not_done: bool = False,
+        attempt: int | None = None,
+        mode: str = "r",
+    ) -> list[TaskDataStore]:
+        """Task datastores selected by ``run_id`` (and ``steps``) or by ``"run/step/task"`` pathspecs.
+
+        Tasks without a completed attempt are skipped unless ``allow_not_done``.
+        """
+        if pathspecs is not None:
+            triples = [self._split_pathspec(p) for p in pathspecs]
+        elif run_id is not None:
+            step_names = list(steps) if steps is not None else self.list_steps(run_id)
+            triples = [(run_id, s, t) for s in step_names for t in self.list_task_ids(run_id, s)]
+        else:
+            raise DataException("get_task_datastores needs run_id or pathspecs.")
+        found = []
+        for run, step, task in triples:
+            try:
+                found.append(TaskDataStore(self, run, step, task, attempt, mode, allow_not_done))
+            except DataException:
+                if pathspecs is not None and allow_not_done:
+                    raise
+        return found
+
+    def _split_pathspec(self, pathspec: str) -> tuple[str, str, str]:
+        parts = pathspec.strip("/").split("/")
+        if len(parts) == 4 and parts[0] == self.flow_name:
+            parts = parts[1:]
+        if len(parts) != 3:
+            raise DataException(f"'{pathspec}' is not a task pathspec: expected 'run_id/step_name/task_id'.")
+        return parts[0], parts[1], parts[2]

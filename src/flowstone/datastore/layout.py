@@ -1,0 +1,68 @@
+"""Where each record lives, as storage keys. The only module that knows the datastore's layout.
+
+data/ab/abcdef...                       blobs, shared by every flow of the datastore
+<Flow>/<run_id>/_run.json               run record (written once, claims the run id)
+<Flow>/<run_id>/_tags.json              user tags (replaced as a whole when changed)
+<Flow>/<run_id>/_end.json               run outcome, written when the run ends
+<Flow>/<run_id>/<step>/<task_id>/<attempt>.attempt.json    attempt started
+<Flow>/<run_id>/<step>/<task_id>/<attempt>.data.json       artifact records
+<Flow>/<run_id>/<step>/<task_id>/<attempt>.metadata.json   task metadata
+<Flow>/<run_id>/<step>/<task_id>/<attempt>.<stream>.log    captured stdout / stderr
+<Flow>/<run_id>/<step>/<task_id>/<attempt>.DONE            written last: the attempt completed
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "ATTEMPT",
+    "DATA",
+    "DONE",
+    "METADATA",
+    "RUN_END",
+    "RUN_RECORD",
+    "RUN_TAGS",
+    "attempt_key",
+    "log_kind",
+    "parse_attempt_name",
+    "run_prefix",
+    "step_prefix",
+    "task_prefix",
+]
+
+ATTEMPT = "attempt.json"
+DATA = "data.json"
+METADATA = "metadata.json"
+DONE = "DONE"
+RUN_RECORD = "_run.json"
+RUN_TAGS = "_tags.json"
+RUN_END = "_end.json"
+
+_ATTEMPT_NAME = re.compile(r"^(\d+)\.(.+)$")
+
+
+def run_prefix(flow_name: str, run_id: str) -> str:
+    return f"{flow_name}/{run_id}"
+
+
+def step_prefix(flow_name: str, run_id: str, step_name: str) -> str:
+    return f"{flow_name}/{run_id}/{step_name}"
+
+
+def task_prefix(flow_name: str, run_id: str, step_name: str, task_id: str) -> str:
+    return f"{flow_name}/{run_id}/{step_name}/{task_id}"
+
+
+def attempt_key(prefix: str, attempt: int, kind: str) -> str:
+    return f"{prefix}/{attempt}.{kind}"
+
+
+def log_kind(stream: str) -> str:
+    return f"{stream}.log"
+
+
+def parse_attempt_name(name: str) -> tuple[int, str] | None:
+    """``'2.DONE'`` -> ``(2, 'DONE')``; None for names that are not per-attempt files."""
+    match = _ATTEMPT_NAME.match(name)
+    return (int(match.group(1)), match.group(2)) if match else None

@@ -1,0 +1,264 @@
+"""One task's artifacts, metadata and logs, per numbered attempt.
+
+A task writes through a ``TaskDataStore`` opened in mode 'w' for one attempt; everything it writes is keyed by
+that attempt, so a later attempt never touches an earlier one. ``done()`` writes the DONE marker last: readers
+(mode 'r') see only attempts that have it, unless they ask for ``allow_not_done``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from flowstone.datastore import layout
+from flowstone.datastore.hashing import hash_chunks
+from flowstone.datastore.records import ArtifactRecord, dump_json, load_json
+from flowstone.errors import DataException, UnpicklableArtifactException
+
+if TYPE_CHECKING:
+    from flowstone.datastore.flow_datastore import FlowDataStore
+
+__all__ = ["TaskDataStore"]
+
+LOG_STREAMS = ("stdout", "stderr")
+
+
+class TaskDataStore:
+    """Artifacts, metadata and logs of one attempt of one task."""
+
+    def __init__(
+        self,
+        flow_datastore: FlowDataStore,
+        run_id: str,
+        step_name: str,
+        task_id: str,
+        attempt: int | None = None,
+        mode: str = "r",
+        allow_not_done: bool = False,
+    ) -> None:
+        if mode not in ("r", "w"):
+            raise DataException(f"Unknown task datastore mode '{mode}': use 'r' to read or 'w' to write.")
+        self._flow_datastore = flow_datastore
+        self._storage = flow_datastore.storage
+        self.flow_name = flow_datastore.flow_name
+        self.run_id, self.step_name, self.task_id = str(run_id), step_name, str(task_id)
+        self.mode = mode
+        self._prefix = layout.task_prefix(self.flow_name, self.run_id, step_name, self.task_id)
+        self._records: dict[str, ArtifactRecord] = {}
+        self._metadata: dict[str, dict[str, Any]] | None = None
+        if mode == "w":
+            self.attempt = 0 if attempt is None else int(attempt)
+            self._open_for_write()
+        else:
+            self.attempt = self._resolve_attempt(attempt, allow_not_done)
+            self._records = self._read_records()
+
+    # -- identity ---------------------------------------------------------------------------------
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow_name}/{self.run_id}/{self.step_name}/{self.task_id}"
+
+    @property
+    def TYPE(self) -> str:
+        return self._storage.TYPE
+
+    def __repr__(self) -> str:
+        return f"TaskDataStore({self.pathspec!r}, attempt={self.attempt}, mode={self.mode!r})"
+
+    def _key(self, kind: str, attempt: int | None = None) -> str:
+        return layout.attempt_key(self._prefix, self.attempt if attempt is None else attempt, kind)
+
+    # -- attempts ---------------------------------------------------------------------------------
+    def attempts(self) -> dict[int, set[str]]:
+        """Every attempt of this task found in storage, with the kinds of file it has."""
+        found: dict[int, set[str]] = {}
+        for entry in self._storage.list_content(self._prefix):
+            parsed = layout.parse_attempt_name(entry.name)
+            if parsed and entry.is_file:
+                found.setdefault(parsed[0], set()).add(parsed[1])
+        return found
+
+    def _resolve_attempt(self, attempt: int | None, allow_not_done: bool) -> int:
+        attempts = self.attempts()
+        if attempt is not None:
+            kinds = attempts.get(int(attempt))
+            if kinds is None:
+                raise DataException(f"Task {self.pathspec} has no attempt {attempt}.")
+            if layout.DONE not in kinds and not allow_not_done:
+                raise DataException(f"Attempt {attempt} of task {self.pathspec} is not done.")
+            return int(attempt)
+        done = [a for a, kinds in attempts.items() if layout.DONE in kinds]
+        if done:
+            return max(done)
+        if allow_not_done and attempts:
+            return max(attempts)
+        raise DataException(
+            f"Task {self.pathspec} has no completed attempt"
+            + (" (it has not started)." if not attempts else " (it is running, or it failed).")
+        )
+
+    def _open_for_write(self) -> None:
+        if self._storage.exists(self._key(layout.DONE)):
+            raise DataException(
+                f"Attempt {self.attempt} of task {self.pathspec} is already done and cannot be rewritten; "
+                f"write a new attempt instead."
+            )
+        self._write_json(layout.ATTEMPT, {"attempt": self.attempt, "started_at": time.time()})
+
+    def _require_writable(self) -> None:
+        if self.mode != "w":
+            raise DataException(f"Task datastore for {self.pathspec} was opened read-only (mode 'r').")
+
+    def _write_json(self, kind: str, value: Any) -> None:
+        self._storage.save_one(self._key(kind), dump_json(value))
+
+    def _read_json(self, kind: str, attempt: int | None = None) -> Any:
+        data = self._storage.load_one(self._key(kind, attempt))
+        return None if data is None else load_json(data, self._key(kind, attempt))
+
+    # -- artifacts --------------------------------------------------------------------------------
+    def _read_records(self) -> dict[str, ArtifactRecord]:
+        raw = self._read_json(layout.DATA) or {}
+        return {name: ArtifactRecord.from_json(rec) for name, rec in raw.get("artifacts", {}).items()}
+
+    def _write_records(self) -> None:
+        artifacts = {name: rec.to_json() for name, rec in self._records.items()}
+        self._write_json(layout.DATA, {"format": 1, "artifacts": artifacts})
+
+    def save_artifacts(
+        self, artifacts: Iterable[tuple[str, Any]], force_pickle: bool = False, len_hint: int = 0
+    ) -> None:
+        """Serialize and store each ``(name, value)``, one at a time, then record them.
+
+        Values serialized to at most ``inline_max_bytes`` are kept in the record; others become blobs.
+        """
+        self._require_writable()
+        fds = self._flow_datastore
+        inline_max = fds.settings.inline_max_bytes
+        for name, value in artifacts:
+            try:
+                serialized = fds.serializers.serialize(value, force_pickle=force_pickle)
+            except Exception as exc:
+                raise UnpicklableArtifactException(name, exc) from exc
+            if serialized.size <= inline_max:
+                inline = b"".join(serialized.chunks)
+                key = hash_chunks([inline], serialized.size)
+                record = ArtifactRecord(key, serialized.size, serialized.type, serialized.serializer, "inline", inline)
+            else:
+                blob = fds.ca_store.put(serialized.chunks)
+                record = ArtifactRecord(blob.key, blob.size, serialized.type, serialized.serializer, blob.encoding)
+            del serialized
+            self._records[name] = record
+        self._write_records()
+
+    def save_artifact_refs(self, refs: Iterable[tuple[str, ArtifactRecord]]) -> None:
+        """Record artifacts by reference to records of another task: no value is loaded or serialized."""
+        self._require_writable()
+        for name, record in refs:
+            self._records[name] = record
+        self._write_records()
+
+    @property
+    def records(self) -> Mapping[str, ArtifactRecord]:
+        """Artifact name -> record, for every artifact of this attempt."""
+        return self._records
+
+    def record(self, name: str) -> ArtifactRecord:
+        try:
+            return self._records[name]
+        except KeyError:
+            raise DataException(f"Task {self.pathspec} has no artifact named '{name}'.") from None
+
+    def load_artifacts(self, names: Iterable[str]) -> Iterator[tuple[str, Any]]:
+        """Yield ``(name, value)`` for each name; each blob is read and verified once, however many names share it."""
+        wanted = [(name, self.record(name)) for name in names]
+        registry = self._flow_datastore.serializers
+        by_key: dict[str, list[tuple[str, ArtifactRecord]]] = {}
+        for name, record in wanted:
+            if record.inline is not None:
+                yield name, registry.deserialize(record.serializer, self._verified_inline(name, record))
+            else:
+                by_key.setdefault(record.key, []).append((name, record))
+        for key, content in self._flow_datastore.ca_store.load_blobs(list(by_key)):
+            for name, record in by_key[key]:
+                yield name, registry.deserialize(record.serializer, content)
+
+    def _verified_inline(self, name: str, record: ArtifactRecord) -> memoryview:
+        data = memoryview(record.inline or b"")
+        if hash_chunks([data], data.nbytes) != record.key:
+            raise DataException(
+                f"Artifact '{name}' of task {self.pathspec} is corrupted: its stored bytes do not match its "
+                f"hash {record.key}. The value was not loaded."
+            )
+        return data
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._records
+
+    def __getitem__(self, name: str) -> Any:
+        for _, value in self.load_artifacts([name]):
+            return value
+        raise KeyError(name)
+
+    # -- metadata ---------------------------------------------------------------------------------
+    def _metadata_entries(self) -> dict[str, dict[str, Any]]:
+        if self._metadata is None:
+            self._metadata = self._read_json(layout.METADATA) or {}
+        return self._metadata
+
+    def save_metadata(self, contents: Mapping[str, Any]) -> None:
+        """Add or replace metadata entries; values must be JSON-serializable."""
+        self._require_writable()
+        entries = dict(self._metadata_entries())
+        now = time.time()
+        for name, value in contents.items():
+            entries[name] = {"value": value, "timestamp": now}
+        try:
+            payload = dump_json(entries)
+        except (TypeError, ValueError) as exc:
+            raise DataException(f"Metadata for {self.pathspec} must be JSON-serializable: {exc}") from exc
+        self._storage.save_one(self._key(layout.METADATA), payload)
+        self._metadata = entries
+
+    def load_metadata(self, names: Iterable[str] | None = None) -> dict[str, Any]:
+        """Metadata values by name (all of them when ``names`` is None); absent names are left out."""
+        entries = self._metadata_entries()
+        wanted = entries if names is None else [n for n in names if n in entries]
+        return {name: entries[name]["value"] for name in wanted}
+
+    def metadata_entries(self) -> dict[str, dict[str, Any]]:
+        """Metadata with the time each entry was written: name -> {'value', 'timestamp'}."""
+        return dict(self._metadata_entries())
+
+    # -- logs -------------------------------------------------------------------------------------
+    def save_log(self, stream: str, text: str | bytes, attempt: int | None = None) -> None:
+        self._require_writable()
+        if stream not in LOG_STREAMS:
+            raise DataException(f"Unknown log stream '{stream}'; use one of {', '.join(LOG_STREAMS)}.")
+        data = text.encode("utf-8", "replace") if isinstance(text, str) else text
+        self._storage.save_one(self._key(layout.log_kind(stream), attempt), data)
+
+    def load_log(self, stream: str, attempt: int | None = None) -> str:
+        data = self._storage.load_one(self._key(layout.log_kind(stream), attempt))
+        return "" if data is None else bytes(data).decode("utf-8", "replace")
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def done(self) -> None:
+        """Mark this attempt complete. Written last: everything else of the attempt is stored before it."""
+        self._require_writable()
+        self._write_json(layout.DONE, {"finished_at": time.time()})
+
+    @property
+    def is_done(self) -> bool:
+        return self._storage.exists(self._key(layout.DONE))
+
+    def done_info(self) -> dict[str, Any] | None:
+        """The DONE marker's content (``finished_at``), or None if the attempt is not done."""
+        result: dict[str, Any] | None = self._read_json(layout.DONE)
+        return result
+
+    def attempt_info(self, attempt: int | None = None) -> dict[str, Any] | None:
+        """The attempt marker's content (``started_at``), or None."""
+        result: dict[str, Any] | None = self._read_json(layout.ATTEMPT, attempt)
+        return result

@@ -1,0 +1,121 @@
+"""Every error flowstone raises, under one root.
+
+    FlowstoneException                  anything flowstone raises on purpose
+    ├── DataException                   the datastore cannot read or write what was asked
+    │   ├── UnpicklableArtifactException    an artifact value cannot be serialized
+    │   └── StorageError                a storage backend failed (wraps the backend's own error)
+    ├── FlowstoneNotFound               a flow, run, step, task or artifact does not exist
+    ├── FlowSpecError                   a flow is malformed (graph or decorator problem)
+    ├── ParameterError                  a parameter value is missing or invalid
+    ├── MergeArtifactsException         merge_artifacts found conflicting values
+    ├── TaskFailed                      a task raised or crashed
+    └── TimeoutException                a step ran longer than its @timeout allows
+
+Third-party errors are translated at the boundary with ``raise ... from exc``; every message says what
+happened and, where there is one, what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DataException",
+    "FlowSpecError",
+    "FlowstoneException",
+    "FlowstoneNotFound",
+    "MergeArtifactsException",
+    "ParameterError",
+    "StorageError",
+    "TaskFailed",
+    "TimeoutException",
+    "UnpicklableArtifactException",
+]
+
+
+class FlowstoneException(Exception):
+    """Root of every error flowstone raises on purpose."""
+
+    headline = "Flowstone error"
+
+    def __init__(self, msg: str = "", **details: object) -> None:
+        super().__init__(msg)
+        self.message = msg
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DataException(FlowstoneException):
+    """The datastore cannot read or write what was asked of it."""
+
+    headline = "Data error"
+
+
+class StorageError(DataException):
+    """A storage backend failed; the backend's own error is the ``__cause__``."""
+
+    headline = "Storage error"
+
+
+class UnpicklableArtifactException(DataException):
+    """An artifact's value cannot be serialized."""
+
+    headline = "Cannot serialize artifact"
+
+    def __init__(self, artifact_name: str, cause: BaseException | None = None) -> None:
+        reason = f"{type(cause).__name__}: {cause}" if cause is not None else "unknown reason"
+        super().__init__(
+            f"Artifact '{artifact_name}' cannot be serialized ({reason}). Keep only picklable values on "
+            f"'self' (for example store a connection string instead of a connection), or give the value a "
+            f"name starting with '_' so it is not persisted.",
+            artifact_name=artifact_name,
+        )
+        self.artifact_name = artifact_name
+
+
+class FlowstoneNotFound(FlowstoneException):
+    """A flow, run, step, task or artifact does not exist."""
+
+    headline = "Object not found"
+
+
+class FlowSpecError(FlowstoneException):
+    """A flow definition is malformed."""
+
+    headline = "Invalid flow"
+
+    def __init__(self, msg: str, step_name: str | None = None, line_no: int | None = None) -> None:
+        where = ""
+        if step_name is not None:
+            where = f"Step '{step_name}'" + (f" (line {line_no})" if line_no else "") + ": "
+        super().__init__(where + msg)
+        self.step_name = step_name
+        self.line_no = line_no
+
+
+class ParameterError(FlowstoneException):
+    """A parameter value is missing or invalid."""
+
+    headline = "Invalid parameter"
+
+
+class MergeArtifactsException(FlowstoneException):
+    """merge_artifacts found artifacts whose values differ between the joined branches."""
+
+    headline = "Conflicting artifacts in merge"
+
+    def __init__(self, msg: str, artifact_names: list[str]) -> None:
+        super().__init__(msg)
+        self.artifact_names = artifact_names
+
+
+class TaskFailed(FlowstoneException):
+    """A task raised an exception or its process died."""
+
+    headline = "Task failed"
+
+
+class TimeoutException(FlowstoneException):
+    """A step ran longer than its @timeout allows."""
+
+    headline = "Step timed out"

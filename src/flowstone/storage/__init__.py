@@ -1,0 +1,37 @@
+"""Storage backends: bytes by key. Optional backends are imported only when asked for."""
+
+from __future__ import annotations
+
+import importlib
+
+from flowstone.errors import FlowstoneException
+from flowstone.settings import Settings
+from flowstone.storage.base import ListEntry, ObjectInfo, Payload, Storage
+
+__all__ = ["ListEntry", "ObjectInfo", "Payload", "Storage", "make_storage"]
+
+# type -> (module, class, pip extra that provides its dependencies)
+_BACKENDS: dict[str, tuple[str, str, str | None]] = {
+    "local": ("flowstone.storage.local", "LocalStorage", None),
+    "memory": ("flowstone.storage.memory", "MemoryStorage", None),
+    "s3": ("flowstone.storage.s3", "S3Storage", "s3"),
+    "azure": ("flowstone.storage.azure", "AzureStorage", "azure"),
+}
+
+
+def make_storage(ds_type: str, root: str | None = None, settings: Settings | None = None) -> Storage:
+    """Instantiate the storage backend ``ds_type`` rooted at ``root`` (default: from settings)."""
+    settings = settings or Settings.from_env()
+    if ds_type not in _BACKENDS:
+        raise FlowstoneException(f"Unknown datastore type '{ds_type}'; choose one of: {', '.join(sorted(_BACKENDS))}.")
+    module_name, class_name, extra = _BACKENDS[ds_type]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        hint = f" Install it with: pip install 'flowstone[{extra}]'." if extra else ""
+        raise FlowstoneException(f"The '{ds_type}' datastore is not available ({exc}).{hint}") from exc
+    cls = getattr(module, class_name)
+    root = root or settings.datastore_root(ds_type)
+    if ds_type == "local":
+        return cls(root, fsync=settings.fsync)
+    return cls(root)

@@ -1,0 +1,138 @@
+"""The storage interface: bytes by key, nothing more.
+
+A key is a '/'-separated path relative to the storage root (``"data/ab/abcd..."``). Storage knows nothing of
+flows, runs or artifacts. Every backend passes the conformance suite in ``tests/storage/conformance.py``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from flowstone.errors import StorageError
+
+__all__ = [
+    "ListEntry",
+    "ObjectInfo",
+    "Payload",
+    "Storage",
+    "byte_view",
+    "check_key",
+    "iter_chunks",
+]
+
+#: What can be saved: anything exposing the buffer protocol, or an iterable of such chunks (written in order).
+Payload = bytes | bytearray | memoryview | Iterable[Any]
+
+
+def byte_view(obj: Any) -> memoryview:
+    """A flat, unsigned-byte memoryview of any C-contiguous buffer, without copying."""
+    view = memoryview(obj)
+    return view if (view.format == "B" and view.ndim == 1) else view.cast("B")
+
+
+def iter_chunks(payload: Payload) -> Iterator[memoryview]:
+    """Yield the payload as a sequence of byte memoryviews, without copying."""
+    try:
+        view = byte_view(payload)
+    except TypeError:
+        for chunk in payload:
+            yield byte_view(chunk)
+        return
+    yield view
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` if it is a valid relative key, else raise :class:`StorageError`."""
+    parts = key.split("/")
+    if key.startswith("/") or "\\" in key or any(p in ("..", ".") for p in parts):
+        raise StorageError(f"Invalid storage key '{key}': keys are relative paths without '.' or '..'.")
+    return key
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What storage knows of one stored object."""
+
+    key: str
+    size: int
+    modified: float  # seconds since the epoch
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    """One child of a listed prefix: a stored object (``is_file``) or a deeper prefix."""
+
+    key: str
+    is_file: bool
+
+    @property
+    def name(self) -> str:
+        return self.key.rstrip("/").rsplit("/", 1)[-1]
+
+
+class Storage(ABC):
+    """Bytes by key. Writes are atomic: an object is visible whole or not at all."""
+
+    TYPE: ClassVar[str]
+    #: ``load_bytes`` may return views of memory-mapped files (cheap for large objects).
+    maps_files: ClassVar[bool] = False
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    # -- writes -----------------------------------------------------------------------------------
+    @abstractmethod
+    def save_bytes(self, items: Iterable[tuple[str, Payload]], overwrite: bool = True) -> list[bool]:
+        """Store each ``(key, payload)``; return, per item, whether it was written.
+
+        With ``overwrite=False`` an existing object is left untouched (and reported as not written).
+        """
+
+    @abstractmethod
+    def put_if_absent(self, key: str, payload: Payload) -> bool:
+        """Atomically create ``key`` only if it does not exist; True if this call created it.
+
+        Of several concurrent callers for one key, exactly one gets True.
+        """
+
+    @abstractmethod
+    def delete(self, keys: Iterable[str]) -> None:
+        """Remove the given objects; missing ones are ignored."""
+
+    # -- reads ------------------------------------------------------------------------------------
+    @abstractmethod
+    def load_bytes(self, keys: Iterable[str]) -> Iterator[tuple[str, memoryview | bytes | None]]:
+        """Yield ``(key, data)`` for each key, in order; ``data`` is None for a missing object."""
+
+    @abstractmethod
+    def info(self, key: str) -> ObjectInfo | None:
+        """Size and modification time of ``key``, or None if it does not exist."""
+
+    @abstractmethod
+    def list_content(self, prefix: str) -> list[ListEntry]:
+        """The direct children of ``prefix`` (one level, no recursion), sorted by key."""
+
+    # -- conveniences written once on top of the primitives ----------------------------------------
+    def exists(self, key: str) -> bool:
+        return self.info(key) is not None
+
+    def load_one(self, key: str) -> memoryview | bytes | None:
+        for _, data in self.load_bytes([key]):
+            return data
+        return None
+
+    def save_one(self, key: str, payload: Payload, overwrite: bool = True) -> bool:
+        return self.save_bytes([(key, payload)], overwrite=overwrite)[0]
+
+    def describe(self, key: str = "") -> str:
+        """A human-readable location for ``key`` (used in error messages)."""
+        return f"{self.root.rstrip('/')}/{key}" if key else self.root
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections or pools; the default holds none."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.root!r})"

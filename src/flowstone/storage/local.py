@@ -1,0 +1,175 @@
+"""Storage on a local (or network-mounted POSIX) file system.
+
+Writes go to a temporary file in the destination folder, are optionally fsynced, and are renamed into place, so a
+reader sees an object whole or not at all, and a process killed mid-write leaves only a ``.tmp-*`` file that no
+reader looks at. Large objects are read by memory-mapping them copy-on-write: no copy into the process, yet the
+returned buffer is writable (writes stay private to the process).
+"""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+
+from flowstone.errors import StorageError
+from flowstone.storage.base import ListEntry, ObjectInfo, Payload, Storage, check_key, iter_chunks
+
+__all__ = ["LocalStorage"]
+
+TMP_PREFIX = ".tmp-"
+# Objects at least this large are memory-mapped on load instead of read into a new buffer.
+MMAP_MIN_BYTES = 1 << 20
+WRITE_CHUNK = 16 << 20
+
+
+class LocalStorage(Storage):
+    """Bytes by key under a folder; keys map to relative file paths."""
+
+    TYPE = "local"
+    maps_files = True
+
+    def __init__(self, root: str, fsync: bool = True) -> None:
+        super().__init__(os.path.abspath(os.path.expanduser(root)))
+        self.fsync = fsync
+        self._made_dirs: set[str] = set()
+
+    # -- paths ------------------------------------------------------------------------------------
+    def path(self, key: str) -> str:
+        return os.path.join(self.root, *[p for p in check_key(key).split("/") if p])
+
+    def _ensure_dir(self, folder: str) -> None:
+        if folder not in self._made_dirs:
+            os.makedirs(folder, exist_ok=True)
+            self._made_dirs.add(folder)
+
+    def _fsync_dir(self, folder: str) -> None:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _write_temp(self, final_path: str, payload: Payload) -> str:
+        folder = os.path.dirname(final_path)
+        self._ensure_dir(folder)
+        tmp = os.path.join(folder, f"{TMP_PREFIX}{os.path.basename(final_path)}-{uuid.uuid4().hex[:12]}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            for chunk in iter_chunks(payload):
+                for start in range(0, chunk.nbytes, WRITE_CHUNK):
+                    part = chunk[start : start + WRITE_CHUNK]
+                    while part.nbytes:
+                        part = part[os.write(fd, part) :]
+            if self.fsync:
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            _unlink_quietly(tmp)
+            raise
+        os.close(fd)
+        return tmp
+
+    # -- writes -----------------------------------------------------------------------------------
+    def save_bytes(self, items: Iterable[tuple[str, Payload]], overwrite: bool = True) -> list[bool]:
+        written = []
+        for key, payload in items:
+            path = self.path(key)
+            if not overwrite and os.path.exists(path):
+                written.append(False)
+                continue
+            try:
+                written.append(self._publish(path, payload, overwrite))
+            except OSError as exc:
+                raise _storage_error("write", path, exc) from exc
+        return written
+
+    def _publish(self, path: str, payload: Payload, overwrite: bool) -> bool:
+        tmp = self._write_temp(path, payload)
+        try:
+            if overwrite:
+                os.replace(tmp, path)
+            else:
+                try:
+                    os.link(tmp, path)  # fails if the path exists: a no-overwrite rename
+                except FileExistsError:
+                    return False
+                finally:
+                    _unlink_quietly(tmp)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        if self.fsync:
+            self._fsync_dir(os.path.dirname(path))
+        return True
+
+    def put_if_absent(self, key: str, payload: Payload) -> bool:
+        path = self.path(key)
+        if os.path.exists(path):
+            return False
+        try:
+            return self._publish(path, payload, overwrite=False)
+        except OSError as exc:
+            raise _storage_error("write", path, exc) from exc
+
+    def delete(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            _unlink_quietly(self.path(key))
+
+    # -- reads ------------------------------------------------------------------------------------
+    def load_bytes(self, keys: Iterable[str]) -> Iterator[tuple[str, memoryview | bytes | None]]:
+        for key in keys:
+            yield key, self._read(self.path(key))
+
+    def _read(self, path: str) -> memoryview | bytes | None:
+        try:
+            with open(path, "rb", buffering=0) as f:
+                size = os.fstat(f.fileno()).st_size
+                if size < MMAP_MIN_BYTES:
+                    return f.read()
+                return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _storage_error("read", path, exc) from exc
+
+    def info(self, key: str) -> ObjectInfo | None:
+        try:
+            st = os.stat(self.path(key))
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError:
+            return None
+        return ObjectInfo(key=key, size=st.st_size, modified=st.st_mtime)
+
+    def list_content(self, prefix: str) -> list[ListEntry]:
+        prefix = prefix.strip("/")
+        folder = self.path(prefix) if prefix else self.root
+        try:
+            with os.scandir(folder) as it:
+                entries = [
+                    ListEntry(key=f"{prefix}/{e.name}" if prefix else e.name, is_file=not e.is_dir())
+                    for e in it
+                    if not e.name.startswith(TMP_PREFIX)
+                ]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(entries, key=lambda e: e.key)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _storage_error(action: str, path: str, exc: OSError) -> StorageError:
+    hint = {
+        errno.ENOSPC: "The disk is full; free space or point the datastore elsewhere.",
+        errno.EACCES: "Permission denied; check the datastore folder's permissions.",
+        errno.EROFS: "The file system is read-only; point the datastore at a writable folder.",
+    }.get(exc.errno or 0, "Check that the datastore folder exists and is accessible.")
+    return StorageError(f"Could not {action} '{path}': {exc.strerror or exc}. {hint}")

@@ -1,0 +1,124 @@
+"""The contract every Storage backend must meet. A backend's test module subclasses ``StorageTests`` and
+provides a ``storage`` fixture; nothing here knows which backend it is testing."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from flowstone.errors import StorageError
+from flowstone.storage.base import Storage
+
+
+def _bytes(data: object) -> bytes:
+    assert data is not None
+    return bytes(memoryview(data))  # type: ignore[arg-type]
+
+
+class StorageTests:
+    """Subclass and define a ``storage`` fixture returning an empty backend."""
+
+    def test_save_and_load_roundtrip(self, storage: Storage) -> None:
+        written = storage.save_bytes([("a/b/one", b"1"), ("a/two", b"22"), ("three", bytearray(b"333"))])
+        assert written == [True, True, True]
+        loaded = dict(storage.load_bytes(["a/b/one", "a/two", "three"]))
+        assert {k: _bytes(v) for k, v in loaded.items()} == {"a/b/one": b"1", "a/two": b"22", "three": b"333"}
+
+    def test_load_preserves_order_and_reports_missing_as_none(self, storage: Storage) -> None:
+        storage.save_bytes([("x", b"x"), ("y", b"y")])
+        result = list(storage.load_bytes(["y", "missing", "x"]))
+        assert [k for k, _ in result] == ["y", "missing", "x"]
+        assert result[1][1] is None
+        assert _bytes(result[0][1]) == b"y"
+
+    def test_chunked_payload_is_written_in_order(self, storage: Storage) -> None:
+        chunks = [b"ab", memoryview(b"cd"), bytearray(b"ef")]
+        storage.save_one("chunked", chunks)
+        storage.save_one("generated", (bytes([i]) * 3 for i in range(3)))
+        assert _bytes(storage.load_one("chunked")) == b"abcdef"
+        assert _bytes(storage.load_one("generated")) == b"\0\0\0\1\1\1\2\2\2"
+
+    def test_large_object_roundtrip(self, storage: Storage) -> None:
+        data = bytes(range(256)) * (3 * 4096 + 7)  # a few MiB: exercises the large-object read path
+        storage.save_one("big", data)
+        assert _bytes(storage.load_one("big")) == data
+        info = storage.info("big")
+        assert info is not None and info.size == len(data)
+
+    def test_empty_object(self, storage: Storage) -> None:
+        storage.save_one("empty", b"")
+        assert _bytes(storage.load_one("empty")) == b""
+        assert storage.exists("empty")
+
+    def test_overwrite_replaces_by_default(self, storage: Storage) -> None:
+        storage.save_one("k", b"old")
+        assert storage.save_one("k", b"new") is True
+        assert _bytes(storage.load_one("k")) == b"new"
+
+    def test_overwrite_false_keeps_existing(self, storage: Storage) -> None:
+        storage.save_one("k", b"old")
+        assert storage.save_bytes([("k", b"new"), ("fresh", b"f")], overwrite=False) == [False, True]
+        assert _bytes(storage.load_one("k")) == b"old"
+        assert _bytes(storage.load_one("fresh")) == b"f"
+
+    def test_put_if_absent(self, storage: Storage) -> None:
+        assert storage.put_if_absent("p", b"first") is True
+        assert storage.put_if_absent("p", b"second") is False
+        assert _bytes(storage.load_one("p")) == b"first"
+
+    def test_put_if_absent_has_one_winner_under_contention(self, storage: Storage) -> None:
+        results: list[bool] = []
+        lock = threading.Lock()
+        barrier = threading.Barrier(8)
+
+        def contend(i: int) -> None:
+            barrier.wait()
+            won = storage.put_if_absent("contended", f"writer-{i}".encode())
+            with lock:
+                results.append(won)
+
+        threads = [threading.Thread(target=contend, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results.count(True) == 1
+        assert _bytes(storage.load_one("contended")).startswith(b"writer-")
+
+    def test_exists_and_info(self, storage: Storage) -> None:
+        assert not storage.exists("nope")
+        assert storage.info("nope") is None
+        storage.save_one("dir/obj", b"12345")
+        assert storage.exists("dir/obj")
+        info = storage.info("dir/obj")
+        assert info is not None and info.size == 5 and info.key == "dir/obj" and info.modified > 0
+
+    def test_list_content_is_one_level(self, storage: Storage) -> None:
+        storage.save_bytes([("top/a", b""), ("top/b/c", b""), ("top/b/d/e", b""), ("other/x", b"")])
+        entries = storage.list_content("top")
+        assert [(e.key, e.is_file) for e in entries] == [("top/a", True), ("top/b", False)]
+        assert [e.name for e in entries] == ["a", "b"]
+        assert [(e.key, e.is_file) for e in storage.list_content("top/b")] == [("top/b/c", True), ("top/b/d", False)]
+
+    def test_list_root_and_missing_prefix(self, storage: Storage) -> None:
+        assert storage.list_content("missing") == []
+        storage.save_bytes([("r1/x", b""), ("r2", b"")])
+        assert [(e.key, e.is_file) for e in storage.list_content("")] == [("r1", False), ("r2", True)]
+
+    def test_delete(self, storage: Storage) -> None:
+        storage.save_bytes([("d/1", b"1"), ("d/2", b"2")])
+        storage.delete(["d/1", "d/never-existed"])
+        assert not storage.exists("d/1")
+        assert storage.exists("d/2")
+
+    def test_saved_data_is_independent_of_caller_buffer(self, storage: Storage) -> None:
+        buf = bytearray(b"before")
+        storage.save_one("copy", buf)
+        buf[:] = b"after!"
+        assert _bytes(storage.load_one("copy")) == b"before"
+
+    @pytest.mark.parametrize("bad_key", ["../escape", "a/../../b", "/absolute"])
+    def test_rejects_keys_that_escape_the_root(self, storage: Storage, bad_key: str) -> None:
+        with pytest.raises(StorageError, match="Invalid storage key"):
+            storage.save_one(bad_key, b"x")

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from flowstone.errors import StorageError
+from flowstone.storage.local import TMP_PREFIX, LocalStorage
+from tests.storage.conformance import StorageTests
+
+
+class TestLocalStorage(StorageTests):
+    @pytest.fixture
+    def storage(self, tmp_path: Path) -> LocalStorage:
+        return LocalStorage(str(tmp_path / "root"))
+
+
+def test_leftover_temp_files_are_invisible(tmp_path: Path) -> None:
+    storage = LocalStorage(str(tmp_path))
+    storage.save_one("dir/real", b"ok")
+    (tmp_path / "dir" / f"{TMP_PREFIX}real-abandoned").write_bytes(b"partial")
+    assert [e.key for e in storage.list_content("dir")] == ["dir/real"]
+
+
+def test_writes_leave_no_temp_files(tmp_path: Path) -> None:
+    storage = LocalStorage(str(tmp_path))
+    storage.save_bytes([("a/x", b"1"), ("a/y", b"2")])
+    storage.put_if_absent("a/z", b"3")
+    storage.put_if_absent("a/z", b"4")
+    assert sorted(os.listdir(tmp_path / "a")) == ["x", "y", "z"]
+
+
+def test_large_objects_load_as_writable_private_views(tmp_path: Path) -> None:
+    storage = LocalStorage(str(tmp_path))
+    data = b"\1" * (4 << 20)
+    storage.save_one("big", data)
+    view = storage.load_one("big")
+    assert isinstance(view, memoryview) and not view.readonly
+    view[0] = 0  # a private copy-on-write page: the stored object is unchanged
+    assert bytes(memoryview(storage.load_one("big"))[:1]) == b"\1"  # type: ignore[arg-type]
+
+
+def test_unwritable_root_gives_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"")
+    storage = LocalStorage(str(blocker / "root"))
+    with pytest.raises(StorageError, match="Could not write"):
+        storage.save_one("k", b"x")
+
+
+def test_fsync_can_be_disabled(tmp_path: Path) -> None:
+    storage = LocalStorage(str(tmp_path), fsync=False)
+    storage.save_one("k", b"x")
+    assert bytes(storage.load_one("k") or b"") == b"x"

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flowstone.errors import FlowstoneException
+from flowstone.settings import Settings, find_local_root
+from flowstone.storage import make_storage
+
+
+def test_defaults() -> None:
+    s = Settings.from_env({})
+    assert s.default_datastore == "local" and s.fsync is True and s.inline_max_bytes == 1024
+
+
+def test_from_env_parses_types() -> None:
+    s = Settings.from_env(
+        {
+            "FLOWSTONE_DEFAULT_DATASTORE": "memory",
+            "FLOWSTONE_DATASTORE_SYSROOT_LOCAL": "/x",
+            "FLOWSTONE_FSYNC": "0",
+            "FLOWSTONE_INLINE_MAX_BYTES": "10",
+            "FLOWSTONE_COMPRESS_RATIO_THRESHOLD": "0.5",
+        }
+    )
+    assert (s.default_datastore, s.datastore_sysroot_local, s.fsync) == ("memory", "/x", False)
+    assert (s.inline_max_bytes, s.compress_ratio_threshold) == (10, 0.5)
+
+
+def test_overrides_win_over_env() -> None:
+    s = Settings.from_env({"FLOWSTONE_DATASTORE_SYSROOT_LOCAL": "/env"}, datastore_sysroot_local="/cli")
+    assert s.datastore_sysroot_local == "/cli"
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(AttributeError):
+        Settings().fsync = False  # type: ignore[misc]
+
+
+def test_unknown_datastore_type() -> None:
+    with pytest.raises(FlowstoneException, match="Unknown datastore type 'ftp'"):
+        Settings.from_env({"FLOWSTONE_DEFAULT_DATASTORE": "ftp"})
+
+
+def test_local_root_is_found_walking_up(tmp_path: Path) -> None:
+    (tmp_path / ".flowstone").mkdir()
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    assert find_local_root(deep) == tmp_path / ".flowstone"
+
+
+def test_local_root_defaults_to_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert find_local_root() == tmp_path.resolve() / ".flowstone"
+    assert Settings().datastore_root() == str(tmp_path.resolve() / ".flowstone")
+
+
+def test_missing_remote_root_says_what_to_set() -> None:
+    with pytest.raises(FlowstoneException, match="FLOWSTONE_DATASTORE_SYSROOT_S3"):
+        Settings().datastore_root("s3")
+
+
+def test_make_storage_unknown_and_memory() -> None:
+    assert make_storage("memory").TYPE == "memory"
+    with pytest.raises(FlowstoneException, match="Unknown datastore type"):
+        make_storage("ftp")
