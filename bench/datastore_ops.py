@@ -58,6 +58,26 @@ class Flowstone:
         return self.fds.get_datastore_for_task("1", "start", "1")["obj"]
 
 
+class RawWrite:
+    """The floor: the array's bytes written to one file with os.write and fsync, nothing else."""
+
+    def __init__(self, root: str) -> None:
+        import os
+
+        os.makedirs(root, exist_ok=True)
+        self.path = os.path.join(root, "raw")
+
+    def save(self, obj) -> None:
+        import os
+
+        view = memoryview(obj).cast("B")
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        for start in range(0, view.nbytes, 16 << 20):
+            os.write(fd, view[start : start + (16 << 20)])
+        os.fsync(fd)
+        os.close(fd)
+
+
 class Metaflow:
     def __init__(self, root: str) -> None:
         from metaflow.datastore import FlowDataStore
@@ -77,12 +97,12 @@ class Metaflow:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--impl", choices=["flowstone", "metaflow"], required=True)
+    parser.add_argument("--impl", choices=["flowstone", "metaflow", "floor"], required=True)
     parser.add_argument("--op", choices=["save", "load"], required=True)
     parser.add_argument("--object", choices=["array", "dataframe"], required=True)
     parser.add_argument("--root", required=True)
     args = parser.parse_args()
-    store = (Flowstone if args.impl == "flowstone" else Metaflow)(args.root)
+    store = {"flowstone": Flowstone, "metaflow": Metaflow, "floor": RawWrite}[args.impl](args.root)
     if args.op == "save":
         obj = make_object(args.object)
         size = object_bytes(obj)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,9 @@ from flowstone.datastore import FlowDataStore
 from flowstone.settings import Settings
 from flowstone.storage.local import LocalStorage
 from flowstone.storage.memory import MemoryStorage
+
+# test flows import their helper module ('behaviours') the way a flow file imports a sibling module
+sys.path.insert(0, str(Path(__file__).parent / "flows"))
 
 
 @pytest.fixture

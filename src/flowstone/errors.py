@@ -7,7 +7,9 @@
     ├── FlowstoneNotFound               a flow, run, step, task or artifact does not exist
     ├── FlowSpecError                   a flow is malformed (graph or decorator problem)
     ├── ParameterError                  a parameter value is missing or invalid
-    ├── MergeArtifactsException         merge_artifacts found conflicting values
+    ├── MergeArtifactsException         merge_artifacts cannot merge what it was asked to
+    │   ├── UnhandledInMergeArtifactsException   values differ between branches
+    │   └── MissingInMergeArtifactsException     an included artifact is in no branch
     ├── TaskFailed                      a task raised or crashed
     └── TimeoutException                a step ran longer than its @timeout allows
 
@@ -23,10 +25,12 @@ __all__ = [
     "FlowstoneException",
     "FlowstoneNotFound",
     "MergeArtifactsException",
+    "MissingInMergeArtifactsException",
     "ParameterError",
     "StorageError",
     "TaskFailed",
     "TimeoutException",
+    "UnhandledInMergeArtifactsException",
     "UnpicklableArtifactException",
 ]
 
@@ -107,6 +111,14 @@ class MergeArtifactsException(FlowstoneException):
     def __init__(self, msg: str, artifact_names: list[str]) -> None:
         super().__init__(msg)
         self.artifact_names = artifact_names
+
+
+class UnhandledInMergeArtifactsException(MergeArtifactsException):
+    """Artifacts have different values in the joined branches and the join did not set them itself."""
+
+
+class MissingInMergeArtifactsException(MergeArtifactsException):
+    """``include`` named artifacts that no joined branch has."""
 
 
 class TaskFailed(FlowstoneException):

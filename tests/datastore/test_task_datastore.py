@@ -13,6 +13,7 @@ from flowstone.storage.local import LocalStorage
 
 def _write_task(fds: FlowDataStore, task_id: str = "1", attempt: int = 0, done: bool = True, **artifacts):
     ds = fds.get_datastore_for_task("r1", "start", task_id, attempt=attempt, mode="w")
+    ds.init_task()
     ds.save_artifacts(artifacts.items())
     if done:
         ds.done()
@@ -138,12 +139,17 @@ def test_metadata(flow_datastore: FlowDataStore) -> None:
     assert reread.metadata_entries()["duration"]["timestamp"] > 0
 
 
-def test_metadata_written_by_a_second_writer_is_merged(flow_datastore: FlowDataStore) -> None:
+def test_a_second_writer_of_an_attempt_adds_to_the_first(flow_datastore: FlowDataStore) -> None:
     first = flow_datastore.get_datastore_for_task("r1", "start", "1", mode="w")
     first.save_metadata({"from_task": 1})
+    first.save_artifacts([("x", 1)])
     second = flow_datastore.get_datastore_for_task("r1", "start", "1", mode="w")
     second.save_metadata({"from_runtime": 2})
-    assert second.load_metadata() == {"from_task": 1, "from_runtime": 2}
+    second.save_artifacts([("y", 2)])
+    second.done()
+    reread = flow_datastore.get_datastore_for_task("r1", "start", "1")
+    assert reread.load_metadata() == {"from_task": 1, "from_runtime": 2}
+    assert dict(reread.load_artifacts(["x", "y"])) == {"x": 1, "y": 2}
 
 
 def test_metadata_must_be_json(flow_datastore: FlowDataStore) -> None:
@@ -170,6 +176,7 @@ def test_logs_per_attempt(flow_datastore: FlowDataStore) -> None:
 
 def test_done_marker_and_times(flow_datastore: FlowDataStore) -> None:
     ds = flow_datastore.get_datastore_for_task("r1", "start", "1", mode="w")
+    ds.init_task()
     assert not ds.is_done and ds.done_info() is None
     ds.done()
     assert ds.is_done

@@ -33,6 +33,7 @@ def expected_artifacts(task_id: str) -> dict[str, object]:
 
 def write_task(fds: FlowDataStore, task_id: str, attempt: int = 0) -> None:
     ds = fds.get_datastore_for_task("run1", "step", task_id, attempt=attempt, mode="w")
+    ds.init_task()
     ds.save_artifacts(expected_artifacts(task_id).items())
     ds.save_metadata({"task": task_id})
     ds.save_log("stdout", f"output of {task_id}\n")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
+from typing import Any
 
 from flowstone.datastore import layout
 from flowstone.datastore.content_addressed import BLOB_PREFIX, ContentAddressedStore
+from flowstone.datastore.records import dump_json, load_json
 from flowstone.datastore.serializers import SerializerRegistry, default_registry
 from flowstone.datastore.task_datastore import TaskDataStore
 from flowstone.errors import DataException
@@ -62,6 +65,47 @@ class FlowDataStore:
     def list_task_ids(self, run_id: str, step_name: str) -> list[str]:
         prefix = layout.step_prefix(self.flow_name, run_id, step_name)
         return [e.name for e in self.storage.list_content(prefix) if not e.is_file]
+
+    # -- run records ------------------------------------------------------------------------------
+    def _run_key(self, run_id: str, name: str) -> str:
+        return f"{layout.run_prefix(self.flow_name, run_id)}/{name}"
+
+    def create_run(self, record: dict[str, Any], run_id: str | None = None) -> str:
+        """Write a new run's record and return its id: a microsecond timestamp, unique in this datastore.
+
+        The record is written with put-if-absent, so two runs starting at once never share an id.
+        """
+        if run_id is not None:
+            if not self.storage.put_if_absent(self._run_key(run_id, layout.RUN_RECORD), dump_json(record)):
+                raise DataException(f"Run {self.flow_name}/{run_id} already exists; choose another run id.")
+            return run_id
+        candidate = time.time_ns() // 1000
+        while True:
+            run_id = str(candidate)
+            payload = dump_json({**record, "run_id": run_id})
+            if self.storage.put_if_absent(self._run_key(run_id, layout.RUN_RECORD), payload):
+                return run_id
+            candidate += 1
+
+    def load_run_record(self, run_id: str) -> dict[str, Any] | None:
+        return self._load_run_json(run_id, layout.RUN_RECORD)
+
+    def save_run_tags(self, run_id: str, tags: Iterable[str]) -> None:
+        self.storage.save_one(self._run_key(run_id, layout.RUN_TAGS), dump_json(sorted(set(tags))))
+
+    def load_run_tags(self, run_id: str) -> list[str] | None:
+        return self._load_run_json(run_id, layout.RUN_TAGS)
+
+    def save_run_end(self, run_id: str, outcome: dict[str, Any]) -> None:
+        self.storage.save_one(self._run_key(run_id, layout.RUN_END), dump_json(outcome))
+
+    def load_run_end(self, run_id: str) -> dict[str, Any] | None:
+        return self._load_run_json(run_id, layout.RUN_END)
+
+    def _load_run_json(self, run_id: str, name: str) -> Any:
+        key = self._run_key(run_id, name)
+        data = self.storage.load_one(key)
+        return None if data is None else load_json(data, key)
 
     # -- task datastores --------------------------------------------------------------------------
     def get_datastore_for_task(

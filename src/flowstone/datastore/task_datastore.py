@@ -45,14 +45,13 @@ class TaskDataStore:
         self.run_id, self.step_name, self.task_id = str(run_id), step_name, str(task_id)
         self.mode = mode
         self._prefix = layout.task_prefix(self.flow_name, self.run_id, step_name, self.task_id)
-        self._records: dict[str, ArtifactRecord] = {}
+        self._records: dict[str, ArtifactRecord] | None = None  # read on first use
         self._metadata: dict[str, dict[str, Any]] | None = None
         if mode == "w":
             self.attempt = 0 if attempt is None else int(attempt)
             self._open_for_write()
         else:
             self.attempt = self._resolve_attempt(attempt, allow_not_done)
-            self._records = self._read_records()
 
     # -- identity ---------------------------------------------------------------------------------
     @property
@@ -80,6 +79,8 @@ class TaskDataStore:
         return found
 
     def _resolve_attempt(self, attempt: int | None, allow_not_done: bool) -> int:
+        if attempt is not None and not allow_not_done and self._storage.exists(self._key(layout.DONE, attempt)):
+            return int(attempt)  # the common case, settled with one lookup instead of a listing
         attempts = self.attempts()
         if attempt is not None:
             kinds = attempts.get(int(attempt))
@@ -104,6 +105,10 @@ class TaskDataStore:
                 f"Attempt {self.attempt} of task {self.pathspec} is already done and cannot be rewritten; "
                 f"write a new attempt instead."
             )
+
+    def init_task(self) -> None:
+        """Record that this attempt has started."""
+        self._require_writable()
         self._write_json(layout.ATTEMPT, {"attempt": self.attempt, "started_at": time.time()})
 
     def _require_writable(self) -> None:
@@ -118,22 +123,33 @@ class TaskDataStore:
         return None if data is None else load_json(data, self._key(kind, attempt))
 
     # -- artifacts --------------------------------------------------------------------------------
-    def _read_records(self) -> dict[str, ArtifactRecord]:
-        raw = self._read_json(layout.DATA) or {}
-        return {name: ArtifactRecord.from_json(rec) for name, rec in raw.get("artifacts", {}).items()}
+    @property
+    def records(self) -> dict[str, ArtifactRecord]:
+        """Artifact name -> record, for every artifact of this attempt (a second writer adds to the first's)."""
+        if self._records is None:
+            raw = self._read_json(layout.DATA) or {}
+            self._records = {name: ArtifactRecord.from_json(rec) for name, rec in raw.get("artifacts", {}).items()}
+        return self._records
 
     def _write_records(self) -> None:
-        artifacts = {name: rec.to_json() for name, rec in self._records.items()}
+        artifacts = {name: rec.to_json() for name, rec in self.records.items()}
         self._write_json(layout.DATA, {"format": 1, "artifacts": artifacts})
 
     def save_artifacts(
-        self, artifacts: Iterable[tuple[str, Any]], force_pickle: bool = False, len_hint: int = 0
+        self,
+        artifacts: Iterable[tuple[str, Any]],
+        force_pickle: bool = False,
+        len_hint: int = 0,
+        refs: Iterable[tuple[str, ArtifactRecord]] = (),
     ) -> None:
         """Serialize and store each ``(name, value)``, one at a time, then record them.
 
         Values serialized to at most ``inline_max_bytes`` are kept in the record; others become blobs.
+        ``refs`` are records of artifacts passed on unchanged from another task: recorded, never re-serialized.
         """
         self._require_writable()
+        records = self.records
+        records.update(refs)
         fds = self._flow_datastore
         inline_max = fds.settings.inline_max_bytes
         for name, value in artifacts:
@@ -149,24 +165,16 @@ class TaskDataStore:
                 blob = fds.ca_store.put(serialized.chunks)
                 record = ArtifactRecord(blob.key, blob.size, serialized.type, serialized.serializer, blob.encoding)
             del serialized
-            self._records[name] = record
+            records[name] = record
         self._write_records()
 
     def save_artifact_refs(self, refs: Iterable[tuple[str, ArtifactRecord]]) -> None:
         """Record artifacts by reference to records of another task: no value is loaded or serialized."""
-        self._require_writable()
-        for name, record in refs:
-            self._records[name] = record
-        self._write_records()
-
-    @property
-    def records(self) -> Mapping[str, ArtifactRecord]:
-        """Artifact name -> record, for every artifact of this attempt."""
-        return self._records
+        self.save_artifacts((), refs=refs)
 
     def record(self, name: str) -> ArtifactRecord:
         try:
-            return self._records[name]
+            return self.records[name]
         except KeyError:
             raise DataException(f"Task {self.pathspec} has no artifact named '{name}'.") from None
 
@@ -194,7 +202,7 @@ class TaskDataStore:
         return data
 
     def __contains__(self, name: object) -> bool:
-        return name in self._records
+        return name in self.records
 
     def __getitem__(self, name: str) -> Any:
         for _, value in self.load_artifacts([name]):

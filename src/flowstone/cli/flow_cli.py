@@ -1,0 +1,208 @@
+"""The command line of a flow file: ``python flow.py [options] run|resume|show|check|dump|logs|tag``.
+
+Options Metaflow has that mean nothing here are accepted and noted, never refused.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import click
+
+from flowstone.cli import inspect_cmds
+from flowstone.errors import FlowSpecError, FlowstoneException
+from flowstone.flow.current import get_username
+from flowstone.flow.flowspec import FlowSpec
+from flowstone.flow.lint import check_graph
+from flowstone.flow.parameters import resolve_parameter_values
+from flowstone.settings import DATASTORE_TYPES, Settings
+
+__all__ = ["build_cli", "run_flow_cli"]
+
+
+@dataclass
+class CliState:
+    flow_cls: type[FlowSpec]
+    settings: Settings = field(default_factory=Settings)
+    quiet: bool = False
+    decospecs: tuple[str, ...] = ()
+
+    @property
+    def flow_name(self) -> str:
+        return self.flow_cls.__name__
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(message)
+
+
+def _note_ignored(option: str, value: Any, why: str) -> None:
+    click.echo(f"Note: {option}={value} has no effect in flowstone: {why}", err=True)
+
+
+def _parameter_options(flow_cls: type[FlowSpec]) -> list[click.Option]:
+    options = []
+    for _, param in flow_cls._get_parameters():
+        names = [f"--{param.name}"]
+        if "_" in param.name:
+            names.append(f"--{param.name.replace('_', '-')}")
+        default = param.default if not callable(param.default) else "<computed at run time>"
+        help_text = (param.help or "") + (
+            f"  [default: {default}]" if param.show_default and default is not None else ""
+        )
+        if param.required:
+            help_text += "  [required]"
+        options.append(
+            click.Option(
+                [*names, "param__" + param.name.replace("-", "_")],
+                type=str,
+                default=None,
+                help=help_text.strip() or None,
+                envvar=f"FLOWSTONE_RUN_{param.name.upper().replace('-', '_')}",
+                show_envvar=True,
+            )
+        )
+    return options
+
+
+def _given_parameters(flow_cls: type[FlowSpec], kwargs: dict[str, Any]) -> dict[str, Any]:
+    given = {}
+    for _, param in flow_cls._get_parameters():
+        value = kwargs.pop("param__" + param.name.replace("-", "_"), None)
+        if value is not None:
+            given[param.name] = value
+    return given
+
+
+def _validate(state: CliState, announce: bool = True) -> None:
+    if announce:
+        state.info("Validating your flow...")
+    check_graph(state.flow_cls._get_graph())
+    if announce:
+        state.info("    The graph looks good!")
+
+
+def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
+    """The click command group for ``flow_cls``."""
+
+    @click.group(
+        help=(flow_cls.__doc__ or f"Run and inspect {flow_cls.__name__}.").strip(),
+        context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    )
+    @click.option("--datastore", type=click.Choice(DATASTORE_TYPES), default=None, help="Where artifacts are stored.")
+    @click.option("--datastore-root", default=None, help="Root of the datastore (a folder, s3://..., azure://...).")
+    @click.option("--metadata", default=None, help="Accepted for compatibility: metadata lives in the datastore.")
+    @click.option("--environment", default=None, help="Accepted for compatibility: tasks use this environment.")
+    @click.option("--event-logger", default=None, hidden=True)
+    @click.option("--monitor", default=None, hidden=True)
+    @click.option(
+        "--package-suffixes", default=None, help="Accepted for compatibility: local .py modules are packaged."
+    )
+    @click.option(
+        "--pylint/--no-pylint", default=None, help="Accepted for compatibility: flowstone does not run pylint."
+    )
+    @click.option("--quiet", is_flag=True, default=False, help="Print only task output and errors.")
+    @click.option("--with", "decospecs", multiple=True, help="Add a decorator to every step, e.g. retry:times=2.")
+    @click.pass_context
+    def cli(ctx: click.Context, datastore: str | None, datastore_root: str | None, metadata: str | None,
+            environment: str | None, event_logger: str | None, monitor: str | None, package_suffixes: str | None,
+            pylint: bool | None, quiet: bool, decospecs: tuple[str, ...]) -> None:  # fmt: skip
+        if metadata not in (None, "local"):
+            _note_ignored("--metadata", metadata, "run metadata is kept in the datastore itself.")
+        if environment not in (None, "local"):
+            _note_ignored("--environment", environment, "tasks run in the current Python environment.")
+        for option, value in (("--event-logger", event_logger), ("--monitor", monitor)):
+            if value not in (None, "nullSidecarLogger", "nullSidecarMonitor"):
+                _note_ignored(option, value, "there are no sidecars.")
+        if package_suffixes is not None:
+            _note_ignored("--package-suffixes", package_suffixes, "the code package holds the flow's local modules.")
+        if pylint:
+            _note_ignored("--pylint", True, "flowstone does not run pylint; use 'check' for graph checks.")
+        ds_type = datastore or Settings.from_env().default_datastore
+        overrides: dict[str, Any] = {"default_datastore": ds_type}
+        if datastore_root:
+            overrides[f"datastore_sysroot_{ds_type}"] = datastore_root
+        ctx.obj = CliState(flow_cls, Settings.from_env(**overrides), quiet, decospecs)
+
+    @cli.command(help="Check the flow's graph for errors.")
+    @click.pass_obj
+    def check(state: CliState) -> None:
+        _validate(state)
+
+    @cli.command(help="Show the flow's steps and how they connect.")
+    @click.pass_obj
+    def show(state: CliState) -> None:
+        graph = flow_cls._get_graph()
+        if graph.doc:
+            click.echo(graph.doc + "\n")
+        for node in graph.sorted_nodes():
+            click.echo(
+                f"Step {node.name}" + (f"  ({node.type})" if node.type not in ("start", "end", "linear") else "")
+            )
+            for line in (node.doc or "?").splitlines():
+                click.echo(f"    {line}")
+            if node.out_funcs:
+                arrow = f"    => {', '.join(node.out_funcs)}"
+                click.echo(arrow + (f"  (foreach {node.foreach_param})" if node.foreach_param else ""))
+            click.echo()
+
+    @click.command(help="Run the flow.")
+    @click.option("--max-workers", type=click.IntRange(min=1), default=16, show_default=True,
+                  help="How many tasks may run at once.")  # fmt: skip
+    @click.option("--max-num-splits", type=click.IntRange(min=1), default=100, show_default=True,
+                  help="The most tasks one foreach may start.")  # fmt: skip
+    @click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")
+    @click.option("--run-id-file", default=None, help="Write the run's id to this file.")
+    @click.option("--datastore-root", "run_datastore_root", default=None, help="Root of the datastore.")
+    @click.option("--namespace", "namespace", default=None, hidden=True)
+    @click.pass_obj
+    def run(state: CliState, max_workers: int, max_num_splits: int, tags: tuple[str, ...], run_id_file: str | None,
+            run_datastore_root: str | None, namespace: str | None, **kwargs: Any) -> None:  # fmt: skip
+        from flowstone.cli.run_cmd import execute_run
+
+        if run_datastore_root:
+            state.settings = state.settings.replace(
+                **{f"datastore_sysroot_{state.settings.default_datastore}": run_datastore_root}
+            )
+        _validate(state)
+        params = resolve_parameter_values(
+            flow_cls._get_parameters(), _given_parameters(flow_cls, kwargs), flow_cls.__name__, get_username()
+        )
+        ok = execute_run(state, params, max_workers=max_workers, max_num_splits=max_num_splits, tags=tags,
+                         run_id_file=run_id_file)  # fmt: skip
+        if not ok:
+            raise click.exceptions.Exit(1)
+
+    run.params.extend(_parameter_options(flow_cls))
+    cli.add_command(run)
+    inspect_cmds.add_commands(cli)
+    return cli
+
+
+def _fail(headline: str, message: str) -> NoReturn:
+    click.echo(f"{headline}:\n    {message.replace(chr(10), chr(10) + '    ')}", err=True)
+    sys.exit(1)
+
+
+def run_flow_cli(flow_cls: type[FlowSpec], args: list[str] | None = None) -> NoReturn:
+    """Entry point used by ``MyFlow()`` at the bottom of a flow file."""
+    cli = build_cli(flow_cls)
+    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else flow_cls.__name__
+    try:
+        code = cli.main(args=sys.argv[1:] if args is None else args, prog_name=f"python {prog}", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except FlowSpecError as exc:
+        _fail("Validating your flow... the flow has a problem", str(exc))
+    except FlowstoneException as exc:
+        _fail(exc.headline, str(exc))
+    sys.exit(code if isinstance(code, int) else 0)

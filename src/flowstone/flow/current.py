@@ -1,0 +1,112 @@
+"""``current``: what a running task knows about itself (flow, run, step, task, attempt, ...)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tempfile
+from typing import Any
+
+from flowstone.errors import FlowstoneException
+
+__all__ = ["Current", "current", "get_username"]
+
+
+def get_username() -> str:
+    """The user runs are attributed to: FLOWSTONE_USER, else USER/USERNAME, else the login name."""
+    for var in ("FLOWSTONE_USER", "USER", "USERNAME"):
+        if os.environ.get(var):
+            return os.environ[var]
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+class Current:
+    """Properties of the running task; outside a task only ``is_running_flow`` (False) is available."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+        self._tempdir: str | None = None
+
+    def _set(self, **values: Any) -> None:
+        self._values = dict(values)
+        self._tempdir = None
+
+    def _clear(self) -> None:
+        self._values = {}
+
+    def _get(self, name: str) -> Any:
+        if name not in self._values:
+            raise FlowstoneException(
+                f"current.{name} is only available while a flow is running (inside a step); "
+                f"check current.is_running_flow first."
+            )
+        return self._values[name]
+
+    @property
+    def is_running_flow(self) -> bool:
+        return bool(self._values)
+
+    @property
+    def flow_name(self) -> str:
+        return self._get("flow_name")
+
+    @property
+    def run_id(self) -> str:
+        return self._get("run_id")
+
+    @property
+    def step_name(self) -> str:
+        return self._get("step_name")
+
+    @property
+    def task_id(self) -> str:
+        return self._get("task_id")
+
+    @property
+    def retry_count(self) -> int:
+        return self._get("retry_count")
+
+    @property
+    def origin_run_id(self) -> str | None:
+        return self._get("origin_run_id")
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow_name}/{self.run_id}/{self.step_name}/{self.task_id}"
+
+    @property
+    def namespace(self) -> str:
+        return f"user:{self.username}"
+
+    @property
+    def username(self) -> str:
+        return self._values.get("username") or get_username()
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return list(self._get("parameter_names"))
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._get("tags"))
+
+    @property
+    def tempdir(self) -> str:
+        """A scratch folder for this task, removed when the task ends."""
+        if self._tempdir is None:
+            self._get("task_id")
+            self._tempdir = tempfile.mkdtemp(prefix=f"flowstone-{self.run_id}-{self.step_name}-{self.task_id}-")
+        return self._tempdir
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._values:
+            return self._values[name]
+        raise AttributeError(f"current has no attribute '{name}'")
+
+
+current = Current()

@@ -1,0 +1,286 @@
+"""``@step`` and the step decorators: ``@retry``, ``@catch``, ``@timeout``, ``@resources``, ``@environment``.
+
+A step decorator holds validated attributes and a few hooks the task runner calls. Decorators can also be
+added to every step from the command line (``--with retry:times=2``), in which case a decorator already on a
+step wins.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from flowstone.errors import FlowSpecError, FlowstoneException
+
+__all__ = [
+    "DECORATORS",
+    "CatchDecorator",
+    "EnvironmentDecorator",
+    "ExceptionWrapper",
+    "ResourcesDecorator",
+    "RetryDecorator",
+    "StepDecorator",
+    "TimeoutDecorator",
+    "catch",
+    "environment",
+    "parse_decorator_spec",
+    "resources",
+    "retry",
+    "step",
+    "timeout",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def step(f: F) -> F:
+    """Mark a method of a FlowSpec as a step."""
+    if not callable(f):
+        raise FlowSpecError(f"@step must decorate a function, got {type(f).__name__}.")
+    f.is_step = True  # type: ignore[attr-defined]
+    f.decorators = []  # type: ignore[attr-defined]
+    f.name = f.__name__  # type: ignore[attr-defined]
+    return f
+
+
+class ExceptionWrapper(Exception):
+    """A picklable record of an exception: its type, message and formatted traceback."""
+
+    def __init__(self, exc: BaseException | None = None) -> None:
+        super().__init__()
+        if exc is not None:
+            self.type = f"{type(exc).__module__}.{type(exc).__name__}"
+            self.exception = str(exc)
+            tb = exc.__traceback__ or (sys.exc_info()[2] if sys.exc_info()[1] is exc else None)
+            self.stacktrace = "".join(traceback.format_exception(type(exc), exc, tb)) if tb else None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return ExceptionWrapper, (None,), self.__dict__
+
+    def __setstate__(self, state: dict[str, Any] | None) -> None:
+        self.__dict__.update(state or {})
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def __str__(self) -> str:
+        return self.stacktrace or f"[no stacktrace]\n{self.type}: {self.exception}"
+
+
+class StepDecorator:
+    """Base class: validated attributes plus hooks around a task. Subclasses set ``name`` and ``defaults``."""
+
+    name: ClassVar[str]
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, attributes: dict[str, Any] | None = None, statically_defined: bool = True) -> None:
+        attributes = dict(attributes or {})
+        unknown = sorted(set(attributes) - set(self.defaults))
+        if unknown:
+            valid = ", ".join(self.defaults) or "none"
+            raise FlowSpecError(f"@{self.name} has no attribute {', '.join(map(repr, unknown))}; valid: {valid}.")
+        self.attributes = {**self.defaults, **attributes}
+        self.statically_defined = statically_defined
+        self._validate_attributes()
+
+    def _validate_attributes(self) -> None:
+        """Check attribute types and ranges; raise FlowSpecError with the decorator's name."""
+
+    def _require_number(self, attr: str, minimum: float = 0, integer: bool = False) -> None:
+        value = self.attributes[attr]
+        kinds = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or value < minimum:
+            kind = "an integer" if integer else "a number"
+            raise FlowSpecError(f"@{self.name}({attr}=...) must be {kind} >= {minimum}, got {value!r}.")
+
+    def check(self, step_name: str, node_type: str) -> None:
+        """Check that the decorator fits its step (the graph is known); raise FlowSpecError if not."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "attributes": dict(self.attributes), "static": self.statically_defined}
+
+    # task hooks (run inside the task process)
+    def task_pre_step(self, flow: Any) -> None:
+        """Before the step function runs."""
+
+    def task_post_step(self, flow: Any) -> None:
+        """After the step function returned normally."""
+
+    def task_exception(self, exc: BaseException, flow: Any, attempt: int, last_attempt: int) -> bool:
+        """The step raised ``exc``; return True if the decorator handled it (the task then succeeds)."""
+        return False
+
+    def task_finally(self, flow: Any) -> None:
+        """After the step, whatever happened."""
+
+    def extra_attempts(self) -> tuple[int, int]:
+        """(retries of user code, extra fallback attempts) this decorator adds."""
+        return 0, 0
+
+    def __repr__(self) -> str:
+        attrs = ",".join(f"{k}={v!r}" for k, v in self.attributes.items())
+        return f"@{self.name}({attrs})"
+
+
+class RetryDecorator(StepDecorator):
+    name = "retry"
+    defaults = {"times": 3, "minutes_between_retries": 2}
+
+    def _validate_attributes(self) -> None:
+        self._require_number("times", integer=True)
+        self._require_number("minutes_between_retries")
+
+    def extra_attempts(self) -> tuple[int, int]:
+        return int(self.attributes["times"]), 0
+
+
+class CatchDecorator(StepDecorator):
+    name = "catch"
+    defaults = {"var": None, "print_exception": True}
+
+    def _validate_attributes(self) -> None:
+        var = self.attributes["var"]
+        if var is not None and (not isinstance(var, str) or not var.isidentifier() or var.startswith("_")):
+            raise FlowSpecError(f"@catch(var=...) must be a public attribute name, got {var!r}.")
+
+    def check(self, step_name: str, node_type: str) -> None:
+        if node_type == "foreach":
+            raise FlowSpecError("@catch is not supported on a foreach split step.", step_name)
+
+    def extra_attempts(self) -> tuple[int, int]:
+        return 0, 1  # one fallback attempt, used when the last real attempt crashed outright
+
+    def _set_var(self, flow: Any, value: Any) -> None:
+        if self.attributes["var"]:
+            setattr(flow, self.attributes["var"], value)
+
+    def task_post_step(self, flow: Any) -> None:
+        self._set_var(flow, None)
+
+    def task_exception(self, exc: BaseException, flow: Any, attempt: int, last_attempt: int) -> bool:
+        if attempt < last_attempt:
+            return False  # retries left: let the retry happen
+        if self.attributes["print_exception"]:
+            print(f"@catch caught an exception from {flow.name}:", file=sys.stderr)
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+        self._set_var(flow, ExceptionWrapper(exc))
+        return True
+
+
+class TimeoutDecorator(StepDecorator):
+    name = "timeout"
+    defaults = {"seconds": 0, "minutes": 0, "hours": 0}
+
+    def _validate_attributes(self) -> None:
+        for attr in self.defaults:
+            self._require_number(attr)
+        if self.total_seconds <= 0:
+            raise FlowSpecError("@timeout needs a positive duration: give seconds=, minutes= or hours=.")
+
+    @property
+    def total_seconds(self) -> float:
+        a = self.attributes
+        return float(a["seconds"]) + 60 * float(a["minutes"]) + 3600 * float(a["hours"])
+
+
+class ResourcesDecorator(StepDecorator):
+    """Resources a step asks for; recorded with the task and honoured by executors that can."""
+
+    name = "resources"
+    defaults = {"cpu": 1, "memory": 4096, "gpu": 0, "disk": None, "shared_memory": None}
+
+    def _validate_attributes(self) -> None:
+        self._require_number("cpu")
+        self._require_number("memory")
+        self._require_number("gpu", integer=True)
+
+
+class EnvironmentDecorator(StepDecorator):
+    name = "environment"
+    defaults = {"vars": {}}
+
+    def _validate_attributes(self) -> None:
+        env = self.attributes["vars"]
+        if not isinstance(env, dict) or not all(isinstance(k, str) for k in env):
+            raise FlowSpecError(f"@environment(vars=...) must be a dict of names to values, got {env!r}.")
+        self.attributes["vars"] = {k: str(v) for k, v in env.items()}
+
+
+DECORATORS: dict[str, type[StepDecorator]] = {
+    cls.name: cls
+    for cls in (RetryDecorator, CatchDecorator, TimeoutDecorator, ResourcesDecorator, EnvironmentDecorator)
+}
+
+
+def _make_decorator_function(cls: type[StepDecorator]) -> Callable[..., Any]:
+    def decorator(f: Any = None, **attributes: Any) -> Any:
+        def attach(func: Any) -> Any:
+            if not getattr(func, "is_step", False):
+                raise FlowSpecError(
+                    f"@{cls.name} must be placed above @step (it decorates '{getattr(func, '__name__', func)}', "
+                    f"which is not a step)."
+                )
+            if any(d.name == cls.name for d in func.decorators):
+                raise FlowSpecError(f"@{cls.name} is applied twice.", func.__name__)
+            func.decorators.append(cls(attributes))
+            return func
+
+        return attach(f) if f is not None else attach
+
+    functools.update_wrapper(decorator, cls, assigned=("__doc__",), updated=())
+    decorator.__name__ = cls.name
+    return decorator
+
+
+retry = _make_decorator_function(RetryDecorator)
+catch = _make_decorator_function(CatchDecorator)
+timeout = _make_decorator_function(TimeoutDecorator)
+resources = _make_decorator_function(ResourcesDecorator)
+environment = _make_decorator_function(EnvironmentDecorator)
+
+
+def _split_top_level(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` outside brackets and quotes."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
+def parse_decorator_spec(spec: str) -> StepDecorator:
+    """``'retry:times=2,minutes_between_retries=0'`` -> a RetryDecorator (as given by ``--with``)."""
+    name, _, rest = spec.partition(":")
+    name = name.strip()
+    if name not in DECORATORS:
+        raise FlowstoneException(
+            f"Unknown decorator '{name}' in --with {spec!r}; available: {', '.join(sorted(DECORATORS))}."
+        )
+    attributes: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in _split_top_level(rest, ","))):
+        key, eq, raw = item.partition("=")
+        if not eq:
+            raise FlowstoneException(f"Cannot parse '{item}' in --with {spec!r}: expected attribute=value.")
+        try:
+            attributes[key.strip()] = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError):
+            attributes[key.strip()] = raw.strip()
+    return DECORATORS[name](attributes, statically_defined=False)

@@ -1,0 +1,294 @@
+"""``FlowSpec``: the base class of every flow.
+
+Whatever a step assigns to ``self`` becomes an artifact. Artifacts of the parent step are read lazily: the first
+access to ``self.x`` loads ``x`` from the datastore; artifacts a step never touches are passed on to its
+children by reference, without being loaded or stored again.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from flowstone.datastore import ArtifactRecord
+from flowstone.errors import (
+    FlowSpecError,
+    FlowstoneException,
+    MissingInMergeArtifactsException,
+    UnhandledInMergeArtifactsException,
+)
+from flowstone.flow.artifacts import _NOT_STORABLE, ArtifactSource, ForeachFrame, Inputs, InputView, item_at
+from flowstone.flow.graph import FlowGraph
+from flowstone.flow.parameters import Parameter
+
+__all__ = ["EPHEMERAL_NAMES", "FlowSpec", "Transition"]
+
+#: Attribute names that never become artifacts (besides names starting with '_').
+EPHEMERAL_NAMES = frozenset({"input", "index", "name", "script_name"})
+_IMMUTABLE_TYPES = (int, float, complex, str, bytes, bool, type(None), range)
+
+
+def _is_immutable(value: Any) -> bool:
+    if isinstance(value, _IMMUTABLE_TYPES):
+        return True
+    if isinstance(value, (tuple, frozenset)):
+        return all(_is_immutable(v) for v in value)
+    return False
+
+
+class Transition:
+    """What ``self.next(...)`` recorded: the next steps and, for a foreach, the number of splits."""
+
+    def __init__(self, steps: list[str], foreach: str | None = None, num_splits: int = 0) -> None:
+        self.steps = steps
+        self.foreach = foreach
+        self.num_splits = num_splits
+
+
+class FlowSpec:
+    """Base class of flows. Subclass it, define ``@step`` methods, and call ``MyFlow()`` under ``__main__``."""
+
+    _graph_cache: ClassVar[dict[type, FlowGraph]] = {}
+
+    def __init__(self, use_cli: bool = True) -> None:
+        self._task: dict[str, Any] = {}
+        self._loaded: dict[str, Any] = {}
+        self._transition: Transition | None = None
+        if use_cli:
+            from flowstone.cli.flow_cli import run_flow_cli
+
+            run_flow_cli(type(self))
+
+    # -- class-level introspection ----------------------------------------------------------------
+    @classmethod
+    def _get_graph(cls) -> FlowGraph:
+        graph = FlowSpec._graph_cache.get(cls)
+        if graph is None:
+            graph = FlowSpec._graph_cache[cls] = FlowGraph(cls)
+        return graph
+
+    @classmethod
+    def _get_parameters(cls) -> list[tuple[str, Parameter]]:
+        """(attribute name, Parameter) for every parameter, in definition order (base classes first)."""
+        seen: dict[str, Parameter] = {}
+        for klass in reversed(cls.__mro__):
+            for attr, value in vars(klass).items():
+                if isinstance(value, Parameter):
+                    seen[attr] = value
+        return list(seen.items())
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def script_name(self) -> str:
+        return os.path.basename(inspect.getfile(type(self)))
+
+    # -- binding to a running task ----------------------------------------------------------------
+    def _bind_task(
+        self,
+        step_name: str,
+        source: ArtifactSource,
+        inputs: Inputs | None = None,
+        parameter_values: dict[str, Any] | None = None,
+        foreach_stack: list[ForeachFrame] | None = None,
+        max_num_splits: int = 100,
+    ) -> None:
+        """Prepare the flow object to run ``step_name`` (called by the task runner, not by users)."""
+        self._task = {
+            "step_name": step_name,
+            "source": source,
+            "inputs": inputs,
+            "parameter_values": dict(parameter_values or {}),
+            "foreach_stack": list(foreach_stack or []),
+            "max_num_splits": max_num_splits,
+        }
+        self._loaded = {}
+        self._transition = None
+
+    def _parameter_value(self, attribute_name: str) -> Any:
+        values = self._task.get("parameter_values", {})
+        if attribute_name in values:
+            return values[attribute_name]
+        if attribute_name in self._loaded:
+            return self._loaded[attribute_name]
+        return self._load_artifact(attribute_name)
+
+    def _load_artifact(self, name: str) -> Any:
+        """Load an artifact of the parent step and keep it on the instance, so later reads cost nothing."""
+        source: ArtifactSource | None = self.__dict__.get("_task", {}).get("source")
+        if source is None or name not in source:
+            raise AttributeError(f"Flow {type(self).__name__} has no attribute '{name}'")
+        value = source.load(name)
+        self._loaded[name] = value
+        if not isinstance(getattr(type(self), name, None), Parameter):
+            self.__dict__[name] = value
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_task", "_loaded", "_transition"):
+            raise AttributeError(name)
+        return self._load_artifact(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, (FlowSpec, Inputs, InputView)):
+            raise FlowstoneException(
+                f"Cannot assign {'self' if value is self else type(value).__name__} to self.{name}: "
+                f"a flow or a join's inputs cannot be stored as an artifact. Store the values you need instead."
+            )
+        object.__setattr__(self, name, value)
+
+    def __getstate__(self) -> Any:
+        raise FlowstoneException(_NOT_STORABLE)
+
+    # -- foreach ----------------------------------------------------------------------------------
+    @property
+    def index(self) -> int | None:
+        """This branch's position in the innermost foreach, or None outside a foreach."""
+        stack = self._task.get("foreach_stack")
+        return stack[-1].index if stack else None
+
+    @property
+    def input(self) -> Any:
+        """The item of the innermost foreach this branch processes, or None outside a foreach."""
+        stack = self._task.get("foreach_stack")
+        if not stack:
+            return None
+        frame = stack[-1]
+        return item_at(getattr(self, frame.var), frame.index)
+
+    def foreach_stack(self) -> list[tuple[int, int, Any]]:
+        """(index, number of splits, item) for each enclosing foreach, outermost first."""
+        return [(f.index, f.num_splits, item_at(getattr(self, f.var), f.index)) for f in self._task["foreach_stack"]]
+
+    # -- transitions ------------------------------------------------------------------------------
+    def next(self, *steps: Any, foreach: str | None = None, **unsupported: Any) -> None:
+        """Name the step(s) to run after this one; with ``foreach='items'``, one branch per item of self.items."""
+        step_name = self._task.get("step_name")
+        if step_name is None:
+            raise FlowstoneException("self.next() can only be called inside a running step.")
+        if unsupported:
+            raise FlowSpecError(f"self.next() does not take {', '.join(unsupported)}.", step_name)
+        if self._transition is not None:
+            raise FlowSpecError(
+                "self.next() was called more than once; call it once, as the last statement.", step_name
+            )
+        names = []
+        for target in steps:
+            name = getattr(target, "__name__", None)
+            if name is None or not getattr(getattr(type(self), name, None), "is_step", False):
+                raise FlowSpecError(f"self.next() takes steps such as self.{step_name}; got {target!r}.", step_name)
+            names.append(name)
+        expected = self._get_graph()[step_name].out_funcs
+        if names != expected:
+            raise FlowSpecError(
+                f"self.next() went to {names} but the step's last statement says {expected}. "
+                f"Call self.next() exactly once, unconditionally, as the last statement.",
+                step_name,
+            )
+        num_splits = 0
+        if foreach is not None:
+            num_splits = self._count_foreach_splits(step_name, foreach)
+        self._transition = Transition(names, foreach, num_splits)
+
+    def _count_foreach_splits(self, step_name: str, foreach: str) -> int:
+        from flowstone.flow.artifacts import count_items
+
+        try:
+            values = getattr(self, foreach)
+        except AttributeError:
+            raise FlowSpecError(
+                f"foreach='{foreach}' names no artifact: set self.{foreach} first.", step_name
+            ) from None
+        try:
+            num_splits = count_items(values)
+        except TypeError:
+            raise FlowSpecError(
+                f"foreach='{foreach}' must name an iterable artifact; self.{foreach} is a {type(values).__name__}.",
+                step_name,
+            ) from None
+        limit = self._task["max_num_splits"]
+        if num_splits > limit:
+            raise FlowSpecError(
+                f"foreach='{foreach}' would start {num_splits} tasks, more than --max-num-splits={limit}; "
+                f"raise the limit with 'run --max-num-splits {num_splits}'.",
+                step_name,
+            )
+        if num_splits == 0:
+            raise FlowSpecError(f"foreach='{foreach}' is empty: self.{foreach} has no items to run.", step_name)
+        return num_splits
+
+    # -- joins ------------------------------------------------------------------------------------
+    def merge_artifacts(
+        self, inputs: Inputs, exclude: Iterable[str] | None = None, include: Iterable[str] | None = None
+    ) -> None:
+        """Take over the artifacts of the joined branches: those equal in every branch that has them.
+
+        Artifacts already set on self win. Artifacts whose content differs between branches are an error
+        (naming them and the branches), unless set on self before the call; ``include`` or ``exclude`` limit
+        what is merged.
+        """
+        step_name = self._task.get("step_name")
+        if step_name is None or self._task.get("inputs") is None:
+            raise FlowstoneException(f"merge_artifacts can only be called in a join step; '{step_name}' is not one.")
+        include_list, exclude_list = list(include or []), list(exclude or [])
+        if include_list and exclude_list:
+            raise FlowstoneException("merge_artifacts takes include or exclude, not both.")
+        parameter_names = {attr for attr, _ in self._get_parameters()}
+        chosen: dict[str, InputView] = {}
+        branches_by_content: dict[str, dict[str, list[str]]] = {}  # name -> content key -> branches
+        for view in inputs:
+            for name, record in view._datastore.records.items():
+                wanted = name in include_list if include_list else name not in exclude_list
+                if not wanted or name in parameter_names or self._has_own(name):
+                    continue
+                chosen.setdefault(name, view)
+                branches_by_content.setdefault(name, {}).setdefault(record.key, []).append(view.pathspec)
+        unresolved = sorted(n for n, by_key in branches_by_content.items() if len(by_key) > 1)
+        if unresolved:
+            details = "\n".join(
+                f"  {name}: " + " | ".join(", ".join(b) for b in branches_by_content[name].values())
+                for name in unresolved
+            )
+            raise UnhandledInMergeArtifactsException(
+                f"Step '{step_name}' cannot merge artifacts whose values differ between branches: "
+                f"{', '.join(unresolved)}.\nBranches with differing values:\n{details}\n"
+                f"Set them on self (self.<name> = ...) before calling merge_artifacts, or exclude them.",
+                unresolved,
+            )
+        missing = [n for n in include_list if n not in chosen and not self._has_own(n)]
+        if missing:
+            raise MissingInMergeArtifactsException(
+                f"Step '{step_name}' asked merge_artifacts to include {', '.join(missing)}, "
+                f"but no joined branch has {'it' if len(missing) == 1 else 'them'}.",
+                missing,
+            )
+        source: ArtifactSource = self._task["source"]
+        for name, view in chosen.items():
+            source.add(name, view._datastore)
+
+    def _has_own(self, name: str) -> bool:
+        return name in self.__dict__ or name in self._task["source"]
+
+    # -- persistence plan -------------------------------------------------------------------------
+    def _artifacts_to_persist(self) -> tuple[list[tuple[str, Any]], list[tuple[str, ArtifactRecord]]]:
+        """(values to store, records to pass on by reference) for the end of the step."""
+        source: ArtifactSource = self._task["source"]
+        values, refs = [], []
+        for name, value in self.__dict__.items():
+            if name.startswith("_") or name in EPHEMERAL_NAMES:
+                continue
+            loaded = self._loaded.get(name, _MISSING)
+            if loaded is value and name in source and _is_immutable(value):
+                refs.append((name, source.record(name)))  # read, and cannot have changed
+            else:
+                values.append((name, value))  # new, reassigned, or possibly changed in place
+        refs.extend((name, source.record(name)) for name in source.names() if name not in self.__dict__)
+        values.extend(self._task["parameter_values"].items())  # the start step stores the parameters
+        return values, refs
+
+
+_MISSING = object()

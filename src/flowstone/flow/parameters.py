@@ -1,0 +1,185 @@
+"""``Parameter`` and ``JSONType``: run-time inputs of a flow, read-only inside steps.
+
+A Parameter is a class attribute of the flow. Its value is set on the command line (``--name value``), from
+``FLOWSTONE_RUN_<NAME>``, or by its default (which may be a function of a :class:`ParameterContext`). Inside a
+step, ``self.<attribute>`` gives the value; assigning to it is an error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flowstone.errors import ParameterError
+
+__all__ = [
+    "RESERVED_PARAMETER_NAMES",
+    "JSONType",
+    "JSONTypeClass",
+    "Parameter",
+    "ParameterContext",
+    "resolve_parameter_values",
+]
+
+RESERVED_PARAMETER_NAMES = frozenset(
+    {
+        "params", "with", "tag", "namespace", "obj", "tags", "decospecs", "run-id-file", "max-num-splits",
+        "max-workers", "max-log-size", "user-namespace", "run-id", "task-id", "origin-run-id", "no-cache",
+    }
+)  # fmt: skip
+
+
+class JSONTypeClass:
+    """A parameter type whose command-line value is JSON, parsed into Python objects."""
+
+    name = "JSON"
+
+    def convert(self, value: Any, param_name: str) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise ParameterError(f"Parameter '{param_name}': {value!r} is not valid JSON ({exc}).") from exc
+
+    def __repr__(self) -> str:
+        return "JSONType"
+
+
+JSONType = JSONTypeClass()
+
+
+@dataclass(frozen=True)
+class ParameterContext:
+    """What a default function of a parameter can look at."""
+
+    flow_name: str
+    user_name: str
+    parameter_name: str
+
+
+_BOOL_WORDS = {"true": True, "1": True, "yes": True, "y": True, "false": False, "0": False, "no": False, "n": False}
+
+
+class Parameter:
+    """A flow parameter; use as a class attribute: ``alpha = Parameter('alpha', default=0.01)``."""
+
+    def __init__(
+        self,
+        name: str,
+        default: Any = None,
+        type: Any = None,
+        help: str | None = None,
+        required: bool = False,
+        show_default: bool = True,
+        separator: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if name in RESERVED_PARAMETER_NAMES or name.replace("_", "-") in RESERVED_PARAMETER_NAMES:
+            raise ParameterError(f"Parameter name '{name}' is a reserved word; choose another name.")
+        if not name or not all(c.isalnum() or c in "_-" for c in name):
+            raise ParameterError(f"Parameter name {name!r} may contain only letters, digits, '_' and '-'.")
+        self.name = name
+        self.default = default
+        self.help = help
+        self.required = bool(required)
+        self.show_default = show_default
+        self.separator = separator
+        self.kwargs = kwargs
+        if type is None:
+            type = builtins_type(default) if default is not None and not callable(default) else str
+        self.type = type
+        self.attribute_name = name  # replaced by __set_name__ with the class attribute's name
+        if separator is not None and self.type is not str:
+            raise ParameterError(f"Parameter '{name}': separator= is only allowed for string parameters.")
+
+    # -- descriptor: read-only inside steps -------------------------------------------------------
+    def __set_name__(self, owner: type, attribute_name: str) -> None:
+        self.attribute_name = attribute_name
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        return obj._parameter_value(self.attribute_name)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        raise AttributeError(
+            f"Parameter '{self.attribute_name}' is read-only inside a flow: assign to another attribute instead."
+        )
+
+    # -- values -----------------------------------------------------------------------------------
+    @property
+    def type_name(self) -> str:
+        return str(getattr(self.type, "name", None) or getattr(self.type, "__name__", self.type))
+
+    def resolve_default(self, flow_name: str, user_name: str) -> Any:
+        default = self.default
+        if callable(default) and not isinstance(default, type):
+            default = default(ParameterContext(flow_name, user_name, self.name))
+        return default
+
+    def convert(self, value: Any) -> Any:
+        """Turn a command-line or environment string (or a Python value) into the parameter's type."""
+        if value is None:
+            return None
+        try:
+            if isinstance(self.type, JSONTypeClass):
+                return self.type.convert(value, self.name)
+            if self.type is bool:
+                if isinstance(value, bool):
+                    return value
+                word = str(value).strip().lower()
+                if word not in _BOOL_WORDS:
+                    raise ValueError(f"{value!r} is not a boolean (use true or false)")
+                return _BOOL_WORDS[word]
+            if self.type is str and self.separator and isinstance(value, str):
+                return value.split(self.separator)
+            if hasattr(self.type, "convert") and not isinstance(self.type, type):
+                return self.type.convert(value, None, None)
+            return value if isinstance(value, self.type) else self.type(value)
+        except ParameterError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(
+                f"Parameter '{self.name}': {value!r} is not a valid {self.type_name} ({exc})."
+            ) from exc
+
+    def describe(self) -> dict[str, Any]:
+        default = self.default if not callable(self.default) else "<function>"
+        try:
+            json.dumps(default)
+        except (TypeError, ValueError):
+            default = repr(default)
+        return {"name": self.name, "type": self.type_name, "default": default, "help": self.help,
+                "required": self.required}  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.name!r}, default={self.default!r}, type={self.type_name})"
+
+
+def builtins_type(value: Any) -> Any:
+    if isinstance(value, bool):
+        return bool
+    if isinstance(value, (dict, list)):
+        return JSONType
+    return type(value)
+
+
+def resolve_parameter_values(
+    parameters: list[tuple[str, Parameter]], given: dict[str, Any], flow_name: str, user_name: str
+) -> dict[str, Any]:
+    """Attribute name -> value for every parameter: given (by parameter name) or default, converted, checked."""
+    values = {}
+    for attr, param in parameters:
+        raw = given.get(param.name)
+        if raw is None:
+            raw = param.resolve_default(flow_name, user_name)
+        value = param.convert(raw)
+        if value is None and param.required:
+            raise ParameterError(
+                f"Parameter '{param.name}' is required: pass --{param.name} VALUE "
+                f"(or set FLOWSTONE_RUN_{param.name.upper().replace('-', '_')})."
+            )
+        values[attr] = value
+    return values

@@ -1,0 +1,32 @@
+"""Each step's decorators: those written on the step, plus those given with ``--with`` for every step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flowstone.errors import FlowSpecError
+from flowstone.flow.decorators import StepDecorator, parse_decorator_spec
+from flowstone.flow.graph import FlowGraph
+
+__all__ = ["step_decorators"]
+
+
+def step_decorators(graph: FlowGraph, decospecs: Iterable[str] = ()) -> dict[str, tuple[StepDecorator, ...]]:
+    """Step name -> its decorators; a decorator written on a step wins over the same one given by --with."""
+    extra = [parse_decorator_spec(spec) for spec in decospecs]
+    result = {}
+    for node in graph:
+        decorators = list(node.decorators)
+        present = {d.name for d in decorators}
+        for deco in extra:
+            if deco.name not in present:
+                decorators.append(deco)
+                present.add(deco.name)
+        for deco in decorators:
+            try:
+                deco.check(node.name, node.type)
+            except FlowSpecError as exc:
+                origin = "" if deco.statically_defined else f" (added by --with {deco.name})"
+                raise FlowSpecError(exc.message + origin) from None
+        result[node.name] = tuple(decorators)
+    return result

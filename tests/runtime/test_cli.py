@@ -1,0 +1,85 @@
+"""The flow file's command line, as a user runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.runtime.helpers import run_flow
+
+
+def test_check_and_show(tmp_path: Path) -> None:
+    check = run_flow("foreach_flow.py", root=tmp_path / "ds", command="check")
+    assert check.proc.returncode == 0 and "The graph looks good!" in check.output
+    show = run_flow("foreach_flow.py", root=tmp_path / "ds", command="show")
+    assert show.proc.returncode == 0
+    assert "Step start  (foreach)" in show.output and "=> body  (foreach items)" in show.output
+    assert "Step join  (join)" in show.output
+
+
+def test_metaflow_options_are_accepted_with_a_note(tmp_path: Path) -> None:
+    run = run_flow(
+        "linear_flow.py",
+        root=tmp_path / "ds",
+        top_args=("--metadata", "service", "--no-pylint", "--environment", "conda", "--quiet"),
+    )
+    assert run.ok, run.output
+    assert "--metadata=service has no effect in flowstone" in run.output
+    assert "--environment=conda has no effect" in run.output
+    assert "Task is starting" not in run.output  # --quiet hides flowstone's chatter
+    assert "stdout of start/1 attempt 0" in run.output  # but never task output
+
+
+def test_parameters_from_cli_and_environment(tmp_path: Path) -> None:
+    run = run_flow("linear_flow.py", "--scale", "3", root=tmp_path / "ds")
+    assert run.ok and run.end_result() == {"total": 18, "scale": 3}
+    run = run_flow("linear_flow.py", root=tmp_path / "ds", env={"FLOWSTONE_RUN_SCALE": "5"})
+    assert run.ok and run.end_result() == {"total": 30, "scale": 5}
+    bad = run_flow("linear_flow.py", "--scale", "lots", root=tmp_path / "ds")
+    assert bad.proc.returncode == 1 and "Parameter 'scale': 'lots' is not a valid int" in bad.output
+
+
+def test_run_options(tmp_path: Path) -> None:
+    run = run_flow("linear_flow.py", "--tag", "nightly", "--tag", "v2", "--max-workers", "1", root=tmp_path / "ds")
+    assert run.ok, run.output
+    assert run.fds.load_run_tags(run.run_id) == ["nightly", "v2"]
+    record = run.fds.load_run_record(run.run_id)
+    assert any(t.startswith("user:") for t in record["system_tags"])
+    assert "Done!" in run.output and f"Run('LinearFlow/{run.run_id}')" in run.output
+
+
+def test_help_lists_parameters(tmp_path: Path) -> None:
+    run = run_flow("linear_flow.py", "--help", root=tmp_path / "ds")
+    assert run.proc.returncode == 0
+    assert "--scale" in run.output and "multiplier" in run.output and "FLOWSTONE_RUN_SCALE" in run.output
+
+
+def test_unknown_decorator_in_with(tmp_path: Path) -> None:
+    run = run_flow("linear_flow.py", root=tmp_path / "ds", top_args=("--with", "retyr"))
+    assert run.proc.returncode == 1 and "Unknown decorator 'retyr'" in run.output
+
+
+def test_bad_flow_fails_check_with_line_number(tmp_path: Path) -> None:
+    flow = tmp_path / "bad_flow.py"
+    flow.write_text(
+        "from flowstone import FlowSpec, step\n\n\nclass BadFlow(FlowSpec):\n    @step\n    def start(self):\n"
+        "        self.next(self.missing)\n\n    @step\n    def end(self):\n        pass\n\n\n"
+        "if __name__ == '__main__':\n    BadFlow()\n"
+    )
+    run = run_flow(flow, root=tmp_path / "ds", command="check")
+    assert run.proc.returncode == 1
+    assert "Step 'start' (line 7): self.next() goes to 'missing', which is not a step of this flow." in run.output
+
+
+def test_code_package_holds_flow_and_local_modules(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    run = run_flow("linear_flow.py", root=tmp_path / "ds")
+    record = run.fds.load_run_record(run.run_id)
+    assert record["code_files"] == ["behaviours.py", "linear_flow.py"]
+    with tarfile.open(fileobj=io.BytesIO(bytes(run.fds.ca_store.load_blob(record["code_package"])))) as tar:
+        assert tar.getnames() == ["code/behaviours.py", "code/linear_flow.py"]
+        flow_source = tar.extractfile("code/linear_flow.py").read()  # type: ignore[union-attr]
+    assert flow_source == (Path(__file__).parents[1] / "flows" / "linear_flow.py").read_bytes()
+    again = run_flow("linear_flow.py", root=tmp_path / "ds")
+    assert again.fds.load_run_record(again.run_id)["code_package"] == record["code_package"]
