@@ -132,7 +132,95 @@ def bench_datastore(repeat: int) -> list[Comparison]:
     return rows
 
 
-SUITES: dict[str, Callable[[int], list[Comparison]]] = {"datastore": bench_datastore}
+# -- runtime --------------------------------------------------------------------------------------
+FLOW_FILES = {"foreach": "foreach_flow.py", "linear": "linear_flow.py", "two_step": "two_step_flow.py"}
+
+
+def prepare_flows(impl: str, folder: Path) -> dict[str, Path]:
+    """Copy the benchmark flows; Metaflow's copies differ only in their imports (the compatibility promise)."""
+    paths = {}
+    for name, file in FLOW_FILES.items():
+        text = (BENCH / "flows" / file).read_text()
+        if impl == "metaflow":
+            text = text.replace("from flowstone import", "from metaflow import")
+        paths[name] = folder / file
+        paths[name].write_text(text)
+    return paths
+
+
+def timed_run(python: str, args: list[str], cwd: Path, env: dict[str, str]) -> dict:
+    """Wall seconds and CPU seconds (this process's waited-for descendants) of one command."""
+    import resource
+    import time
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = subprocess.run([python, *args], cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise RuntimeError(f"{args} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"seconds": wall, "cpu": cpu}
+
+
+def import_seconds(python: str, module: str) -> float:
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    result = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
+    return float(result.stdout.strip())
+
+
+def bench_runtime(repeat: int) -> list[Comparison]:
+    pythons = {"flowstone": flowstone_python(), "metaflow": ensure_metaflow_venv()}
+    runs = {
+        "foreach": ["run", "--max-workers", "2", "--max-num-splits", "1000"],
+        "linear": ["run", "--max-workers", "2"],
+        "two_step": ["run"],
+    }
+    samples: dict[tuple[str, str], list[dict]] = {}
+    imports: dict[str, list[float]] = {}
+    for i in range(repeat):
+        order = list(pythons.items()) if i % 2 == 0 else list(pythons.items())[::-1]
+        for impl, python in order:
+            folder = Path(tempfile.mkdtemp(prefix=f"bench-{impl}-", dir=BENCH / ".work"))
+            env = {
+                **os.environ,
+                "USER": os.environ.get("USER", "bench"),
+                "USERNAME": os.environ.get("USER", "bench"),
+                "METAFLOW_DEFAULT_DATASTORE": "local",
+                "METAFLOW_DEFAULT_METADATA": "local",
+                "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(folder),
+                "FLOWSTONE_DATASTORE_SYSROOT_LOCAL": str(folder / ".flowstone"),
+            }
+            try:
+                flows = prepare_flows(impl, folder)
+                for name, args in runs.items():
+                    os.sync()
+                    sample = timed_run(python, [str(flows[name]), "--no-pylint", "--quiet", *args], folder, env)
+                    samples.setdefault((impl, name), []).append(sample)
+                    print(f"  {impl:9} {name:9} {sample['seconds']:7.2f} s wall {sample['cpu']:7.2f} s cpu", flush=True)
+                imports.setdefault(impl, []).append(import_seconds(python, impl))
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def med(impl: str, name: str, key: str = "seconds") -> float:
+        return statistics.median(s[key] for s in samples[(impl, name)])
+
+    rows = []
+    for key, label in (("seconds", "wall"), ("cpu", "CPU")):
+        fs, mf = med("flowstone", "foreach", key) / 200, med("metaflow", "foreach", key) / 200
+        rows.append(Comparison(f"200-way foreach, 2 workers: {label} s per task", "s", fs, mf,
+                               "Metaflow/flowstone >= 10", mf / fs >= 10))  # fmt: skip
+    fs, mf = med("flowstone", "linear"), med("metaflow", "linear")
+    rows.append(Comparison("20-step linear flow", "s", fs, mf, "Metaflow/flowstone >= 10", mf / fs >= 10))
+    fs, mf = med("flowstone", "two_step"), med("metaflow", "two_step")
+    rows.append(Comparison("2-step flow", "s", fs, mf, "flowstone < 0.3 s", fs < 0.3))
+    fs, mf = statistics.median(imports["flowstone"]), statistics.median(imports["metaflow"])
+    rows.append(Comparison("import flowstone / import metaflow", "s", fs, mf, "flowstone < 0.15 s", fs < 0.15))
+    return rows
+
+
+SUITES: dict[str, Callable[[int], list[Comparison]]] = {"datastore": bench_datastore, "runtime": bench_runtime}
 
 
 def main() -> None:

@@ -47,12 +47,12 @@ def test_local_root_is_found_walking_up(tmp_path: Path) -> None:
     (tmp_path / ".flowstone").mkdir()
     deep = tmp_path / "a" / "b"
     deep.mkdir(parents=True)
-    assert find_local_root(deep) == tmp_path / ".flowstone"
+    assert find_local_root(deep) == str(tmp_path / ".flowstone")
 
 
 def test_local_root_defaults_to_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert find_local_root() == tmp_path.resolve() / ".flowstone"
+    assert find_local_root() == str(tmp_path.resolve() / ".flowstone")
     assert Settings().datastore_root() == str(tmp_path.resolve() / ".flowstone")
 
 

@@ -10,7 +10,6 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from flowstone.errors import FlowstoneException
 
@@ -27,17 +26,21 @@ def _env_bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() not in ("0", "false", "no", "off")
 
 
-def find_local_root(start: Path | None = None) -> Path:
+def find_local_root(start: str | os.PathLike[str] | None = None) -> str:
     """Return the nearest ``.flowstone`` folder at or above ``start``; if none, one in ``start``.
 
     The folder is not created here; the local storage creates it on first write.
     """
-    start = (start or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        candidate = folder / LOCAL_ROOT_DIRNAME
-        if candidate.is_dir():
+    first = os.path.realpath(start if start is not None else os.getcwd())
+    folder = first
+    while True:
+        candidate = os.path.join(folder, LOCAL_ROOT_DIRNAME)
+        if os.path.isdir(candidate):
             return candidate
-    return start / LOCAL_ROOT_DIRNAME
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return os.path.join(first, LOCAL_ROOT_DIRNAME)
+        folder = parent
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ class Settings:
         """The root of the datastore of ``ds_type`` (default: ``default_datastore``)."""
         ds_type = ds_type or self.default_datastore
         if ds_type == "local":
-            return self.datastore_sysroot_local or str(find_local_root())
+            return self.datastore_sysroot_local or find_local_root()
         if ds_type == "memory":
             return "memory://"
         root = getattr(self, f"datastore_sysroot_{ds_type}", None)

@@ -11,8 +11,6 @@ import struct
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import zstandard
-
 __all__ = ["HEADER_SIZE", "BlobFormatError", "choose_encoding", "decode", "encode", "encoding_of_stored_size"]
 
 MAGIC = b"FSB1"
@@ -28,6 +26,13 @@ _SAMPLE_WINDOW = 16 << 10
 _MIN_COMPRESS_BYTES = 4 << 10
 _STREAM_PIECE = 4 << 20
 _MULTITHREAD_COMPRESS_BYTES = 16 << 20
+
+
+def _zstd() -> Any:
+    """zstandard, imported on first use: most small blobs never need it."""
+    import zstandard
+
+    return zstandard
 
 
 class BlobFormatError(ValueError):
@@ -61,7 +66,7 @@ def choose_encoding(chunks: Sequence[memoryview], total: int, ratio_threshold: f
     if total < _MIN_COMPRESS_BYTES or ratio_threshold <= 0:
         return "raw"
     sample = _sample(chunks, total)
-    compressed = zstandard.ZstdCompressor(level=1).compress(sample)
+    compressed = _zstd().ZstdCompressor(level=1).compress(sample)
     return "zstd" if len(compressed) <= ratio_threshold * len(sample) else "raw"
 
 
@@ -77,7 +82,7 @@ def encode(chunks: Sequence[memoryview], total: int, encoding: str) -> Iterator[
         yield from chunks
         return
     threads = -1 if total >= _MULTITHREAD_COMPRESS_BYTES else 0
-    compressor = zstandard.ZstdCompressor(level=1, threads=threads).compressobj(size=total)
+    compressor = _zstd().ZstdCompressor(level=1, threads=threads).compressobj(size=total)
     for chunk in chunks:
         for start in range(0, chunk.nbytes, _STREAM_PIECE):
             out = compressor.compress(chunk[start : start + _STREAM_PIECE])
@@ -102,7 +107,8 @@ def decode(stored: Any) -> tuple[memoryview, str]:
         return body, encoding
     out = bytearray(size)
     try:
-        reader = zstandard.ZstdDecompressor().stream_reader(body, read_across_frames=True)
+        zstd = _zstd()
+        reader = zstd.ZstdDecompressor().stream_reader(body, read_across_frames=True)
         filled = 0
         target = memoryview(out)
         while filled < size:
@@ -111,7 +117,7 @@ def decode(stored: Any) -> tuple[memoryview, str]:
                 break
             filled += n
         extra = reader.read(1)
-    except zstandard.ZstdError as exc:
+    except zstd.ZstdError as exc:
         raise BlobFormatError(f"compressed content is damaged ({exc})") from exc
     if filled != size or extra:
         raise BlobFormatError(f"compressed content decodes to the wrong size (header says {size})")

@@ -8,8 +8,7 @@ is written with put-if-absent and never rewritten; every read re-hashes what it 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowstone.datastore import blob_format
 from flowstone.datastore.hashing import hash_chunks, is_valid_key
@@ -21,8 +20,7 @@ __all__ = ["BLOB_PREFIX", "ContentAddressedStore", "StoredBlob"]
 BLOB_PREFIX = "data"
 
 
-@dataclass(frozen=True)
-class StoredBlob:
+class StoredBlob(NamedTuple):
     """The outcome of saving one blob."""
 
     key: str

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowstone.errors import DataException
 
 __all__ = ["ArtifactRecord", "dump_json", "load_json"]
 
 
-@dataclass(frozen=True)
-class ArtifactRecord:
+class ArtifactRecord(NamedTuple):
     """What a task stored for one artifact: enough to load it, compare it, or pass it on unread.
 
     ``encoding`` is 'raw' or 'zstd' for a blob in the content-addressed store, 'inline' for a small value kept

@@ -15,8 +15,7 @@ from __future__ import annotations
 import pickle
 import struct
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from flowstone.errors import DataException
 from flowstone.storage.base import byte_view
@@ -38,8 +37,7 @@ def type_name(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-@dataclass
-class Serialized:
+class Serialized(NamedTuple):
     """A serialized value: its chunks (concatenated, they are the content that is hashed)."""
 
     serializer: str

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["Event", "Executor", "Exited", "OutputLine"]
 
 
-@dataclass(frozen=True)
-class OutputLine:
+class OutputLine(NamedTuple):
     """One line a task wrote to ``stream`` ('stdout' or 'stderr'), without its newline."""
 
     key: Hashable
@@ -24,8 +22,7 @@ class OutputLine:
     pid: int
 
 
-@dataclass(frozen=True)
-class Exited:
+class Exited(NamedTuple):
     """A task ended. ``result`` is what ``fn()`` returned, or None if it raised or the process died."""
 
     key: Hashable

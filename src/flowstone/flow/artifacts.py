@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowstone.datastore import ArtifactRecord, TaskDataStore
 from flowstone.errors import FlowstoneException
@@ -13,17 +12,16 @@ from flowstone.errors import FlowstoneException
 __all__ = ["ArtifactSource", "ForeachFrame", "InputView", "Inputs", "count_items", "item_at"]
 
 
-@dataclass(frozen=True)
-class ForeachFrame:
+class ForeachFrame(NamedTuple):
     """One level of foreach: the split step, the artifact it iterates over, and this branch's place in it."""
 
     step: str
     var: str
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index on purpose
     num_splits: int
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ForeachFrame:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import tempfile
 from typing import Any
 
 from flowstone.errors import FlowstoneException
@@ -97,6 +96,8 @@ class Current:
     def tempdir(self) -> str:
         """A scratch folder for this task, removed when the task ends."""
         if self._tempdir is None:
+            import tempfile
+
             self._get("task_id")
             self._tempdir = tempfile.mkdtemp(prefix=f"flowstone-{self.run_id}-{self.step_name}-{self.task_id}-")
         return self._tempdir

@@ -8,8 +8,7 @@ step, ``self.<attribute>`` gives the value; assigning to it is an error.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowstone.errors import ParameterError
 
@@ -50,8 +49,7 @@ class JSONTypeClass:
 JSONType = JSONTypeClass()
 
 
-@dataclass(frozen=True)
-class ParameterContext:
+class ParameterContext(NamedTuple):
     """What a default function of a parameter can look at."""
 
     flow_name: str

@@ -7,14 +7,13 @@ One loop serves every executor; executors differ only in where a task's function
 from __future__ import annotations
 
 import os
-import platform
 import sys
 import time
 from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowstone.datastore import FlowDataStore
 from flowstone.executors.base import Executor, Exited, OutputLine
@@ -35,8 +34,7 @@ __all__ = ["RunLoop", "RunOptions", "RunOutcome"]
 TIMEOUT_GRACE_SECONDS = 5.0
 
 
-@dataclass(frozen=True)
-class RunOptions:
+class RunOptions(NamedTuple):
     max_workers: int = 16
     max_num_splits: int = 100
     tags: tuple[str, ...] = ()
@@ -45,11 +43,10 @@ class RunOptions:
     origin_run_id: str | None = None
 
 
-@dataclass
-class RunOutcome:
+class RunOutcome(NamedTuple):
     run_id: str
     ok: bool
-    failed_tasks: list[str] = field(default_factory=list)
+    failed_tasks: tuple[str, ...] = ()
     tasks_run: int = 0
     seconds: float = 0.0
 
@@ -119,7 +116,7 @@ class RunLoop:
         finally:
             self.console.stop_progress()
         ok = not self._failed and self._end_done
-        outcome = RunOutcome(self.run_id, ok, list(self._failed), self._finished, time.monotonic() - started)
+        outcome = RunOutcome(self.run_id, ok, tuple(self._failed), self._finished, time.monotonic() - started)
         self.fds.save_run_end(
             self.run_id,
             {"status": "succeeded" if ok else "failed", "finished_at": time.time(), "failed_tasks": self._failed},
@@ -137,7 +134,7 @@ class RunLoop:
             "system_tags": [
                 f"user:{self.username}",
                 "runtime:local",
-                f"python_version:{platform.python_version()}",
+                f"python_version:{_python_version()}",
                 f"date:{now.strftime('%Y-%m-%d')}",
             ],
             "parameters": {k: _jsonable(v) for k, v in self._parameters.items()},
@@ -315,6 +312,10 @@ class RunLoop:
 
     def _report_progress(self) -> None:
         self.console.progress(self._finished, len(self._active), len(self._failed), len(self._queue))
+
+
+def _python_version() -> str:
+    return ".".join(str(part) for part in sys.version_info[:3])
 
 
 def _jsonable(value: Any) -> Any:

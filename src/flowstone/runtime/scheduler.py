@@ -8,6 +8,7 @@ it closes has arrived.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from flowstone.errors import FlowstoneException
 from flowstone.flow.artifacts import ForeachFrame
@@ -16,8 +17,7 @@ from flowstone.flow.graph import FlowGraph
 __all__ = ["FinishedTask", "Scheduler", "TaskPlan"]
 
 
-@dataclass(frozen=True)
-class TaskPlan:
+class TaskPlan(NamedTuple):
     """A task that is ready to run."""
 
     step_name: str
@@ -26,8 +26,7 @@ class TaskPlan:
     input_frames: tuple[ForeachFrame | None, ...] = ()  # for a foreach join: each input's foreach frame
 
 
-@dataclass(frozen=True)
-class FinishedTask:
+class FinishedTask(NamedTuple):
     """A task that completed, with the transition it took."""
 
     step_name: str

@@ -8,16 +8,13 @@ the task's logs are stored too.
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import signal
-import socket
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowstone.datastore import FlowDataStore
 from flowstone.errors import FlowSpecError, TimeoutException
@@ -35,8 +32,7 @@ from flowstone.flow.flowspec import FlowSpec, Transition
 __all__ = ["TaskResult", "TaskSpec", "run_task"]
 
 
-@dataclass(frozen=True)
-class TaskSpec:
+class TaskSpec(NamedTuple):
     """Everything a task process needs to run one attempt; picklable, so it can travel to another machine."""
 
     flow_name: str
@@ -50,7 +46,7 @@ class TaskSpec:
     input_frames: tuple[ForeachFrame | None, ...]
     decorators: tuple[StepDecorator, ...]
     last_user_attempt: int  # attempts after this one run the @catch fallback instead of the step
-    parameter_values: dict[str, Any] = field(default_factory=dict)  # set for 'start' only
+    parameter_values: dict[str, Any] | None = None  # set for 'start' only
     max_num_splits: int = 100
     origin_run_id: str | None = None
     code_package: str | None = None
@@ -69,8 +65,7 @@ class TaskSpec:
         return next((d for d in self.decorators if isinstance(d, cls)), None)
 
 
-@dataclass(frozen=True)
-class TaskResult:
+class TaskResult(NamedTuple):
     """What a task attempt reports back to the scheduler."""
 
     ok: bool
@@ -96,7 +91,7 @@ def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataS
         flow._bind_task(
             spec.step_name,
             *_read_inputs(flow_datastore, flow_cls, spec),
-            parameter_values=spec.parameter_values,
+            parameter_values=spec.parameter_values or {},
             foreach_stack=list(spec.foreach_stack),
             max_num_splits=spec.max_num_splits,
         )
@@ -123,7 +118,7 @@ def _set_current(spec: TaskSpec) -> None:
         origin_run_id=spec.origin_run_id,
         username=spec.username,
         tags=list(spec.tags),
-        parameter_names=list(spec.parameter_values) if spec.step_name == "start" else [],
+        parameter_names=list(spec.parameter_values or ()),
     )
 
 
@@ -245,9 +240,9 @@ def _task_metadata(spec: TaskSpec, result: TaskResult, started: float) -> dict[s
         "decorators": [d.describe() for d in spec.decorators],
         "origin_run_id": spec.origin_run_id,
         "user": spec.username,
-        "hostname": socket.gethostname(),
+        "hostname": os.uname().nodename,
         "pid": os.getpid(),
-        "python_version": platform.python_version(),
+        "python_version": ".".join(str(part) for part in sys.version_info[:3]),
         "fallback": spec.is_fallback,
     }
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from flowstone.errors import StorageError
 
@@ -52,8 +51,7 @@ def check_key(key: str) -> str:
     return key
 
 
-@dataclass(frozen=True)
-class ObjectInfo:
+class ObjectInfo(NamedTuple):
     """What storage knows of one stored object."""
 
     key: str
@@ -61,8 +59,7 @@ class ObjectInfo:
     modified: float  # seconds since the epoch
 
 
-@dataclass(frozen=True)
-class ListEntry:
+class ListEntry(NamedTuple):
     """One child of a listed prefix: a stored object (``is_file``) or a deeper prefix."""
 
     key: str
