@@ -21,6 +21,19 @@ _EXPORTS = {
     "Parameter": "flowstone.flow.parameters",
     "JSONType": "flowstone.flow.parameters",
     "current": "flowstone.flow.current",
+    "Metaflow": "flowstone.client.objects",
+    "Flow": "flowstone.client.objects",
+    "Run": "flowstone.client.objects",
+    "Step": "flowstone.client.objects",
+    "Task": "flowstone.client.objects",
+    "DataArtifact": "flowstone.client.artifacts",
+    "Runner": "flowstone.client.runner",
+    "namespace": "flowstone.client.context",
+    "get_namespace": "flowstone.client.context",
+    "default_namespace": "flowstone.client.context",
+    "metadata": "flowstone.client.context",
+    "get_metadata": "flowstone.client.context",
+    "default_metadata": "flowstone.client.context",
 }
 
 __all__ = sorted(_EXPORTS)

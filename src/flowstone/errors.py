@@ -5,6 +5,7 @@
     │   ├── UnpicklableArtifactException    an artifact value cannot be serialized
     │   └── StorageError                a storage backend failed (wraps the backend's own error)
     ├── FlowstoneNotFound               a flow, run, step, task or artifact does not exist
+    ├── FlowstoneNamespaceMismatch      an object exists but is outside the current namespace
     ├── FlowSpecError                   a flow is malformed (graph or decorator problem)
     ├── ParameterError                  a parameter value is missing or invalid
     ├── MergeArtifactsException         merge_artifacts cannot merge what it was asked to
@@ -23,6 +24,7 @@ __all__ = [
     "DataException",
     "FlowSpecError",
     "FlowstoneException",
+    "FlowstoneNamespaceMismatch",
     "FlowstoneNotFound",
     "MergeArtifactsException",
     "MissingInMergeArtifactsException",
@@ -81,6 +83,12 @@ class FlowstoneNotFound(FlowstoneException):
     """A flow, run, step, task or artifact does not exist."""
 
     headline = "Object not found"
+
+
+class FlowstoneNamespaceMismatch(FlowstoneException):
+    """An object exists but is not in the current namespace."""
+
+    headline = "Object not in the current namespace"
 
 
 class FlowSpecError(FlowstoneException):

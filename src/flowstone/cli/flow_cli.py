@@ -85,6 +85,28 @@ def _validate(state: CliState, announce: bool = True) -> None:
         state.info("    The graph looks good!")
 
 
+def _run_options(command: Any) -> Any:
+    """Options shared by run and resume."""
+    options = [
+        click.option("--max-workers", type=click.IntRange(min=1), default=16, show_default=True,
+                     help="How many tasks may run at once."),
+        click.option("--max-num-splits", type=click.IntRange(min=1), default=100, show_default=True,
+                     help="The most tasks one foreach may start."),
+        click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable)."),
+        click.option("--run-id-file", default=None, help="Write the run's id to this file."),
+        click.option("--datastore-root", "run_datastore_root", default=None, help="Root of the datastore."),
+        click.option("--namespace", "namespace", default=None, hidden=True),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _apply_datastore_root(state: CliState, root: str | None) -> None:
+    if root:
+        state.settings = state.settings.replace(**{f"datastore_sysroot_{state.settings.default_datastore}": root})
+
+
 def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     """The click command group for ``flow_cls``."""
 
@@ -150,34 +172,36 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
             click.echo()
 
     @click.command(help="Run the flow.")
-    @click.option("--max-workers", type=click.IntRange(min=1), default=16, show_default=True,
-                  help="How many tasks may run at once.")  # fmt: skip
-    @click.option("--max-num-splits", type=click.IntRange(min=1), default=100, show_default=True,
-                  help="The most tasks one foreach may start.")  # fmt: skip
-    @click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")
-    @click.option("--run-id-file", default=None, help="Write the run's id to this file.")
-    @click.option("--datastore-root", "run_datastore_root", default=None, help="Root of the datastore.")
-    @click.option("--namespace", "namespace", default=None, hidden=True)
+    @_run_options
     @click.pass_obj
-    def run(state: CliState, max_workers: int, max_num_splits: int, tags: tuple[str, ...], run_id_file: str | None,
-            run_datastore_root: str | None, namespace: str | None, **kwargs: Any) -> None:  # fmt: skip
+    def run(state: CliState, run_datastore_root: str | None, namespace: str | None, **kwargs: Any) -> None:
         from flowstone.cli.run_cmd import execute_run
 
-        if run_datastore_root:
-            state.settings = state.settings.replace(
-                **{f"datastore_sysroot_{state.settings.default_datastore}": run_datastore_root}
-            )
+        _apply_datastore_root(state, run_datastore_root)
         _validate(state)
         params = resolve_parameter_values(
             flow_cls._get_parameters(), _given_parameters(flow_cls, kwargs), flow_cls.__name__, get_username()
         )
-        ok = execute_run(state, params, max_workers=max_workers, max_num_splits=max_num_splits, tags=tags,
-                         run_id_file=run_id_file)  # fmt: skip
-        if not ok:
+        if not execute_run(state, params, **kwargs):
+            raise click.exceptions.Exit(1)
+
+    @click.command(help="Resume a run: reuse its successful tasks, run the rest (from STEP on, if given).")
+    @click.argument("step_to_rerun", required=False)
+    @click.option("--origin-run-id", default=None, help="The run to resume (default: your latest run of this flow).")
+    @_run_options
+    @click.pass_obj
+    def resume(state: CliState, step_to_rerun: str | None, origin_run_id: str | None,
+               run_datastore_root: str | None, namespace: str | None, **kwargs: Any) -> None:  # fmt: skip
+        from flowstone.cli.run_cmd import execute_resume
+
+        _apply_datastore_root(state, run_datastore_root)
+        _validate(state)
+        if not execute_resume(state, origin_run_id, step_to_rerun, **kwargs):
             raise click.exceptions.Exit(1)
 
     run.params.extend(_parameter_options(flow_cls))
     cli.add_command(run)
+    cli.add_command(resume)
     inspect_cmds.add_commands(cli)
     return cli
 

@@ -1,4 +1,4 @@
-"""``run``: execute a flow with the local fork executor and print its progress."""
+"""``run`` and ``resume``: execute a flow with the local fork executor and print its progress."""
 
 from __future__ import annotations
 
@@ -6,25 +6,51 @@ from typing import TYPE_CHECKING, Any
 
 from flowstone import __version__
 from flowstone.datastore import FlowDataStore
+from flowstone.errors import FlowstoneException
 from flowstone.executors.fork import ForkExecutor
+from flowstone.flow.current import get_username
 from flowstone.runtime.console import Console
-from flowstone.runtime.run_loop import RunLoop, RunOptions
+from flowstone.runtime.run_loop import RunLoop, RunOptions, RunOutcome
 
 if TYPE_CHECKING:
     from flowstone.cli.flow_cli import CliState
 
-__all__ = ["execute_run"]
+__all__ = ["execute_resume", "execute_run", "latest_run_id"]
 
 
 def execute_run(state: CliState, params: dict[str, Any], **options: Any) -> bool:
     """Run the flow; return True if it succeeded."""
-    console = Console(quiet=state.quiet)
-    console.info(f"flowstone {__version__} executing {state.flow_name} for user:{_user()}")
+    return _execute(state, lambda loop: loop.run(params), options)
+
+
+def execute_resume(state: CliState, origin_run_id: str | None, step: str | None, **options: Any) -> bool:
+    """Resume a run (by default the user's latest run of this flow); return True if it succeeded."""
     fds = FlowDataStore(state.flow_name, settings=state.settings)
-    run_options = RunOptions(decospecs=state.decospecs, **options)
+    origin = origin_run_id or latest_run_id(fds, get_username())
+    if origin is None:
+        raise FlowstoneException(f"There is no run of {state.flow_name} to resume; start one with 'run'.")
+    state.info(f"Resuming run {state.flow_name}/{origin}" + (f" from step '{step}'." if step else "."))
+    return _execute(state, lambda loop: loop.resume(origin, step), options)
+
+
+def latest_run_id(fds: FlowDataStore, user: str) -> str | None:
+    """The newest run of the flow started by ``user``."""
+    run_ids = sorted((r for r in fds.list_run_ids() if r.isdigit()), key=int, reverse=True)
+    for run_id in run_ids:
+        record = fds.load_run_record(run_id)
+        if record and f"user:{user}" in record.get("system_tags", []):
+            return run_id
+    return None
+
+
+def _execute(state: CliState, start: Any, options: dict[str, Any]) -> bool:
+    console = Console(quiet=state.quiet)
+    console.info(f"flowstone {__version__} executing {state.flow_name} for user:{get_username()}")
+    fds = FlowDataStore(state.flow_name, settings=state.settings)
     executor = ForkExecutor()
     try:
-        outcome = RunLoop(state.flow_cls, fds, executor, run_options, console).run(params)
+        loop = RunLoop(state.flow_cls, fds, executor, RunOptions(decospecs=state.decospecs, **options), console)
+        outcome: RunOutcome = start(loop)
     finally:
         executor.shutdown()
     if outcome.ok:
@@ -36,9 +62,3 @@ def execute_run(state: CliState, params: dict[str, Any], **options: Any) -> bool
         failed = ", ".join(outcome.failed_tasks) or "the run was interrupted"
         console.error(f"Run {state.flow_name}/{outcome.run_id} failed ({failed}).")
     return outcome.ok
-
-
-def _user() -> str:
-    from flowstone.flow.current import get_username
-
-    return get_username()

@@ -8,6 +8,7 @@ data/ab/abcdef...                       blobs, shared by every flow of the datas
 <Flow>/<run_id>/<step>/<task_id>/<attempt>.data.json       artifact records
 <Flow>/<run_id>/<step>/<task_id>/<attempt>.metadata.json   task metadata
 <Flow>/<run_id>/<step>/<task_id>/<attempt>.<stream>.log    captured stdout / stderr
+    <Flow>/<run_id>/<step>/<task_id>/<attempt>.<stream>.times.json   when each log line arrived
 <Flow>/<run_id>/<step>/<task_id>/<attempt>.DONE            written last: the attempt completed
 """
 
@@ -25,6 +26,7 @@ __all__ = [
     "RUN_TAGS",
     "attempt_key",
     "log_kind",
+    "log_times_kind",
     "parse_attempt_name",
     "run_prefix",
     "step_prefix",
@@ -60,6 +62,10 @@ def attempt_key(prefix: str, attempt: int, kind: str) -> str:
 
 def log_kind(stream: str) -> str:
     return f"{stream}.log"
+
+
+def log_times_kind(stream: str) -> str:
+    return f"{stream}.times.json"
 
 
 def parse_attempt_name(name: str) -> tuple[int, str] | None:

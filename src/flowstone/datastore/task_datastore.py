@@ -240,16 +240,30 @@ class TaskDataStore:
         return dict(self._metadata_entries())
 
     # -- logs -------------------------------------------------------------------------------------
-    def save_log(self, stream: str, text: str | bytes, attempt: int | None = None) -> None:
+    def save_log(
+        self, stream: str, text: str | bytes, attempt: int | None = None, timestamps: list[float] | None = None
+    ) -> None:
+        """Store a log; ``timestamps`` (seconds since the epoch, one per line) are kept beside it if given."""
         self._require_writable()
         if stream not in LOG_STREAMS:
             raise DataException(f"Unknown log stream '{stream}'; use one of {', '.join(LOG_STREAMS)}.")
         data = text.encode("utf-8", "replace") if isinstance(text, str) else text
-        self._storage.save_one(self._key(layout.log_kind(stream), attempt), data)
+        items = [(self._key(layout.log_kind(stream), attempt), data)]
+        if timestamps is not None:
+            items.append((self._key(layout.log_times_kind(stream), attempt), dump_json(timestamps)))
+        self._storage.save_bytes(items)
 
     def load_log(self, stream: str, attempt: int | None = None) -> str:
         data = self._storage.load_one(self._key(layout.log_kind(stream), attempt))
         return "" if data is None else bytes(data).decode("utf-8", "replace")
+
+    def load_log_lines(self, stream: str, attempt: int | None = None) -> list[tuple[float | None, str]]:
+        """The log's lines with the time each was written (None where no time was recorded)."""
+        lines = self.load_log(stream, attempt).splitlines()
+        times = self._read_json(layout.log_times_kind(stream), attempt) or []
+        if len(times) != len(lines):
+            times = [None] * len(lines)
+        return list(zip(times, lines, strict=True))
 
     # -- lifecycle --------------------------------------------------------------------------------
     def done(self) -> None:

@@ -23,6 +23,7 @@ from flowstone.flow.flowspec import FlowSpec
 from flowstone.flow.lint import check_graph
 from flowstone.runtime.console import Console
 from flowstone.runtime.package import save_code_package
+from flowstone.runtime.resume import ResumeIndex, clone_task
 from flowstone.runtime.scheduler import FinishedTask, Scheduler, TaskPlan
 from flowstone.runtime.step_config import step_decorators
 from flowstone.runtime.task import TaskResult, TaskSpec, run_task
@@ -40,7 +41,7 @@ class RunOptions(NamedTuple):
     tags: tuple[str, ...] = ()
     decospecs: tuple[str, ...] = ()
     run_id_file: str | None = None
-    origin_run_id: str | None = None
+    origin_run_id: str | None = None  # set by resume
 
 
 class RunOutcome(NamedTuple):
@@ -57,6 +58,7 @@ class _Active:
     pid: int
     prefix: str
     logs: dict[str, list[bytes]] = field(default_factory=lambda: {"stdout": [], "stderr": []})
+    times: dict[str, list[float]] = field(default_factory=lambda: {"stdout": [], "stderr": []})
 
 
 @dataclass
@@ -98,6 +100,7 @@ class RunLoop:
         self._finished = 0
         self._stopping = False
         self._end_done = False
+        self._resume: ResumeIndex | None = None
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self, parameter_values: dict[str, Any]) -> RunOutcome:
@@ -122,6 +125,13 @@ class RunLoop:
             {"status": "succeeded" if ok else "failed", "finished_at": time.time(), "failed_tasks": self._failed},
         )
         return outcome
+
+    def resume(self, origin_run_id: str, resume_step: str | None = None) -> RunOutcome:
+        """Run again, reusing the successful tasks of run ``origin_run_id`` (before ``resume_step``, if given)."""
+        self._resume = ResumeIndex(self.fds, self.graph, origin_run_id, resume_step)
+        self.options = self.options._replace(origin_run_id=origin_run_id)
+        names = [attr for attr, _ in self.flow_cls._get_parameters()]
+        return self.run(self._resume.parameters(names))
 
     def _create_run(self) -> None:
         flow_file = sys.modules[self.flow_cls.__module__].__file__ or ""
@@ -198,6 +208,10 @@ class RunLoop:
             item.task_id = str(self._next_task_id)
             self._next_task_id += 1
         plan = item.plan
+        origin = self._resume.find(plan) if self._resume and item.attempt == 0 else None
+        if origin is not None:
+            self._clone(plan, item.task_id, origin)
+            return
         decorators = self.decorators[plan.step_name]
         retry = next((d for d in decorators if isinstance(d, RetryDecorator)), None)
         spec = TaskSpec(
@@ -228,6 +242,21 @@ class RunLoop:
         note = "Task is starting." if spec.attempt == 0 else f"Task is starting (retry attempt {spec.attempt})."
         self.console.task_line(prefix, note, system=True)
 
+    def _clone(self, plan: TaskPlan, task_id: str, origin: Any) -> None:
+        """Reuse a task of the origin run instead of running it (resume)."""
+        assert self._resume is not None
+        clone_task(self.fds, origin, self.run_id, task_id, list(plan.input_paths))
+        self._resume.clone_map[f"{plan.step_name}/{task_id}"] = f"{plan.step_name}/{origin.datastore.task_id}"
+        meta = origin.metadata
+        spec_like = TaskSpec(
+            self.flow_cls.__name__, self.run_id, plan.step_name, task_id, 0, plan.input_paths, (),
+            plan.foreach_stack, plan.input_frames, (), 0,
+        )  # fmt: skip
+        prefix = f"{self.run_id}/{plan.step_name}/{task_id}"
+        self.console.task_line(prefix, f"Cloned from {origin.datastore.pathspec}.", system=True)
+        result = TaskResult(True, tuple(meta.get("next_steps", [])), meta.get("foreach_var"), meta.get("num_splits", 0))
+        self._task_succeeded(spec_like, result, prefix, announce=False)
+
     def _wait_timeout(self) -> float | None:
         delays = [q.not_before - time.monotonic() for q in self._queue if q.not_before > 0]
         return max(min(delays), 0.0) if delays else None
@@ -243,6 +272,7 @@ class RunLoop:
         if active is None:
             return
         active.logs[event.stream].append(event.line)
+        active.times[event.stream].append(time.time())
         self.console.task_line(active.prefix, event.line.decode("utf-8", "replace"), event.stream)
 
     def _on_exit(self, event: Exited) -> None:
@@ -252,7 +282,7 @@ class RunLoop:
         datastore = self.fds.get_datastore_for_task(spec.run_id, spec.step_name, spec.task_id, spec.attempt, "w")
         for stream, lines in active.logs.items():
             if lines:
-                datastore.save_log(stream, b"\n".join(lines) + b"\n")
+                datastore.save_log(stream, b"\n".join(lines) + b"\n", timestamps=active.times[stream])
         if result is not None and result.ok:
             datastore.done()  # valid even if the run is failing: a resume can reuse it
             self._task_succeeded(spec, result, active.prefix)
@@ -270,12 +300,13 @@ class RunLoop:
             self.console.task_line(active.prefix, reason, "stderr")
         self._task_failed(spec, active.prefix)
 
-    def _task_succeeded(self, spec: TaskSpec, result: TaskResult, prefix: str) -> None:
+    def _task_succeeded(self, spec: TaskSpec, result: TaskResult, prefix: str, announce: bool = True) -> None:
         self._finished += 1
         path = f"{spec.step_name}/{spec.task_id}"
         self._done_attempts[path] = spec.attempt
         self._end_done = self._end_done or spec.step_name == "end"
-        self.console.task_line(prefix, "Task finished successfully.", system=True)
+        if announce:
+            self.console.task_line(prefix, "Task finished successfully.", system=True)
         if self._stopping:
             return
         finished = FinishedTask(

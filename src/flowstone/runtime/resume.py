@@ -1,0 +1,99 @@
+"""Resume: a new run that reuses the successful tasks of an earlier (origin) run instead of running them again.
+
+A task is reused when the origin run has a successful task of the same step, at the same foreach position, whose
+inputs were themselves reused. Reusing clones the task's records into the new run: its artifacts by reference
+(no data is copied), its metadata and logs, with ``origin_pathspec`` pointing back. ``resume STEP`` runs STEP
+and everything after it again, reusing only what lies before it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from flowstone.datastore import FlowDataStore, TaskDataStore
+from flowstone.errors import FlowstoneException
+from flowstone.flow.graph import FlowGraph
+from flowstone.runtime.scheduler import TaskPlan
+
+__all__ = ["OriginTask", "ResumeIndex", "clone_task"]
+
+
+class OriginTask(NamedTuple):
+    datastore: TaskDataStore
+    metadata: dict[str, Any]
+
+
+def _reachable_from(graph: FlowGraph, step: str) -> set[str]:
+    seen, stack = set(), [step]
+    while stack:
+        name = stack.pop()
+        if name not in seen:
+            seen.add(name)
+            stack.extend(graph[name].out_funcs)
+    return seen
+
+
+class ResumeIndex:
+    """The origin run's successful tasks, found by step, foreach position and inputs."""
+
+    def __init__(self, fds: FlowDataStore, graph: FlowGraph, origin_run_id: str, resume_step: str | None) -> None:
+        if fds.load_run_record(origin_run_id) is None:
+            raise FlowstoneException(f"Cannot resume: run {fds.flow_name}/{origin_run_id} does not exist.")
+        if resume_step is not None and resume_step not in graph:
+            raise FlowstoneException(f"Cannot resume from '{resume_step}': the flow has no such step.")
+        self.origin_run_id = origin_run_id
+        self.rerun_steps = _reachable_from(graph, resume_step) if resume_step else set()
+        self._tasks: dict[tuple[str, tuple[int, ...], tuple[str, ...]], OriginTask] = {}
+        for datastore in fds.get_task_datastores(run_id=origin_run_id):
+            metadata = datastore.load_metadata()
+            if not metadata.get("attempt_ok", False):
+                continue
+            self._tasks[self._key(datastore.step_name, metadata)] = OriginTask(datastore, metadata)
+        self.clone_map: dict[str, str] = {}  # new "step/task_id" -> origin "step/task_id"
+
+    def _key(self, step: str, metadata: dict[str, Any]) -> tuple[str, tuple[int, ...], tuple[str, ...]]:
+        indexes = tuple(int(f["index"]) for f in metadata.get("foreach_stack", []))
+        inputs = tuple(sorted(p.split("/", 1)[1] for p in metadata.get("input_paths", [])))
+        return step, indexes, inputs
+
+    def find(self, plan: TaskPlan) -> OriginTask | None:
+        """The origin task to reuse for ``plan``, or None if the task must run."""
+        if plan.step_name in self.rerun_steps:
+            return None
+        if not all(p in self.clone_map for p in plan.input_paths):
+            return None  # an input ran anew: this task must run too
+        origin_inputs = tuple(sorted(self.clone_map[p] for p in plan.input_paths))
+        return self._tasks.get((plan.step_name, tuple(f.index for f in plan.foreach_stack), origin_inputs))
+
+    def parameters(self, names: list[str]) -> dict[str, Any]:
+        """The origin run's parameter values (from its start task)."""
+        start = next((t for k, t in self._tasks.items() if k[0] == "start"), None)
+        if start is None:
+            raise FlowstoneException(
+                f"Cannot resume run {self.origin_run_id}: its 'start' step never succeeded; start a new run instead."
+            )
+        return dict(start.datastore.load_artifacts([n for n in names if n in start.datastore]))
+
+
+def clone_task(fds: FlowDataStore, origin: OriginTask, run_id: str, task_id: str, input_paths: list[str]) -> None:
+    """Record the origin task as a task of run ``run_id``: artifacts by reference, metadata and logs copied."""
+    source = origin.datastore
+    target = fds.get_datastore_for_task(run_id, source.step_name, task_id, attempt=0, mode="w")
+    target.init_task()
+    target.save_artifacts((), refs=source.records.items())
+    for stream in ("stdout", "stderr"):
+        lines = source.load_log_lines(stream)
+        if lines:
+            times = [t for t, _ in lines]
+            target.save_log(stream, "\n".join(line for _, line in lines) + "\n",
+                            timestamps=times if None not in times else None)  # type: ignore[arg-type]  # fmt: skip
+    target.save_metadata(
+        {
+            **origin.metadata,
+            "attempt": 0,
+            "input_paths": [f"{run_id}/{p}" for p in input_paths],
+            "origin_pathspec": source.pathspec,
+            "origin_run_id": source.run_id,
+        }
+    )
+    target.done()
