@@ -20,8 +20,13 @@ happened and, where there is one, what to do about it.
 
 from __future__ import annotations
 
+import sys
+import traceback
+from typing import Any
+
 __all__ = [
     "DataException",
+    "ExceptionWrapper",
     "FlowSpecError",
     "FlowstoneException",
     "FlowstoneNamespaceMismatch",
@@ -139,3 +144,27 @@ class TimeoutException(FlowstoneException):
     """A step ran longer than its @timeout allows."""
 
     headline = "Step timed out"
+
+
+class ExceptionWrapper(Exception):
+    """A picklable record of an exception: its type, message and formatted traceback."""
+
+    def __init__(self, exc: BaseException | None = None) -> None:
+        super().__init__()
+        if exc is not None:
+            self.type = f"{type(exc).__module__}.{type(exc).__name__}"
+            self.exception = str(exc)
+            tb = exc.__traceback__ or (sys.exc_info()[2] if sys.exc_info()[1] is exc else None)
+            self.stacktrace = "".join(traceback.format_exception(type(exc), exc, tb)) if tb else None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return ExceptionWrapper, (None,), self.__dict__
+
+    def __setstate__(self, state: dict[str, Any] | None) -> None:
+        self.__dict__.update(state or {})
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def __str__(self) -> str:
+        return self.stacktrace or f"[no stacktrace]\n{self.type}: {self.exception}"

@@ -6,10 +6,9 @@ Nothing else in flowstone reads configuration from the environment; code that ne
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from flowstone.errors import FlowstoneException
 
@@ -43,9 +42,8 @@ def find_local_root(start: str | os.PathLike[str] | None = None) -> str:
         folder = parent
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Every setting flowstone reads, in one immutable object."""
+class _SettingsFields(NamedTuple):
+    """The fields of Settings with their defaults (a NamedTuple: immutable and cheap to import)."""
 
     default_datastore: str = "local"
     datastore_sysroot_local: str | None = None
@@ -59,37 +57,44 @@ class Settings:
     # A blob is compressed when a sample of it compresses to at most this fraction of its size.
     compress_ratio_threshold: float = 0.5
 
-    def __post_init__(self) -> None:
+
+class Settings(_SettingsFields):
+    """Every setting flowstone reads, in one immutable object."""
+
+    __slots__ = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Settings:
+        self = super().__new__(cls, *args, **kwargs)
         if self.default_datastore not in DATASTORE_TYPES:
             raise FlowstoneException(
                 f"Unknown datastore type '{self.default_datastore}'. "
                 f"Set FLOWSTONE_DEFAULT_DATASTORE to one of: {', '.join(DATASTORE_TYPES)}."
             )
+        return self
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from ``FLOWSTONE_*`` variables; keyword overrides (e.g. from the CLI) win."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
-        for field in dataclasses.fields(cls):
-            raw = env.get(ENV_PREFIX + field.name.upper())
+        for name, default in cls._field_defaults.items():
+            raw = env.get(ENV_PREFIX + name.upper())
             if raw is None or raw == "":
                 continue
-            default = field.default
             if isinstance(default, bool):
-                values[field.name] = _env_bool(raw, default)
+                values[name] = _env_bool(raw, default)
             elif isinstance(default, int):
-                values[field.name] = int(raw)
+                values[name] = int(raw)
             elif isinstance(default, float):
-                values[field.name] = float(raw)
+                values[name] = float(raw)
             else:
-                values[field.name] = raw
+                values[name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
     def replace(self, **changes: object) -> Settings:
         """Return a copy with ``changes`` applied (None values are ignored)."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
+        return Settings(**{**self._asdict(), **{k: v for k, v in changes.items() if v is not None}})
 
     def datastore_root(self, ds_type: str | None = None) -> str:
         """The root of the datastore of ``ds_type`` (default: ``default_datastore``)."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from flowstone.flow.decorators import ExceptionWrapper
+from flowstone.errors import ExceptionWrapper
 from tests.runtime.helpers import FlowRun, run_flow
 
 

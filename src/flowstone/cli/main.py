@@ -26,7 +26,10 @@ class _State:
 def _console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False)
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 1000  # piped output: never wrap or cut table rows
+    return console
 
 
 def _table(*columns: str) -> Any:

@@ -1,35 +1,38 @@
-"""The Client API: read-only access to flows, runs, steps, tasks and artifacts; and the Runner."""
+"""The Client API: read-only access to flows, runs, steps, tasks and artifacts; and the Runner.
 
-from flowstone.client.artifacts import DataArtifact, MetaflowData
-from flowstone.client.code import MetaflowCode
-from flowstone.client.context import (
-    datastore,
-    default_metadata,
-    default_namespace,
-    get_metadata,
-    get_namespace,
-    metadata,
-    namespace,
-)
-from flowstone.client.objects import Flow, Metaflow, Run, Step, Task
-from flowstone.client.runner import ExecutingRun, Runner
+Names load on first use, so reading a run does not import the Runner's asyncio machinery.
+"""
 
-__all__ = [
-    "DataArtifact",
-    "ExecutingRun",
-    "Flow",
-    "Metaflow",
-    "MetaflowCode",
-    "MetaflowData",
-    "Run",
-    "Runner",
-    "Step",
-    "Task",
-    "datastore",
-    "default_metadata",
-    "default_namespace",
-    "get_metadata",
-    "get_namespace",
-    "metadata",
-    "namespace",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DataArtifact": "flowstone.client.artifacts",
+    "MetaflowData": "flowstone.client.artifacts",
+    "MetaflowCode": "flowstone.client.code",
+    "Metaflow": "flowstone.client.objects",
+    "Flow": "flowstone.client.objects",
+    "Run": "flowstone.client.objects",
+    "Step": "flowstone.client.objects",
+    "Task": "flowstone.client.objects",
+    "Runner": "flowstone.client.runner",
+    "ExecutingRun": "flowstone.client.runner",
+    "datastore": "flowstone.client.context",
+    "default_metadata": "flowstone.client.context",
+    "default_namespace": "flowstone.client.context",
+    "get_metadata": "flowstone.client.context",
+    "get_namespace": "flowstone.client.context",
+    "metadata": "flowstone.client.context",
+    "namespace": "flowstone.client.context",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flowstone.client' has no attribute '{name}'")
+    return getattr(importlib.import_module(module), name)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
-import tarfile
-import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowstone.datastore import FlowDataStore
+
+if TYPE_CHECKING:
+    import tarfile
+    import tempfile
 
 __all__ = ["MetaflowCode"]
 
@@ -33,6 +35,8 @@ class MetaflowCode:
     @property
     def tarball(self) -> tarfile.TarFile:
         if self._tarball is None:
+            import tarfile
+
             data = bytes(self._fds.ca_store.load_blob(self.key))
             self._tarball = tarfile.open(fileobj=io.BytesIO(data))  # noqa: SIM115 - kept open for later reads
         return self._tarball
@@ -57,6 +61,8 @@ class MetaflowCode:
 
     def extract(self) -> tempfile.TemporaryDirectory[str]:
         """Unpack the package into a temporary folder (removed when the returned object is cleaned up)."""
+        import tempfile
+
         folder = tempfile.TemporaryDirectory(prefix="flowstone-code-")
         for member in self.tarball.getmembers():
             member.name = member.name[len(_ROOT) :]

@@ -16,8 +16,13 @@ from flowstone.client import context
 from flowstone.client.artifacts import DataArtifact, MetaflowArtifacts, MetaflowData
 from flowstone.client.code import MetaflowCode
 from flowstone.datastore import FlowDataStore, TaskDataStore
-from flowstone.errors import DataException, FlowstoneException, FlowstoneNamespaceMismatch, FlowstoneNotFound
-from flowstone.flow.decorators import ExceptionWrapper
+from flowstone.errors import (
+    DataException,
+    ExceptionWrapper,
+    FlowstoneException,
+    FlowstoneNamespaceMismatch,
+    FlowstoneNotFound,
+)
 
 __all__ = ["Flow", "Metadata", "Metaflow", "Run", "Step", "Task"]
 

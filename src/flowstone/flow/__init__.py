@@ -1,19 +1,31 @@
-"""The authoring API: FlowSpec, @step, Parameter, decorators, the graph and its checks, ``current``."""
+"""The authoring API: FlowSpec, @step, Parameter, decorators, the graph and its checks, ``current``.
 
-from flowstone.flow.current import current
-from flowstone.flow.decorators import catch, environment, resources, retry, step, timeout
-from flowstone.flow.flowspec import FlowSpec
-from flowstone.flow.parameters import JSONType, Parameter
+Names load on first use, so importing one module of this layer does not import all of it.
+"""
 
-__all__ = [
-    "FlowSpec",
-    "JSONType",
-    "Parameter",
-    "catch",
-    "current",
-    "environment",
-    "resources",
-    "retry",
-    "step",
-    "timeout",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "FlowSpec": "flowstone.flow.flowspec",
+    "JSONType": "flowstone.flow.parameters",
+    "Parameter": "flowstone.flow.parameters",
+    "current": "flowstone.flow.current",
+    "catch": "flowstone.flow.decorators",
+    "environment": "flowstone.flow.decorators",
+    "resources": "flowstone.flow.decorators",
+    "retry": "flowstone.flow.decorators",
+    "step": "flowstone.flow.decorators",
+    "timeout": "flowstone.flow.decorators",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flowstone.flow' has no attribute '{name}'")
+    return getattr(importlib.import_module(module), name)

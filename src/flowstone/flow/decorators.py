@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-from flowstone.errors import FlowSpecError, FlowstoneException
+from flowstone.errors import ExceptionWrapper, FlowSpecError, FlowstoneException
 
 __all__ = [
     "DECORATORS",
@@ -45,30 +45,6 @@ def step(f: F) -> F:
     f.decorators = []  # type: ignore[attr-defined]
     f.name = f.__name__  # type: ignore[attr-defined]
     return f
-
-
-class ExceptionWrapper(Exception):
-    """A picklable record of an exception: its type, message and formatted traceback."""
-
-    def __init__(self, exc: BaseException | None = None) -> None:
-        super().__init__()
-        if exc is not None:
-            self.type = f"{type(exc).__module__}.{type(exc).__name__}"
-            self.exception = str(exc)
-            tb = exc.__traceback__ or (sys.exc_info()[2] if sys.exc_info()[1] is exc else None)
-            self.stacktrace = "".join(traceback.format_exception(type(exc), exc, tb)) if tb else None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return ExceptionWrapper, (None,), self.__dict__
-
-    def __setstate__(self, state: dict[str, Any] | None) -> None:
-        self.__dict__.update(state or {})
-
-    def __repr__(self) -> str:
-        return str(self)
-
-    def __str__(self) -> str:
-        return self.stacktrace or f"[no stacktrace]\n{self.type}: {self.exception}"
 
 
 class StepDecorator:

@@ -96,8 +96,14 @@ class FlowSpec:
         parameter_values: dict[str, Any] | None = None,
         foreach_stack: list[ForeachFrame] | None = None,
         max_num_splits: int = 100,
+        datastore: Any = None,
     ) -> None:
-        """Prepare the flow object to run ``step_name`` (called by the task runner, not by users)."""
+        """Prepare the flow object to run ``step_name`` (called by the task runner, not by users).
+
+        ``datastore`` is the task's own TaskDataStore, reachable as ``self._datastore`` (e.g. to save custom
+        metadata, as in Metaflow).
+        """
+        self._datastore = datastore
         self._task = {
             "step_name": step_name,
             "source": source,

@@ -12,7 +12,6 @@ import errno
 import mmap
 import os
 import sys
-import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -60,7 +59,7 @@ class LocalStorage(Storage):
     def _write_temp(self, final_path: str, payload: Payload) -> str:
         folder = os.path.dirname(final_path)
         self._ensure_dir(folder)
-        tmp = os.path.join(folder, f"{TMP_PREFIX}{os.path.basename(final_path)}-{uuid.uuid4().hex[:12]}")
+        tmp = os.path.join(folder, f"{TMP_PREFIX}{os.path.basename(final_path)}-{os.urandom(6).hex()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             written = 0

@@ -1,0 +1,224 @@
+"""The Client API over real runs in a real local datastore."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from flowstone import DataArtifact, Flow, Metaflow, Run, Step, Task, get_namespace, namespace
+from flowstone.client import context
+from flowstone.errors import FlowstoneException, FlowstoneNamespaceMismatch, FlowstoneNotFound
+from flowstone.storage.local import LocalStorage
+from tests.runtime.helpers import FlowRun, run_flow
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("client") / "ds"
+
+
+@pytest.fixture(scope="module")
+def runs(root: Path) -> dict[str, FlowRun]:
+    """Three runs: alice's failed one, alice's successful one (tagged), bob's."""
+    failed = run_flow("linear_flow.py", root=root, env={"FLOWSTONE_USER": "alice", "FS_TEST_FAIL_AT": "add"})
+    ok = run_flow("client_flow.py", "--alpha", "0.25", "--tag", "gold", root=root, env={"FLOWSTONE_USER": "alice"})
+    later = run_flow("linear_flow.py", "--tag", "gold", root=root, env={"FLOWSTONE_USER": "alice"})
+    bob = run_flow("linear_flow.py", root=root, env={"FLOWSTONE_USER": "bob"})
+    assert not failed.ok and ok.ok and later.ok and bob.ok, ok.output
+    return {"failed": failed, "client": ok, "later": later, "bob": bob}
+
+
+@pytest.fixture(autouse=True)
+def client(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("FLOWSTONE_USER", "alice")
+    context.datastore("local", str(root))
+    context.default_namespace()
+    yield
+    context.default_metadata()
+    context.default_namespace()
+
+
+def test_flows_and_runs_newest_first(runs: dict[str, FlowRun]) -> None:
+    assert {f.id for f in Metaflow().flows} == {"LinearFlow", "ClientFlow"}
+    flow = Flow("LinearFlow")
+    ids = [r.id for r in flow]
+    assert ids == [runs["later"].run_id, runs["failed"].run_id]  # alice's only, newest first
+    assert flow.latest_run.id == runs["later"].run_id
+    assert flow.latest_successful_run.id == runs["later"].run_id
+    assert [r.id for r in flow.runs("gold")] == [runs["later"].run_id]
+    assert flow[runs["failed"].run_id].successful is False
+    assert runs["failed"].run_id in flow and "nope" not in flow
+
+
+def test_namespaces(runs: dict[str, FlowRun]) -> None:
+    assert get_namespace() == "user:alice"
+    bob_run = f"LinearFlow/{runs['bob'].run_id}"
+    with pytest.raises(FlowstoneNamespaceMismatch, match="not in the current namespace 'user:alice'"):
+        Run(bob_run)
+    namespace(None)
+    assert len(list(Flow("LinearFlow"))) == 3 and Run(bob_run).successful
+    namespace("user:bob")
+    assert [r.id for r in Flow("LinearFlow")] == [runs["bob"].run_id]
+    namespace("gold")
+    assert {r.pathspec for r in Flow("LinearFlow")} == {f"LinearFlow/{runs['later'].run_id}"}
+
+
+def test_pathspec_errors(runs: dict[str, FlowRun]) -> None:
+    with pytest.raises(FlowstoneNotFound, match="Flow 'NoSuchFlow' does not exist"):
+        Flow("NoSuchFlow")
+    with pytest.raises(FlowstoneNotFound, match="Run 'LinearFlow/123' does not exist"):
+        Run("LinearFlow/123")
+    with pytest.raises(FlowstoneException, match="is not a run pathspec: expected 'FlowName/run_id'"):
+        Run("LinearFlow")
+    with pytest.raises(FlowstoneNotFound, match="does not exist"):
+        Task(f"ClientFlow/{runs['client'].run_id}/start/999")
+    with pytest.raises(FlowstoneNotFound):
+        Run(f"ClientFlow/{runs['client'].run_id}")["nostep"]
+
+
+def test_run(runs: dict[str, FlowRun]) -> None:
+    run = Run(f"ClientFlow/{runs['client'].run_id}")
+    assert [s.id for s in run] == ["start", "work", "join", "end"]
+    assert run.successful and run.finished and run.status == "succeeded"
+    assert isinstance(run.created_at, datetime) and run.finished_at > run.created_at
+    assert run.end_task == run["end"].task
+    assert run.data.summary == {"alpha": 0.25, "results": ["x-0", "y-1", "z-0"]}
+    assert run.data.run_id_seen == run.id
+    assert "gold" in run.user_tags and "user:alice" in run.system_tags and run.tags >= {"gold", "user:alice"}
+    assert run.parameters == {"alpha": 0.25}
+    assert run.code.path == "client_flow.py" and "class ClientFlow" in run.code.flowspec
+    failed = Run(f"LinearFlow/{runs['failed'].run_id}")
+    assert not failed.successful and not failed.finished and failed.data is None and failed.status == "failed"
+
+
+def test_tags_can_be_changed(runs: dict[str, FlowRun]) -> None:
+    run = Run(f"LinearFlow/{runs['failed'].run_id}")
+    run.add_tag("triage")
+    run.add_tags(["a", "b"])
+    run.remove_tag("a")
+    run.replace_tag("b", "c")
+    assert Run(run.pathspec).user_tags == {"triage", "c"}
+    with pytest.raises(FlowstoneException, match="System tags cannot be removed: user:alice"):
+        run.remove_tag("user:alice")
+    with pytest.raises(FlowstoneException, match="Invalid tag"):
+        run.add_tag("")
+    run.remove_tags(["triage", "c"])
+    assert Run(run.pathspec).user_tags == frozenset()
+
+
+def test_steps_and_tasks(runs: dict[str, FlowRun]) -> None:
+    run = Run(f"ClientFlow/{runs['client'].run_id}")
+    work = run["work"]
+    tasks = list(work)
+    assert len(tasks) == 3 and [t.index for t in tasks] == [0, 1, 2]
+    assert work.task == tasks[0] and list(work.tasks()) == tasks and work[tasks[1].id] == tasks[1]
+    assert work.finished_at is not None
+    start = run["start"].task
+    assert [p.pathspec for p in tasks[0].parent_tasks] == [start.pathspec]
+    assert sorted(c.pathspec for c in start.child_tasks) == sorted(t.pathspec for t in tasks)
+    assert [c.id for c in tasks[2].child_tasks] == [run["join"].task.id]
+
+
+def test_task_artifacts(runs: dict[str, FlowRun]) -> None:
+    start = Run(f"ClientFlow/{runs['client'].run_id}")["start"].task
+    assert start.data.small == "tiny" and "big" in start and "_secret" not in start
+    big = start["big"]
+    assert isinstance(big, DataArtifact) and big.size == 1 << 20 and big.type == "builtins.bytes"
+    assert len(big.sha) == 64 and big.data == bytes(range(256)) * 4096
+    assert start.artifacts.small.data == "tiny"
+    assert {a.id for a in start} >= {"items", "big", "small", "this_run", "alpha"}
+    assert start["items"].created_at is not None
+    with pytest.raises(AttributeError, match="has no artifact 'nothing'"):
+        _ = start.data.nothing
+
+
+def test_task_status_logs_metadata(runs: dict[str, FlowRun]) -> None:
+    run = Run(f"ClientFlow/{runs['client'].run_id}")
+    start = run["start"].task
+    assert start.successful and start.finished and start.exception is None and start.current_attempt == 0
+    assert start.stdout == "hello from start\n" and start.stderr == "warning from start\n"
+    ((when, line),) = list(start.loglines("stdout"))
+    assert line == "hello from start" and isinstance(when, datetime)
+    assert start.metadata_dict["custom_metric"] == 0.95
+    assert start._get_datastore().load_metadata(["custom_metric"]) == {"custom_metric": 0.95}
+    names = {m.name for m in start.metadata}
+    assert {"attempt", "started_at", "code_package", "custom_metric"} <= names
+    retried = list(run["work"])[1]
+    assert retried.current_attempt == 1 and retried.data.result == "y-1"
+    first = Task(retried.pathspec, attempt=0)
+    assert not first.finished and not first.successful and first.current_attempt == 0
+    assert first.exception.type == "builtins.RuntimeError" and "first attempt of y fails" in str(first.exception)
+    failed_task = Run(f"LinearFlow/{runs['failed'].run_id}")["add"].task
+    assert not failed_task.finished and "planned failure" in failed_task.exception.exception
+
+
+def test_client_objects_pickle(runs: dict[str, FlowRun]) -> None:
+    task = Run(f"ClientFlow/{runs['client'].run_id}")["start"].task
+    objects = [Flow("ClientFlow"), task._run(), Step(f"{task._run().pathspec}/start"), task]
+    restored = pickle.loads(pickle.dumps(objects))
+    assert restored == objects
+    assert restored[3].data.small == "tiny"
+    stored = task.data.this_run  # a Run stored as an artifact by the flow itself
+    assert stored == task._run() and stored.successful
+
+
+def test_listing_reads_no_artifact_blobs(runs: dict[str, FlowRun], monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded: list[str] = []
+    original = LocalStorage.load_bytes
+
+    def spy(self: LocalStorage, keys):  # type: ignore[no-untyped-def]
+        keys = list(keys)
+        loaded.extend(keys)
+        return original(self, keys)
+
+    monkeypatch.setattr(LocalStorage, "load_bytes", spy)
+    namespace(None)
+    for flow in Metaflow():
+        for run in flow:
+            for step in run:
+                for task in step:
+                    assert task.finished in (True, False)
+    run = Run(f"ClientFlow/{runs['client'].run_id}")
+    assert run["start"].task.data.small == "tiny"  # inline: read from the task's record
+    assert not [k for k in loaded if k.startswith("data/")]
+    assert len(run["start"].task.data.big) == 1 << 20
+    assert len([k for k in loaded if k.startswith("data/")]) == 1
+
+
+def test_a_running_task_is_visible_as_not_finished(tmp_path: Path) -> None:
+    gate = str(tmp_path / "gate")
+    os.mkfifo(gate + ".started")
+    os.mkfifo(gate + ".release")
+    root = tmp_path / "live"
+    result: dict[str, FlowRun] = {}
+
+    def run_then_unblock() -> None:
+        result["run"] = run_flow("client_flow.py", root=root, env={"FS_TEST_GATE": gate})
+        try:  # if the flow ended without reaching the gate, wake the test up instead of leaving it blocked
+            fd = os.open(gate + ".started", os.O_WRONLY | os.O_NONBLOCK)
+            os.write(fd, b"the flow ended first\n")
+            os.close(fd)
+        except OSError:
+            pass
+
+    runner = threading.Thread(target=run_then_unblock)
+    runner.start()
+    with open(gate + ".started") as f:  # returns once the join step is running
+        assert f.read() == "started\n", result.get("run") and result["run"].output
+    context.datastore("local", str(root))
+    run = Flow("ClientFlow").latest_run
+    assert run.status == "running" and not run.finished and run.data is None
+    join = run["join"].task
+    assert not join.finished and not join.successful and join.finished_at is None
+    assert run["start"].task.finished and len(list(run["work"])) == 3
+    with open(gate + ".release", "w") as f:
+        f.write("go")
+    runner.join(timeout=120)
+    assert result["run"].ok
+    assert Run(run.pathspec).successful and Task(join.pathspec).finished
