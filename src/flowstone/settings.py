@@ -17,6 +17,8 @@ __all__ = ["LOCAL_ROOT_DIRNAME", "Settings", "find_local_root"]
 LOCAL_ROOT_DIRNAME = ".flowstone"
 ENV_PREFIX = "FLOWSTONE_"
 DATASTORE_TYPES = ("local", "s3", "azure", "memory")
+#: The datastores a command line can name (memory lives and dies with one process).
+SHARED_DATASTORE_TYPES = ("local", "s3", "azure")
 
 
 def _env_bool(value: str | None, default: bool) -> bool:

@@ -18,7 +18,7 @@ from flowstone.flow.current import get_username
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.flow.lint import check_graph
 from flowstone.flow.parameters import resolve_parameter_values
-from flowstone.settings import DATASTORE_TYPES, Settings
+from flowstone.settings import SHARED_DATASTORE_TYPES, Settings
 
 __all__ = ["build_cli", "run_flow_cli"]
 
@@ -114,7 +114,9 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
         help=(flow_cls.__doc__ or f"Run and inspect {flow_cls.__name__}.").strip(),
         context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
     )
-    @click.option("--datastore", type=click.Choice(DATASTORE_TYPES), default=None, help="Where artifacts are stored.")
+    @click.option(
+        "--datastore", type=click.Choice(SHARED_DATASTORE_TYPES), default=None, help="Where artifacts are stored."
+    )
     @click.option("--datastore-root", default=None, help="Root of the datastore (a folder, s3://..., azure://...).")
     @click.option("--metadata", default=None, help="Accepted for compatibility: metadata lives in the datastore.")
     @click.option("--environment", default=None, help="Accepted for compatibility: tasks use this environment.")

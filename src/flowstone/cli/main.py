@@ -13,7 +13,7 @@ from flowstone.cli import inspect_cmds
 from flowstone.client import context
 from flowstone.client.objects import Flow, Metaflow, Run, Step, Task
 from flowstone.errors import FlowstoneException
-from flowstone.settings import DATASTORE_TYPES, Settings
+from flowstone.settings import SHARED_DATASTORE_TYPES, Settings
 
 __all__ = ["main"]
 
@@ -63,7 +63,7 @@ def _size(n: int) -> str:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="flowstone")
-@click.option("--datastore", type=click.Choice(DATASTORE_TYPES), default=None, help="Datastore type to read.")
+@click.option("--datastore", type=click.Choice(SHARED_DATASTORE_TYPES), default=None, help="Datastore type to read.")
 @click.option("--datastore-root", default=None, help="Datastore root (default: .flowstone found from here up).")
 @click.pass_context
 def cli(ctx: click.Context, datastore: str | None, datastore_root: str | None) -> None:

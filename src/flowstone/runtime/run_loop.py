@@ -10,7 +10,8 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
@@ -112,7 +113,8 @@ class RunLoop:
         self.console.start_progress()
         self._queue.extend(_Queued(plan) for plan in self.scheduler.initial())
         try:
-            self._loop()
+            with _datastore_in_environment(self.fds):
+                self._loop()
         except KeyboardInterrupt:
             self._fail_run("the run was interrupted")
             self._drain()
@@ -343,6 +345,29 @@ class RunLoop:
 
     def _report_progress(self) -> None:
         self.console.progress(self._finished, len(self._active), len(self._failed), len(self._queue))
+
+
+@contextmanager
+def _datastore_in_environment(fds: FlowDataStore) -> Iterator[None]:
+    """While the run lasts, name its datastore in the environment that tasks (and their subprocesses) inherit,
+    so client objects created in a step (``Run(...)``) read this run's datastore."""
+    if fds.TYPE == "memory":  # private to this process: nothing another process could open
+        yield
+        return
+    variables = {
+        "FLOWSTONE_DEFAULT_DATASTORE": fds.TYPE,
+        f"FLOWSTONE_DATASTORE_SYSROOT_{fds.TYPE.upper()}": fds.datastore_root,
+    }
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _python_version() -> str:

@@ -85,7 +85,6 @@ def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataS
     datastore = flow_datastore.get_datastore_for_task(spec.run_id, spec.step_name, spec.task_id, spec.attempt, "w")
     datastore.init_task()
     _set_current(spec)
-    _point_client_at(flow_datastore)
     flow = flow_cls(use_cli=False)
     result: TaskResult
     try:
@@ -122,12 +121,6 @@ def _set_current(spec: TaskSpec) -> None:
         tags=list(spec.tags),
         parameter_names=list(spec.parameter_values or ()),
     )
-
-
-def _point_client_at(fds: FlowDataStore) -> None:
-    """Make client objects created in the step (``Run(...)``) read this run's datastore, as do subprocesses."""
-    os.environ["FLOWSTONE_DEFAULT_DATASTORE"] = fds.TYPE
-    os.environ[f"FLOWSTONE_DATASTORE_SYSROOT_{fds.TYPE.upper()}"] = fds.datastore_root
 
 
 def _read_inputs(fds: FlowDataStore, flow_cls: type[FlowSpec], spec: TaskSpec) -> tuple[ArtifactSource, Inputs | None]:
