@@ -136,6 +136,18 @@ def bench_datastore(repeat: int) -> list[Comparison]:
 FLOW_FILES = {"foreach": "foreach_flow.py", "linear": "linear_flow.py", "two_step": "two_step_flow.py"}
 
 
+def _bench_env(folder: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "USER": os.environ.get("USER", "bench"),
+        "USERNAME": os.environ.get("USER", "bench"),
+        "METAFLOW_DEFAULT_DATASTORE": "local",
+        "METAFLOW_DEFAULT_METADATA": "local",
+        "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(folder),
+        "FLOWSTONE_DATASTORE_SYSROOT_LOCAL": str(folder / ".flowstone"),
+    }
+
+
 def prepare_flows(impl: str, folder: Path) -> dict[str, Path]:
     """Copy the benchmark flows; Metaflow's copies differ only in their imports (the compatibility promise)."""
     paths = {}
@@ -183,15 +195,7 @@ def bench_runtime(repeat: int) -> list[Comparison]:
         order = list(pythons.items()) if i % 2 == 0 else list(pythons.items())[::-1]
         for impl, python in order:
             folder = Path(tempfile.mkdtemp(prefix=f"bench-{impl}-", dir=BENCH / ".work"))
-            env = {
-                **os.environ,
-                "USER": os.environ.get("USER", "bench"),
-                "USERNAME": os.environ.get("USER", "bench"),
-                "METAFLOW_DEFAULT_DATASTORE": "local",
-                "METAFLOW_DEFAULT_METADATA": "local",
-                "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(folder),
-                "FLOWSTONE_DATASTORE_SYSROOT_LOCAL": str(folder / ".flowstone"),
-            }
+            env = _bench_env(folder)
             try:
                 flows = prepare_flows(impl, folder)
                 for name, args in runs.items():
@@ -220,7 +224,69 @@ def bench_runtime(repeat: int) -> list[Comparison]:
     return rows
 
 
-SUITES: dict[str, Callable[[int], list[Comparison]]] = {"datastore": bench_datastore, "runtime": bench_runtime}
+# -- client ---------------------------------------------------------------------------------------
+CLIENT_RUNS = 50
+LISTED_RUNS = 10_000
+
+
+def bench_client(repeat: int) -> list[Comparison]:
+    pythons = {"flowstone": flowstone_python(), "metaflow": ensure_metaflow_venv()}
+    folders = {impl: Path(tempfile.mkdtemp(prefix=f"bench-client-{impl}-", dir=BENCH / ".work")) for impl in pythons}
+    try:
+        run_ids = {}
+        for impl, python in pythons.items():
+            flows = prepare_flows(impl, folders[impl])
+            env = _bench_env(folders[impl])
+            print(f"  generating {CLIENT_RUNS} runs with {impl} ...", flush=True)
+            for _ in range(CLIENT_RUNS):
+                subprocess.run([python, str(flows["two_step"]), "--no-pylint", "--quiet", "run", "--run-id-file",
+                                str(folders[impl] / "run_id")], cwd=folders[impl], env=env, check=True,
+                               capture_output=True)  # fmt: skip
+            run_ids[impl] = (folders[impl] / "run_id").read_text().strip()
+        big = folders["flowstone"] / "generated"
+        print(f"  generating {LISTED_RUNS} runs for the listing measure ...", flush=True)
+        subprocess.run([pythons["flowstone"], str(BENCH / "client_ops.py"), "--impl", "flowstone", "--op",
+                        "generate", "--flow", "ListFlow", "--runs", str(LISTED_RUNS), "--root", str(big)],
+                       check=True, capture_output=True)  # fmt: skip
+        read_walls: dict[str, list[float]] = {impl: [] for impl in pythons}
+        list_50: dict[str, list[float]] = {impl: [] for impl in pythons}
+        list_10k: list[float] = []
+        for i in range(max(repeat, 5)):
+            order = list(pythons.items()) if i % 2 == 0 else list(pythons.items())[::-1]
+            for impl, python in order:
+                env = _bench_env(folders[impl])
+                code = (f"from {impl} import Run, namespace; namespace(None); "
+                        f"assert Run('BenchTwoStepFlow/{run_ids[impl]}').data.message == 'hi'")  # fmt: skip
+                read_walls[impl].append(timed_run(python, ["-c", code], folders[impl], env)["seconds"])
+                listing = run_json([python, str(BENCH / "client_ops.py"), "--impl", impl, "--op", "list",
+                                    "--flow", "BenchTwoStepFlow"], cwd=str(folders[impl]), env=env)  # fmt: skip
+                list_50[impl].append(listing["seconds"])
+            env = {**os.environ, "FLOWSTONE_DATASTORE_SYSROOT_LOCAL": str(big)}
+            listing = run_json([pythons["flowstone"], str(BENCH / "client_ops.py"), "--impl", "flowstone", "--op",
+                                "list", "--flow", "ListFlow"], env=env)  # fmt: skip
+            assert listing["count"] == LISTED_RUNS
+            list_10k.append(listing["seconds"])
+            print(f"  read: flowstone {read_walls['flowstone'][-1]:.3f}s metaflow {read_walls['metaflow'][-1]:.3f}s; "
+                  f"list {LISTED_RUNS}: {list_10k[-1]:.3f}s", flush=True)  # fmt: skip
+    finally:
+        for folder in folders.values():
+            shutil.rmtree(folder, ignore_errors=True)
+    fs, mf = statistics.median(read_walls["flowstone"]), statistics.median(read_walls["metaflow"])
+    rows = [Comparison(f"fresh process: open run, read artifact ({CLIENT_RUNS} runs)", "s", fs, mf,
+                       "flowstone < 0.15 s", fs < 0.15)]  # fmt: skip
+    fs, mf = statistics.median(list_50["flowstone"]), statistics.median(list_50["metaflow"])
+    rows.append(Comparison(f"list {CLIENT_RUNS} runs (in process, with import)", "s", fs, mf, "(info)", True))
+    fs = statistics.median(list_10k)
+    rows.append(Comparison(f"list {LISTED_RUNS} runs (in process, with import)", "s", fs, None, "flowstone < 1 s",
+                           fs < 1.0))  # fmt: skip
+    return rows
+
+
+SUITES: dict[str, Callable[[int], list[Comparison]]] = {
+    "datastore": bench_datastore,
+    "runtime": bench_runtime,
+    "client": bench_client,
+}
 
 
 def main() -> None:

@@ -5,8 +5,7 @@ Names are imported on first use, so ``import flowstone`` stays fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from flowstone._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -38,15 +37,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'flowstone' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from flowstone import FlowSpec, JSONType, Parameter, current, step
+from flowstone import FlowSpec, JSONType, Parameter, current, environment, resources, step
 from flowstone.errors import ParameterError
 from tests.flow.inline import run_inline
 
@@ -389,3 +389,26 @@ def test_current() -> None:
     assert info["pathspec"] == f"CurrentFlow/{run.outcome.run_id}/start/1"
     assert info["namespace"].startswith("user:") and info["tempdir_exists"]
     assert not os.path.exists(run.task("start")["tempdir"])  # removed when the task ended
+
+
+class DecoratedFlow(FlowSpec):
+    @environment(vars={"FS_TEST_FLAVOUR": "vanilla"})
+    @resources(cpu=2, memory=1024)
+    @step
+    def start(self):
+        self.flavour = os.environ.get("FS_TEST_FLAVOUR")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_environment_and_resources() -> None:
+    os.environ.pop("FS_TEST_FLAVOUR", None)
+    run = run_inline(DecoratedFlow)
+    start = run.task("start")
+    assert start["flavour"] == "vanilla"
+    decorators = {d["name"]: d["attributes"] for d in start.load_metadata(["decorators"])["decorators"]}
+    assert decorators["resources"]["cpu"] == 2 and decorators["resources"]["memory"] == 1024
+    assert decorators["environment"]["vars"] == {"FS_TEST_FLAVOUR": "vanilla"}

@@ -5,8 +5,7 @@ Names load on first use, so reading a run does not import the Runner's asyncio m
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from flowstone._lazy import lazy_exports
 
 _EXPORTS = {
     "DataArtifact": "flowstone.client.artifacts",
@@ -30,9 +29,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'flowstone.client' has no attribute '{name}'")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

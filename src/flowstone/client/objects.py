@@ -9,107 +9,22 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
-from typing import Any, ClassVar, NamedTuple
+from datetime import datetime
+from typing import Any
 
 from flowstone.client import context
 from flowstone.client.artifacts import DataArtifact, MetaflowArtifacts, MetaflowData
+from flowstone.client.base import ClientObject, Metadata, run_sort_key, to_datetime
 from flowstone.client.code import MetaflowCode
-from flowstone.datastore import FlowDataStore, TaskDataStore
+from flowstone.datastore import TaskDataStore
 from flowstone.errors import (
     DataException,
     ExceptionWrapper,
     FlowstoneException,
-    FlowstoneNamespaceMismatch,
     FlowstoneNotFound,
 )
 
 __all__ = ["Flow", "Metadata", "Metaflow", "Run", "Step", "Task"]
-
-
-class Metadata(NamedTuple):
-    """One metadata entry of a task."""
-
-    name: str
-    value: Any
-    created_at: datetime
-    type: str
-    task: Any
-
-
-def _datetime(timestamp: float | None) -> datetime | None:
-    return None if timestamp is None else datetime.fromtimestamp(timestamp, tz=timezone.utc)
-
-
-def _run_sort_key(run_id: str) -> tuple[int, str]:
-    return (int(run_id), "") if run_id.isdigit() else (-1, run_id)
-
-
-class ClientObject:
-    """Common ground of Flow, Run, Step and Task: identity, pathspec, pickling, equality."""
-
-    _DEPTH: ClassVar[int]
-    _KIND: ClassVar[str]
-
-    def __init__(self, pathspec: str, *, _namespace_check: bool = True, _ds: tuple[str, str] | None = None) -> None:
-        parts = [p for p in pathspec.strip("/").split("/") if p]
-        if len(parts) != self._DEPTH:
-            example = "/".join(["FlowName", "run_id", "step_name", "task_id"][: self._DEPTH])
-            raise FlowstoneException(f"'{pathspec}' is not a {self._KIND} pathspec: expected '{example}'.")
-        self._parts = parts
-        self._ds = _ds or context.current_ds_spec()
-        self._namespace_check = _namespace_check
-
-    @property
-    def _fds(self) -> FlowDataStore:
-        return context.flow_datastore(self._parts[0], self._ds)
-
-    @property
-    def id(self) -> str:
-        return self._parts[-1]
-
-    @property
-    def pathspec(self) -> str:
-        return "/".join(self._parts)
-
-    @property
-    def path_components(self) -> list[str]:
-        return list(self._parts)
-
-    def _run(self) -> Run:
-        """The run this object belongs to (not checked against the namespace)."""
-        return Run._lazy(self._parts[0], self._parts[1], self._ds)
-
-    def _not_found(self, what: str | None = None) -> FlowstoneNotFound:
-        return FlowstoneNotFound(f"{what or self._KIND.capitalize()} '{self.pathspec}' does not exist in the "
-                                 f"datastore {self._ds[0]}@{self._ds[1]}.")  # fmt: skip
-
-    def _check_namespace(self, tags: Iterable[str]) -> None:
-        ns = context.get_namespace()
-        if self._namespace_check and ns is not None and ns not in tags:
-            raise FlowstoneNamespaceMismatch(
-                f"{self._KIND.capitalize()} '{self.pathspec}' is not in the current namespace '{ns}'. "
-                f"Call namespace(None) to see every run, or namespace('<tag>') to switch."
-            )
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"parts": self._parts, "ds": self._ds, "attempt": getattr(self, "_attempt", None)}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self._parts, self._ds, self._namespace_check = state["parts"], tuple(state["ds"]), False
-        if self._DEPTH == 4:
-            self._attempt = state.get("attempt")
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.pathspec == self.pathspec
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, self.pathspec))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}('{self.pathspec}')"
-
-    __str__ = __repr__
 
 
 class Metaflow:
@@ -139,7 +54,7 @@ class Flow(ClientObject):
             raise self._not_found()
 
     def _run_ids(self) -> list[str]:
-        return sorted(self._fds.list_run_ids(), key=_run_sort_key, reverse=True)
+        return sorted(self._fds.list_run_ids(), key=run_sort_key, reverse=True)
 
     def __iter__(self) -> Iterator[Run]:
         return self.runs()
@@ -209,7 +124,7 @@ class Run(ClientObject):
 
     @property
     def created_at(self) -> datetime:
-        return _datetime(self._run_record["created_at"])  # type: ignore[return-value]
+        return to_datetime(self._run_record["created_at"])  # type: ignore[return-value]
 
     @property
     def system_tags(self) -> frozenset[str]:
@@ -343,7 +258,7 @@ class Step(ClientObject):
         return step
 
     def _task_ids(self) -> list[str]:
-        return sorted(self._fds.list_task_ids(self._parts[1], self.id), key=_run_sort_key)
+        return sorted(self._fds.list_task_ids(self._parts[1], self.id), key=run_sort_key)
 
     def __iter__(self) -> Iterator[Task]:
         for task_id in self._task_ids():
@@ -441,12 +356,12 @@ class Task(ClientObject):
     @property
     def finished_at(self) -> datetime | None:
         info = self._done_info
-        return _datetime(info["finished_at"]) if info else None
+        return to_datetime(info["finished_at"]) if info else None
 
     @property
     def created_at(self) -> datetime | None:
         started = self._datastore().attempt_info()
-        return _datetime(started["started_at"]) if started else None
+        return to_datetime(started["started_at"]) if started else None
 
     @property
     def exception(self) -> ExceptionWrapper | None:
@@ -496,14 +411,14 @@ class Task(ClientObject):
     def loglines(self, stream: str, as_unicode: bool = True) -> Iterator[tuple[datetime | None, Any]]:
         """(time, line) pairs of a log stream, 'stdout' or 'stderr'."""
         for timestamp, line in self._datastore().load_log_lines(stream):
-            yield _datetime(timestamp), (line if as_unicode else line.encode("utf-8"))
+            yield to_datetime(timestamp), (line if as_unicode else line.encode("utf-8"))
 
     # -- metadata and lineage ---------------------------------------------------------------------
     @property
     def metadata(self) -> list[Metadata]:
         entries = self._datastore().metadata_entries()
         return [
-            Metadata(name, e["value"], _datetime(e["timestamp"]), type(e["value"]).__name__, self)  # type: ignore[arg-type]
+            Metadata(name, e["value"], to_datetime(e["timestamp"]), type(e["value"]).__name__, self)  # type: ignore[arg-type]
             for name, e in sorted(entries.items())
         ]
 

@@ -5,8 +5,7 @@ Names load on first use, so importing one module of this layer does not import a
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from flowstone._lazy import lazy_exports
 
 _EXPORTS = {
     "FlowSpec": "flowstone.flow.flowspec",
@@ -23,9 +22,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'flowstone.flow' has no attribute '{name}'")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

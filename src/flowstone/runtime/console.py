@@ -61,7 +61,9 @@ class Console:
         from rich.console import Console as RichConsole
         from rich.live import Live
 
-        self._live = Live("", console=RichConsole(file=self.stream), auto_refresh=False, transient=True)
+        # live=True on a stream that is not a terminal (tests, recordings) still draws the progress line
+        rich_console = RichConsole(file=self.stream, force_terminal=True if self._live_wanted else None)
+        self._live = Live("", console=rich_console, auto_refresh=False, transient=True)
         self._live.start()
 
     def progress(self, done: int, running: int, failed: int, queued: int) -> None:
@@ -73,7 +75,9 @@ class Console:
             return
         now = time.monotonic()
         if force or now - self._last_refresh >= _REFRESH_SECONDS:
-            self._live.update(self._progress, refresh=True)
+            from rich.text import Text
+
+            self._live.update(Text(self._progress), refresh=True)
             self._last_refresh = now
 
     def stop_progress(self) -> None:

@@ -10,8 +10,7 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Hashable, Iterator
-from contextlib import contextmanager
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
@@ -27,7 +26,7 @@ from flowstone.runtime.package import save_code_package
 from flowstone.runtime.resume import ResumeIndex, clone_task
 from flowstone.runtime.scheduler import FinishedTask, Scheduler, TaskPlan
 from flowstone.runtime.step_config import step_decorators
-from flowstone.runtime.task import TaskResult, TaskSpec, run_task
+from flowstone.runtime.task import TaskResult, TaskSpec, run_task, temporary_environ
 
 __all__ = ["RunLoop", "RunOptions", "RunOutcome"]
 
@@ -113,7 +112,7 @@ class RunLoop:
         self.console.start_progress()
         self._queue.extend(_Queued(plan) for plan in self.scheduler.initial())
         try:
-            with _datastore_in_environment(self.fds):
+            with temporary_environ(_datastore_environment(self.fds)):
                 self._loop()
         except KeyboardInterrupt:
             self._fail_run("the run was interrupted")
@@ -347,27 +346,15 @@ class RunLoop:
         self.console.progress(self._finished, len(self._active), len(self._failed), len(self._queue))
 
 
-@contextmanager
-def _datastore_in_environment(fds: FlowDataStore) -> Iterator[None]:
-    """While the run lasts, name its datastore in the environment that tasks (and their subprocesses) inherit,
-    so client objects created in a step (``Run(...)``) read this run's datastore."""
+def _datastore_environment(fds: FlowDataStore) -> dict[str, str]:
+    """Variables naming the run's datastore, set while the run lasts so tasks (and their subprocesses) inherit
+    them: client objects created in a step (``Run(...)``) then read this run's datastore."""
     if fds.TYPE == "memory":  # private to this process: nothing another process could open
-        yield
-        return
-    variables = {
+        return {}
+    return {
         "FLOWSTONE_DEFAULT_DATASTORE": fds.TYPE,
         f"FLOWSTONE_DATASTORE_SYSROOT_{fds.TYPE.upper()}": fds.datastore_root,
     }
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _python_version() -> str:

@@ -29,7 +29,7 @@ from flowstone.flow.decorators import (
 )
 from flowstone.flow.flowspec import FlowSpec, Transition
 
-__all__ = ["TaskResult", "TaskSpec", "run_task"]
+__all__ = ["TaskResult", "TaskSpec", "run_task", "temporary_environ"]
 
 
 class TaskSpec(NamedTuple):
@@ -142,7 +142,9 @@ def _run_step(flow: FlowSpec, spec: TaskSpec) -> TaskResult:
     """Call the step function under the decorators' hooks; turn its outcome into a TaskResult."""
     node = type(flow)._get_graph()[spec.step_name]
     try:
-        with _environment(spec.decorator(EnvironmentDecorator)), _time_limit(spec.decorator(TimeoutDecorator)):
+        environment = spec.decorator(EnvironmentDecorator)
+        variables = environment.attributes["vars"] if environment else {}
+        with temporary_environ(variables), _time_limit(spec.decorator(TimeoutDecorator)):
             for deco in spec.decorators:
                 deco.task_pre_step(flow)
             if spec.is_fallback:
@@ -170,10 +172,18 @@ def _run_step(flow: FlowSpec, spec: TaskSpec) -> TaskResult:
 
 
 @contextmanager
-def _environment(deco: EnvironmentDecorator | None) -> Iterator[None]:
-    if deco is not None:
-        os.environ.update(deco.attributes["vars"])
-    yield
+def temporary_environ(variables: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of the block, then put back what was there."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextmanager

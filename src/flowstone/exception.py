@@ -1,0 +1,46 @@
+"""Metaflow's exception names, for flows and scripts written against ``metaflow.exception``.
+
+Each name is flowstone's own exception class (so ``except MetaflowNotFound`` catches ``FlowstoneNotFound``).
+"""
+
+from flowstone.errors import (
+    DataException,
+    ExceptionWrapper,
+    FlowSpecError,
+    FlowstoneException,
+    FlowstoneNamespaceMismatch,
+    FlowstoneNotFound,
+    MergeArtifactsException,
+    MissingInMergeArtifactsException,
+    ParameterError,
+    TaskFailed,
+    TimeoutException,
+    UnhandledInMergeArtifactsException,
+    UnpicklableArtifactException,
+)
+
+MetaflowException = FlowstoneException
+MetaflowNotFound = FlowstoneNotFound
+MetaflowNamespaceMismatch = FlowstoneNamespaceMismatch
+MetaflowExceptionWrapper = ExceptionWrapper
+InvalidNextException = FlowSpecError
+ParameterFieldFailed = ParameterError
+
+__all__ = [
+    "DataException",
+    "FlowstoneException",
+    "FlowstoneNamespaceMismatch",
+    "FlowstoneNotFound",
+    "InvalidNextException",
+    "MergeArtifactsException",
+    "MetaflowException",
+    "MetaflowExceptionWrapper",
+    "MetaflowNamespaceMismatch",
+    "MetaflowNotFound",
+    "MissingInMergeArtifactsException",
+    "ParameterFieldFailed",
+    "TaskFailed",
+    "TimeoutException",
+    "UnhandledInMergeArtifactsException",
+    "UnpicklableArtifactException",
+]
