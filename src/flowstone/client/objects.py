@@ -8,6 +8,7 @@ accessed. Objects pickle as their pathspec and the datastore they came from.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -199,9 +200,14 @@ class Run(ClientObject):
 
     @property
     def status(self) -> str:
-        """'running', 'succeeded' or 'failed' (a run whose process died shows as 'running')."""
+        """'running', 'succeeded', 'failed', or 'interrupted' (its runner, on this machine, is gone)."""
         outcome = self._fds.load_run_end(self.id)
-        return outcome["status"] if outcome else "running"
+        if outcome:
+            return str(outcome["status"])
+        runner = self._run_record.get("runner") or {}
+        if runner.get("host") == os.uname().nodename and not _process_alive(int(runner.get("pid", 0))):
+            return "interrupted"
+        return "running"
 
     @property
     def code(self) -> MetaflowCode | None:
@@ -233,6 +239,18 @@ class Run(ClientObject):
         if protected:
             raise FlowstoneException(f"System tags cannot be removed: {', '.join(sorted(protected))}.")
         self._fds.save_run_tags(self.id, (set(self.user_tags) - remove) | add)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def _validate_tag(tag: str) -> None:

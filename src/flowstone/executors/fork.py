@@ -42,6 +42,21 @@ class _Child:
     timed_out: bool = False
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Have the kernel kill this task if the runner dies (Linux), so no task outlives its run unseen."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the runner died before the request took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 class ForkExecutor(Executor):
     """Fork a child per task; report its output lines and its exit."""
 
@@ -86,6 +101,7 @@ class ForkExecutor(Executor):
         code = 1
         try:
             os.setpgid(0, 0)
+            _die_with_parent()
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             for child in self._children.values():

@@ -155,6 +155,7 @@ class RunLoop:
             "graph": self.graph.describe(),
             "origin_run_id": self.options.origin_run_id,
             "decospecs": list(self.options.decospecs),
+            "runner": {"pid": os.getpid(), "host": os.uname().nodename},
         }
         self.run_id = self.fds.create_run(record)
         self.fds.save_run_tags(self.run_id, self.options.tags)

@@ -1,0 +1,84 @@
+"""A run whose runner is killed, or interrupted with Ctrl-C, leaves a datastore that reads and resumes."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from flowstone.client import context
+from flowstone.client.objects import Run
+from flowstone.datastore import FlowDataStore
+from flowstone.settings import Settings
+from tests.runtime.helpers import FLOWS, run_flow
+
+
+def _start_gated(tmp_path: Path) -> tuple[subprocess.Popen[str], Path, str]:
+    """Start client_flow.py and return once its join step is running (blocked on a FIFO)."""
+    gate = str(tmp_path / "gate")
+    os.mkfifo(gate + ".started")
+    os.mkfifo(gate + ".release")
+    root = tmp_path / "ds"
+    proc = subprocess.Popen(
+        [sys.executable, str(FLOWS / "client_flow.py"), "--datastore-root", str(root), "run"],
+        env={**os.environ, "FS_TEST_GATE": gate}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    with open(gate + ".started") as f:
+        assert f.read() == "started\n"
+    return proc, root, gate
+
+
+def _flow(root: Path) -> FlowDataStore:
+    return FlowDataStore("ClientFlow", settings=Settings(datastore_sysroot_local=str(root)))
+
+
+def test_killed_runner_leaves_a_resumable_run(tmp_path: Path) -> None:
+    proc, root, _ = _start_gated(tmp_path)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    output = proc.stdout.read()  # type: ignore[union-attr]
+    proc.stdout.close()  # type: ignore[union-attr]
+    join_pid = int(re.search(r"/join/\d+ \(pid (\d+)\)\] Task is starting", output).group(1))  # type: ignore[union-attr]
+    try:
+        pidfd = os.pidfd_open(join_pid)
+    except ProcessLookupError:
+        pass  # already gone
+    else:  # the kernel kills the task when its runner dies: wait for that, not for a fixed time
+        readable, _, _ = select.select([pidfd], [], [], 30)
+        os.close(pidfd)
+        assert readable, "the task outlived its runner"
+    fds = _flow(root)
+    (run_id,) = fds.list_run_ids()
+    assert fds.load_run_end(run_id) is None  # never finished
+    context.datastore("local", str(root))
+    context.namespace(None)
+    assert Run(f"ClientFlow/{run_id}").status == "interrupted"
+    context.default_metadata()
+    context.default_namespace()
+    done = {t.step_name for t in fds.get_task_datastores(run_id=run_id)}
+    assert done == {"start", "work"}
+    resumed = run_flow("client_flow.py", "--origin-run-id", run_id, root=root, command="resume")
+    assert resumed.proc.returncode == 0, resumed.output
+    new_run = max(fds.list_run_ids(), key=int)
+    end = fds.get_datastore_for_task(new_run, "end", fds.list_task_ids(new_run, "end")[0])
+    assert end["summary"]["results"] == ["x-0", "y-1", "z-0"]
+    cloned = fds.get_task_datastores(run_id=new_run, steps=["start", "work"])
+    assert all(t.load_metadata(["origin_run_id"])["origin_run_id"] == run_id for t in cloned)
+
+
+def test_ctrl_c_stops_the_run_and_records_it(tmp_path: Path) -> None:
+    proc, root, _ = _start_gated(tmp_path)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1, output
+    assert "the run was interrupted" in output
+    fds = _flow(root)
+    (run_id,) = fds.list_run_ids()
+    assert fds.load_run_end(run_id)["status"] == "failed"
+    join = fds.get_task_datastores(run_id=run_id, steps=["join"], allow_not_done=True)
+    assert [t.is_done for t in join] == [False]
+    assert join[0].load_metadata(["attempt_ok"]) == {"attempt_ok": False}
