@@ -79,3 +79,23 @@ def test_runner_errors(tmp_path: Path) -> None:
     not_a_flow.write_text("x = 1\n")
     with pytest.raises(FlowstoneException, match="defines no FlowSpec subclass"):
         Runner(str(not_a_flow))
+
+
+def test_resume_reruns_steps_whose_transitions_changed(tmp_path: Path) -> None:
+    flow = tmp_path / "changing_flow.py"
+    template = (
+        "from flowstone import FlowSpec, step\n\n\nclass ChangingFlow(FlowSpec):\n"
+        "    @step\n    def start(self):\n        self.x = 1\n        self.next(self.{middle})\n\n"
+        "    @step\n    def {middle}(self):\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n\n\n"
+        "if __name__ == '__main__':\n    ChangingFlow()\n"
+    )
+    flow.write_text(template.format(middle="a"))
+    first = Runner(str(flow), show_output=False).run()
+    assert first.status == "successful", first.stderr
+    flow.write_text(template.format(middle="b"))  # start now goes to a different step
+    resumed = Runner(str(flow), show_output=False).resume(origin_run_id=first.run.id)
+    assert resumed.status == "successful", resumed.stderr
+    run = resumed.run
+    assert run["start"].task.origin_pathspec is None  # its recorded transition is stale: it ran again
+    assert [s.id for s in run] == ["start", "b", "end"]

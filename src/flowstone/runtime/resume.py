@@ -42,6 +42,7 @@ class ResumeIndex:
         if resume_step is not None and resume_step not in graph:
             raise FlowstoneException(f"Cannot resume from '{resume_step}': the flow has no such step.")
         self.origin_run_id = origin_run_id
+        self.graph = graph
         self.rerun_steps = _reachable_from(graph, resume_step) if resume_step else set()
         self._tasks: dict[tuple[str, tuple[int, ...], tuple[str, ...]], OriginTask] = {}
         for datastore in fds.get_task_datastores(run_id=origin_run_id):
@@ -63,7 +64,17 @@ class ResumeIndex:
         if not all(p in self.clone_map for p in plan.input_paths):
             return None  # an input ran anew: this task must run too
         origin_inputs = tuple(sorted(self.clone_map[p] for p in plan.input_paths))
-        return self._tasks.get((plan.step_name, tuple(f.index for f in plan.foreach_stack), origin_inputs))
+        origin = self._tasks.get((plan.step_name, tuple(f.index for f in plan.foreach_stack), origin_inputs))
+        if origin is None or not self._same_transition(plan.step_name, origin.metadata):
+            return None
+        return origin
+
+    def _same_transition(self, step: str, metadata: dict[str, Any]) -> bool:
+        """Reuse a task only if the flow still goes where it went (the graph may have changed since)."""
+        node = self.graph[step]
+        return list(metadata.get("next_steps") or []) == (node.out_funcs if step != "end" else []) and (
+            metadata.get("foreach_var") == node.foreach_param
+        )
 
     def parameters(self, names: list[str]) -> dict[str, Any]:
         """The origin run's parameter values (from its start task)."""
