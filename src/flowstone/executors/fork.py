@@ -42,19 +42,25 @@ class _Child:
     timed_out: bool = False
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """Have the kernel kill this task if the runner dies (Linux), so no task outlives its run unseen."""
+_PR_SET_PDEATHSIG = 1
+
+
+def _find_prctl() -> Any:
+    """libc's prctl on Linux (looked up once, in the runner, so forked tasks need not import ctypes)."""
     if not sys.platform.startswith("linux"):
-        return
+        return None
     import ctypes
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the runner died before the request took effect
+    return getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)
+
+
+def _die_with_parent(prctl: Any, parent_pid: int) -> None:  # pragma: no cover - runs in the child
+    """Have the kernel kill this task if the runner dies, so no task outlives its run unseen."""
+    if prctl is None:
+        return
+    prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the runner died before the request took effect
         os._exit(1)
-
-
-_PR_SET_PDEATHSIG = 1
 
 
 class ForkExecutor(Executor):
@@ -63,6 +69,7 @@ class ForkExecutor(Executor):
     def __init__(self) -> None:
         self._selector = selectors.DefaultSelector()
         self._children: dict[int, _Child] = {}
+        self._prctl = _find_prctl()
 
     @property
     def running(self) -> int:
@@ -76,12 +83,13 @@ class ForkExecutor(Executor):
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
+        parent_pid = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child, reported through its exit
             os.close(out_r)
             os.close(err_r)
             os.close(res_r)
-            self._run_child(fn, out_w, err_w, res_w)
+            self._run_child(fn, out_w, err_w, res_w, parent_pid)
         for fd in (out_w, err_w, res_w):
             os.close(fd)
         deadline = time.monotonic() + time_limit if time_limit else None
@@ -97,11 +105,13 @@ class ForkExecutor(Executor):
         self._children[pid] = child
         return pid
 
-    def _run_child(self, fn: Callable[[], Any], out_w: int, err_w: int, res_w: int) -> None:  # pragma: no cover
+    def _run_child(  # pragma: no cover - runs in the child, reported through its exit
+        self, fn: Callable[[], Any], out_w: int, err_w: int, res_w: int, parent_pid: int
+    ) -> None:
         code = 1
         try:
             os.setpgid(0, 0)
-            _die_with_parent()
+            _die_with_parent(self._prctl, parent_pid)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             for child in self._children.values():
