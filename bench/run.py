@@ -69,7 +69,7 @@ class Comparison:
 
     def line(self) -> str:
         mf = f"{self.metaflow:10.3f}" if self.metaflow is not None else f"{'-':>10}"
-        ratio = f"{self.metaflow / self.flowstone:8.1f}x" if self.metaflow else f"{'':>9}"
+        ratio = f"{self.metaflow / self.flowstone:8.1f}x" if self.metaflow and self.flowstone else f"{'':>9}"
         return (
             f"{self.name:<42} {self.flowstone:10.3f} {mf} {ratio}  {self.unit:<4} "
             f"{'PASS' if self.met else 'MISS'}  {self.target}"
@@ -282,7 +282,71 @@ def bench_client(repeat: int) -> list[Comparison]:
     return rows
 
 
+# -- cache and resume -----------------------------------------------------------------------------
+def _count_started(output: str) -> int:
+    return output.count("Task is starting")
+
+
+def bench_cache(repeat: int) -> list[Comparison]:
+    pythons = {"flowstone": flowstone_python(), "metaflow": ensure_metaflow_venv()}
+    rerun: dict[str, list[float]] = {impl: [] for impl in pythons}
+    executed: dict[str, list[int]] = {impl: [] for impl in pythons}
+    resume: dict[str, list[float]] = {impl: [] for impl in pythons}
+    per_task: dict[str, list[float]] = {"linear": [], "foreach": []}
+    for i in range(repeat):
+        order = list(pythons.items()) if i % 2 == 0 else list(pythons.items())[::-1]
+        for impl, python in order:
+            for purpose in ("rerun", "resume"):
+                folder = Path(tempfile.mkdtemp(prefix=f"bench-cache-{impl}-", dir=BENCH / ".work"))
+                try:
+                    flows = prepare_flows(impl, folder)
+                    env = _bench_env(folder)
+                    args = [str(flows["linear"]), "--no-pylint"]
+                    if purpose == "rerun":
+                        timed_run(python, [*args, "run"], folder, env)
+                        os.sync()
+                        result = subprocess.run([python, *args, "run"], cwd=folder, env=env, capture_output=True,
+                                                text=True)  # fmt: skip
+                        sample = timed_run(python, [*args, "run"], folder, env)  # the measured re-run
+                        rerun[impl].append(sample["seconds"])
+                        executed[impl].append(_count_started(result.stdout + result.stderr))
+                        if impl == "flowstone":
+                            for name in ("linear", "foreach"):
+                                if name == "foreach":
+                                    timed_run(python, [str(flows["foreach"]), "--quiet", "run", "--max-num-splits",
+                                                       "1000"], folder, env)  # fmt: skip
+                                keys = run_json([python, str(BENCH / "cache_keys.py"), str(flows[name]),
+                                                 str(folder / ".flowstone")])  # fmt: skip
+                                per_task[name].append(keys["per_task"])
+                    else:
+                        fail_env = {**env, "BENCH_FAIL_AT": "step18"}
+                        failing = subprocess.run([python, *args, "run"], cwd=folder, env=fail_env, capture_output=True)
+                        assert failing.returncode != 0
+                        os.sync()
+                        resume[impl].append(timed_run(python, [*args, "resume"], folder, env)["seconds"])
+                finally:
+                    shutil.rmtree(folder, ignore_errors=True)
+            print(f"  {impl:9} re-run {rerun[impl][-1]:.2f}s ({executed[impl][-1]} tasks started), "
+                  f"resume {resume[impl][-1]:.2f}s", flush=True)  # fmt: skip
+    med = statistics.median
+    fs_rerun, mf_rerun = med(rerun["flowstone"]), med(rerun["metaflow"])
+    rows = [
+        Comparison("re-run an unchanged 20-step flow", "s", fs_rerun, mf_rerun, "flowstone < 0.5 s, 0 tasks run",
+                   fs_rerun < 0.5 and max(executed["flowstone"]) == 0),
+        Comparison("  tasks executed by that re-run", "n", float(med(executed["flowstone"])),
+                   float(med(executed["metaflow"])), "(info)", True),
+        Comparison("resume after the 19th step failed", "s", med(resume["flowstone"]), med(resume["metaflow"]),
+                   "flowstone < 0.5 s", med(resume["flowstone"]) < 0.5),
+        Comparison("cache key per task, 20-step linear flow", "s", med(per_task["linear"]), None,
+                   "flowstone < 5 ms", med(per_task["linear"]) < 0.005),
+        Comparison("cache key per task, 200-way foreach", "s", med(per_task["foreach"]), None,
+                   "flowstone < 5 ms", med(per_task["foreach"]) < 0.005),
+    ]  # fmt: skip
+    return rows
+
+
 SUITES: dict[str, Callable[[int], list[Comparison]]] = {
+    "cache": bench_cache,
     "datastore": bench_datastore,
     "runtime": bench_runtime,
     "client": bench_client,

@@ -8,7 +8,8 @@ import sys
 import flowstone
 
 PUBLIC = {
-    "FlowSpec", "step", "Parameter", "JSONType", "current", "retry", "catch", "timeout", "resources", "environment",
+    "FlowSpec", "step", "Parameter", "JSONType", "current", "retry", "catch", "cache", "timeout", "resources",
+    "environment",
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace", "default_namespace",
     "metadata", "get_metadata", "default_metadata", "Runner",
 }  # fmt: skip

@@ -13,6 +13,7 @@ _EXPORTS = {
     "FlowSpec": "flowstone.flow.flowspec",
     "step": "flowstone.flow.decorators",
     "retry": "flowstone.flow.decorators",
+    "cache": "flowstone.flow.decorators",
     "catch": "flowstone.flow.decorators",
     "timeout": "flowstone.flow.decorators",
     "resources": "flowstone.flow.decorators",

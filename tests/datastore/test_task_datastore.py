@@ -171,7 +171,9 @@ def test_logs_per_attempt(flow_datastore: FlowDataStore) -> None:
     assert reread.load_log("stderr", attempt=0) == "err \ufffd\n"
     assert reread.load_log("stderr") == ""
     with pytest.raises(DataException, match="Unknown log stream"):
-        ds1.save_log("stdlog", "x")
+        ds.save_log("stdlog", "x")
+    with pytest.raises(DataException, match="is done; it cannot change"):
+        ds1.save_log("stdout", "after the end")
 
 
 def test_done_marker_and_times(flow_datastore: FlowDataStore) -> None:
@@ -192,7 +194,7 @@ def test_unknown_mode(flow_datastore: FlowDataStore) -> None:
 def test_corrupted_inline_record_is_detected(tmp_path: Path) -> None:
     fds = FlowDataStore("F", storage=LocalStorage(str(tmp_path)))
     _write_task(fds, word="hello")
-    record_file = tmp_path / "F" / "r1" / "start" / "1" / "0.data.json"
+    record_file = tmp_path / "F" / "r1" / "start" / "1" / "0.DONE"  # a done attempt is read from its DONE record
     record_file.write_text(record_file.read_text().replace('"aGVsbG8="', '"aGVsbG0="'))
     with pytest.raises(DataException, match=r"'word' .* is corrupted"):
         fds.get_datastore_for_task("r1", "start", "1")["word"]

@@ -106,6 +106,13 @@ class StorageTests:
         storage.save_bytes([("r1/x", b""), ("r2", b"")])
         assert [(e.key, e.is_file) for e in storage.list_content("")] == [("r1", False), ("r2", True)]
 
+    def test_sync_after_writes(self, storage: Storage) -> None:
+        storage.save_bytes([("s/a", b"1"), ("t/b", b"2")])
+        storage.put_if_absent("u/c", b"3")
+        storage.sync()
+        storage.sync()  # idempotent
+        assert [bytes(v or b"") for _, v in storage.load_bytes(["s/a", "t/b", "u/c"])] == [b"1", b"2", b"3"]
+
     def test_delete(self, storage: Storage) -> None:
         storage.save_bytes([("d/1", b"1"), ("d/2", b"2")])
         storage.delete(["d/1", "d/never-existed"])

@@ -49,6 +49,16 @@ def test_unwritable_root_gives_clear_error(tmp_path: Path) -> None:
         storage.save_one("k", b"x")
 
 
+def test_folder_fsyncs_are_deferred_to_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    storage = LocalStorage(str(tmp_path))
+    synced: list[str] = []
+    monkeypatch.setattr(storage, "_fsync_dir", synced.append)
+    storage.save_bytes([("a/1", b"x"), ("a/2", b"y"), ("b/3", b"z")])
+    assert synced == []  # each file was fsynced; the folders wait for sync()
+    storage.sync()
+    assert sorted(synced) == [str(tmp_path / "a"), str(tmp_path / "b")]
+
+
 def test_fsync_can_be_disabled(tmp_path: Path) -> None:
     storage = LocalStorage(str(tmp_path), fsync=False)
     storage.save_one("k", b"x")

@@ -173,32 +173,40 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
                 click.echo(arrow + (f"  (foreach {node.foreach_param})" if node.foreach_param else ""))
             click.echo()
 
-    @click.command(help="Run the flow.")
+    @click.command(help="Run the flow (steps whose code, inputs and environment are unchanged reuse earlier results).")
     @_run_options
+    @click.option("--no-cache", is_flag=True, default=False, help="Run every step; reuse nothing from earlier runs.")
+    @click.option("--dry-run", is_flag=True, default=False, help="Only say which steps would reuse cached results.")
     @click.pass_obj
-    def run(state: CliState, run_datastore_root: str | None, namespace: str | None, **kwargs: Any) -> None:
-        from flowstone.cli.run_cmd import execute_run
+    def run(state: CliState, run_datastore_root: str | None, namespace: str | None, no_cache: bool, dry_run: bool,
+            **kwargs: Any) -> None:  # fmt: skip
+        from flowstone.cli.run_cmd import execute_run, print_plan
 
         _apply_datastore_root(state, run_datastore_root)
         _validate(state)
         params = resolve_parameter_values(
             flow_cls._get_parameters(), _given_parameters(flow_cls, kwargs), flow_cls.__name__, get_username()
         )
-        if not execute_run(state, params, **kwargs):
+        if dry_run:
+            print_plan(state, params)
+            return
+        if not execute_run(state, params, use_cache=not no_cache, **kwargs):
             raise click.exceptions.Exit(1)
 
     @click.command(help="Resume a run: reuse its successful tasks, run the rest (from STEP on, if given).")
     @click.argument("step_to_rerun", required=False)
     @click.option("--origin-run-id", default=None, help="The run to resume (default: your latest run of this flow).")
+    @click.option("--clone-only", "--trust-origin", "clone_only", is_flag=True, default=False,
+                  help="Clone the origin's successful tasks even if their code or inputs changed since.")  # fmt: skip
     @_run_options
     @click.pass_obj
-    def resume(state: CliState, step_to_rerun: str | None, origin_run_id: str | None,
+    def resume(state: CliState, step_to_rerun: str | None, origin_run_id: str | None, clone_only: bool,
                run_datastore_root: str | None, namespace: str | None, **kwargs: Any) -> None:  # fmt: skip
         from flowstone.cli.run_cmd import execute_resume
 
         _apply_datastore_root(state, run_datastore_root)
         _validate(state)
-        if not execute_resume(state, origin_run_id, step_to_rerun, **kwargs):
+        if not execute_resume(state, origin_run_id, step_to_rerun, clone_only=clone_only, **kwargs):
             raise click.exceptions.Exit(1)
 
     run.params.extend(_parameter_options(flow_cls))

@@ -6,19 +6,24 @@ from __future__ import annotations
 import pickle
 import reprlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from flowstone.client import context
-from flowstone.client.objects import Run, Step, Task
 from flowstone.errors import FlowstoneException
+
+if TYPE_CHECKING:
+    from flowstone.client.objects import Run, Task
+
+# The client is imported inside the commands: a flow file's `run` should not pay for it.
 
 __all__ = ["add_commands", "dump_command", "logs_command", "resolve_tasks"]
 
 
 def _use_datastore(ctx: click.Context) -> None:
     """Point the client at the datastore the command line chose, and show every namespace."""
+    from flowstone.client import context
+
     settings = getattr(ctx.obj, "settings", None)
     if settings is not None:
         ds_type = settings.default_datastore
@@ -28,6 +33,8 @@ def _use_datastore(ctx: click.Context) -> None:
 
 def resolve_tasks(pathspec: str) -> Iterator[Task]:
     """The tasks named by ``Flow/run/step`` (all of the step's tasks) or ``Flow/run/step/task``."""
+    from flowstone.client.objects import Step, Task
+
     parts = pathspec.strip("/").split("/")
     if len(parts) == 4:
         yield Task(pathspec)
@@ -92,11 +99,25 @@ def logs_command(ctx: click.Context, pathspec: str, which: str | None, attempt: 
     _use_datastore(ctx)
     streams = [which] if which else ["stdout", "stderr"]
     for task in resolve_tasks(_full_pathspec(ctx, pathspec)):
-        datastore = (task if attempt is None else Task(task.pathspec, attempt=attempt))._get_datastore()
+        if attempt is not None:
+            task = type(task)(task.pathspec, attempt=attempt)
+        datastore = task._get_datastore()
         for stream in streams:
             text = datastore.load_log(stream)
             if text:
                 click.echo(text, nl=False, err=stream == "stderr")
+
+
+@click.command("why", help="Say why tasks ran or reused earlier results (PATHSPEC: RUN/STEP[/TASK]).")
+@click.argument("pathspec")
+@click.pass_context
+def why_command(ctx: click.Context, pathspec: str) -> None:
+    from flowstone.runtime.explain import explain_task
+
+    _use_datastore(ctx)
+    for task in resolve_tasks(_full_pathspec(ctx, pathspec)):
+        for line in explain_task(task._fds, task._get_datastore()):
+            click.echo(line)
 
 
 @click.group("tag", help="Add, remove, replace or list the tags of a run.")
@@ -106,6 +127,8 @@ def tag_group() -> None:
 
 def _run_for(ctx: click.Context, run_id: str) -> Run:
     _use_datastore(ctx)
+    from flowstone.client.objects import Run
+
     return Run(_full_pathspec(ctx, run_id))
 
 
@@ -154,3 +177,4 @@ def add_commands(cli: click.Group) -> None:
     cli.add_command(dump_command)
     cli.add_command(logs_command)
     cli.add_command(tag_group)
+    cli.add_command(why_command)

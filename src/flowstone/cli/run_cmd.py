@@ -15,7 +15,7 @@ from flowstone.runtime.run_loop import RunLoop, RunOptions, RunOutcome
 if TYPE_CHECKING:
     from flowstone.cli.flow_cli import CliState
 
-__all__ = ["execute_resume", "execute_run", "latest_run_id"]
+__all__ = ["execute_resume", "execute_run", "latest_run_id", "print_plan"]
 
 
 def execute_run(state: CliState, params: dict[str, Any], **options: Any) -> bool:
@@ -31,6 +31,21 @@ def execute_resume(state: CliState, origin_run_id: str | None, step: str | None,
         raise FlowstoneException(f"There is no run of {state.flow_name} to resume; start one with 'run'.")
     state.info(f"Resuming run {state.flow_name}/{origin}" + (f" from step '{step}'." if step else "."))
     return _execute(state, lambda loop: loop.resume(origin, step), options)
+
+
+def print_plan(state: CliState, params: dict[str, Any]) -> None:
+    """What a run with these parameters would reuse from the cache (nothing is run)."""
+    import click
+
+    from flowstone.runtime.explain import plan_run
+
+    fds = FlowDataStore(state.flow_name, settings=state.settings)
+    planned = plan_run(state.flow_cls, fds, params, state.decospecs)
+    labels = {"hit": "reuse", "miss": "run", "off": "run (not cached)", "run": "run"}
+    for task in planned:
+        click.echo(f"  {task.step_name:<24} {labels[task.outcome]:<18} {task.detail}")
+    hits = sum(t.outcome == "hit" for t in planned)
+    click.echo(f"{hits} of the {len(planned)} tasks found would reuse earlier results.")
 
 
 def latest_run_id(fds: FlowDataStore, user: str) -> str | None:

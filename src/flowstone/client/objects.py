@@ -378,8 +378,8 @@ class Task(ClientObject):
 
     @property
     def created_at(self) -> datetime | None:
-        started = self._datastore().attempt_info()
-        return to_datetime(started["started_at"]) if started else None
+        started = self._datastore().attempt_info() or self._meta  # a reused (cloned) task has no attempt marker
+        return to_datetime(started.get("started_at"))
 
     @property
     def exception(self) -> ExceptionWrapper | None:

@@ -56,7 +56,9 @@ class FlowDataStore:
 
     # -- listing ----------------------------------------------------------------------------------
     def list_run_ids(self) -> list[str]:
-        return [e.name for e in self.storage.list_content(self.flow_name) if not e.is_file]
+        """Ids of the flow's runs (names starting with '_' hold flow-wide records such as the cache index)."""
+        entries = self.storage.list_content(self.flow_name)
+        return [e.name for e in entries if not e.is_file and not e.name.startswith("_")]
 
     def list_steps(self, run_id: str) -> list[str]:
         prefix = layout.run_prefix(self.flow_name, run_id)
@@ -84,6 +86,7 @@ class FlowDataStore:
             run_id = str(candidate)
             payload = dump_json({**record, "run_id": run_id})
             if self.storage.put_if_absent(self._run_key(run_id, layout.RUN_RECORD), payload):
+                self.storage.sync()
                 return run_id
             candidate += 1
 
@@ -106,6 +109,16 @@ class FlowDataStore:
         key = self._run_key(run_id, name)
         data = self.storage.load_one(key)
         return None if data is None else load_json(data, key)
+
+    # -- the cache index ----------------------------------------------------------------------------
+    def save_cache_entry(self, key: str, entry: dict[str, Any]) -> None:
+        """Remember which task produced the results for cache key ``key`` (a later entry replaces it)."""
+        self.storage.save_one(layout.cache_entry_key(self.flow_name, key), dump_json(entry))
+
+    def load_cache_entry(self, key: str) -> dict[str, Any] | None:
+        path = layout.cache_entry_key(self.flow_name, key)
+        data = self.storage.load_one(path)
+        return None if data is None else load_json(data, path)
 
     # -- task datastores --------------------------------------------------------------------------
     def get_datastore_for_task(

@@ -4,6 +4,7 @@ data/ab/abcdef...                       blobs, shared by every flow of the datas
 <Flow>/<run_id>/_run.json               run record (written once, claims the run id)
 <Flow>/<run_id>/_tags.json              user tags (replaced as a whole when changed)
 <Flow>/<run_id>/_end.json               run outcome, written when the run ends
+    <Flow>/_cache/ab/<key>.json               which task holds the results for a cache key
 <Flow>/<run_id>/<step>/<task_id>/<attempt>.attempt.json    attempt started
 <Flow>/<run_id>/<step>/<task_id>/<attempt>.data.json       artifact records
 <Flow>/<run_id>/<step>/<task_id>/<attempt>.metadata.json   task metadata
@@ -25,6 +26,7 @@ __all__ = [
     "RUN_RECORD",
     "RUN_TAGS",
     "attempt_key",
+    "cache_entry_key",
     "log_kind",
     "log_times_kind",
     "parse_attempt_name",
@@ -40,6 +42,7 @@ DONE = "DONE"
 RUN_RECORD = "_run.json"
 RUN_TAGS = "_tags.json"
 RUN_END = "_end.json"
+CACHE_DIR = "_cache"
 
 _ATTEMPT_NAME = re.compile(r"^(\d+)\.(.+)$")
 
@@ -54,6 +57,10 @@ def step_prefix(flow_name: str, run_id: str, step_name: str) -> str:
 
 def task_prefix(flow_name: str, run_id: str, step_name: str, task_id: str) -> str:
     return f"{flow_name}/{run_id}/{step_name}/{task_id}"
+
+
+def cache_entry_key(flow_name: str, key: str) -> str:
+    return f"{flow_name}/{CACHE_DIR}/{key[:2]}/{key}.json"
 
 
 def attempt_key(prefix: str, attempt: int, kind: str) -> str:

@@ -1,8 +1,12 @@
 """One task's artifacts, metadata and logs, per numbered attempt.
 
 A task writes through a ``TaskDataStore`` opened in mode 'w' for one attempt; everything it writes is keyed by
-that attempt, so a later attempt never touches an earlier one. ``done()`` writes the DONE marker last: readers
-(mode 'r') see only attempts that have it, unless they ask for ``allow_not_done``.
+that attempt, so a later attempt never touches an earlier one. While it runs, its artifact records and metadata
+are kept in ``data.json`` and ``metadata.json``. ``done()`` commits the attempt: it writes the DONE marker, which
+holds the final records and metadata themselves, atomically and durably, after the blobs they refer to are
+durable. Readers (mode 'r') see only attempts that have it, and read them from it alone, unless they ask for
+``allow_not_done``. So a crash at any moment leaves either a complete attempt or an unfinished one, and the
+in-progress files need no fsync.
 """
 
 from __future__ import annotations
@@ -47,11 +51,13 @@ class TaskDataStore:
         self._prefix = layout.task_prefix(self.flow_name, self.run_id, step_name, self.task_id)
         self._records: dict[str, ArtifactRecord] | None = None  # read on first use
         self._metadata: dict[str, dict[str, Any]] | None = None
+        self._committed: dict[str, Any] | None = None  # the DONE record, for a done attempt opened to read
+        self._reads_done = False
         if mode == "w":
             self.attempt = 0 if attempt is None else int(attempt)
             self._open_for_write()
         else:
-            self.attempt = self._resolve_attempt(attempt, allow_not_done)
+            self.attempt, self._reads_done = self._resolve_attempt(attempt, allow_not_done)
 
     # -- identity ---------------------------------------------------------------------------------
     @property
@@ -78,9 +84,10 @@ class TaskDataStore:
                 found.setdefault(parsed[0], set()).add(parsed[1])
         return found
 
-    def _resolve_attempt(self, attempt: int | None, allow_not_done: bool) -> int:
+    def _resolve_attempt(self, attempt: int | None, allow_not_done: bool) -> tuple[int, bool]:
+        """(the attempt to read, whether it is done)."""
         if attempt is not None and not allow_not_done and self._storage.exists(self._key(layout.DONE, attempt)):
-            return int(attempt)  # the common case, settled with one lookup instead of a listing
+            return int(attempt), True  # the common case, settled with one lookup instead of a listing
         attempts = self.attempts()
         if attempt is not None:
             kinds = attempts.get(int(attempt))
@@ -88,12 +95,12 @@ class TaskDataStore:
                 raise DataException(f"Task {self.pathspec} has no attempt {attempt}.")
             if layout.DONE not in kinds and not allow_not_done:
                 raise DataException(f"Attempt {attempt} of task {self.pathspec} is not done.")
-            return int(attempt)
+            return int(attempt), layout.DONE in kinds
         done = [a for a, kinds in attempts.items() if layout.DONE in kinds]
         if done:
-            return max(done)
+            return max(done), True
         if allow_not_done and attempts:
-            return max(attempts)
+            return max(attempts), False
         raise DataException(
             f"Task {self.pathspec} has no completed attempt"
             + (" (it has not started)." if not attempts else " (it is running, or it failed).")
@@ -114,9 +121,17 @@ class TaskDataStore:
     def _require_writable(self) -> None:
         if self.mode != "w":
             raise DataException(f"Task datastore for {self.pathspec} was opened read-only (mode 'r').")
+        if self._committed is not None:
+            raise DataException(f"Attempt {self.attempt} of task {self.pathspec} is done; it cannot change.")
 
-    def _write_json(self, kind: str, value: Any) -> None:
-        self._storage.save_one(self._key(kind), dump_json(value))
+    def _write_json(self, kind: str, value: Any, durable: bool = False) -> None:
+        self._storage.save_one(self._key(kind), dump_json(value), durable=durable)
+
+    def _done_record(self) -> dict[str, Any]:
+        """The DONE record of a done attempt opened to read (loaded once)."""
+        if self._committed is None:
+            self._committed = self._read_json(layout.DONE) or {}
+        return self._committed
 
     def _read_json(self, kind: str, attempt: int | None = None) -> Any:
         data = self._storage.load_one(self._key(kind, attempt))
@@ -127,8 +142,11 @@ class TaskDataStore:
     def records(self) -> dict[str, ArtifactRecord]:
         """Artifact name -> record, for every artifact of this attempt (a second writer adds to the first's)."""
         if self._records is None:
-            raw = self._read_json(layout.DATA) or {}
-            self._records = {name: ArtifactRecord.from_json(rec) for name, rec in raw.get("artifacts", {}).items()}
+            if self._reads_done:
+                raw = self._done_record().get("records", {})
+            else:
+                raw = (self._read_json(layout.DATA) or {}).get("artifacts", {})
+            self._records = {name: ArtifactRecord.from_json(rec) for name, rec in raw.items()}
         return self._records
 
     def _write_records(self) -> None:
@@ -212,7 +230,10 @@ class TaskDataStore:
     # -- metadata ---------------------------------------------------------------------------------
     def _metadata_entries(self) -> dict[str, dict[str, Any]]:
         if self._metadata is None:
-            self._metadata = self._read_json(layout.METADATA) or {}
+            if self._reads_done:
+                self._metadata = self._done_record().get("metadata", {})
+            else:
+                self._metadata = self._read_json(layout.METADATA) or {}
         return self._metadata
 
     def save_metadata(self, contents: Mapping[str, Any]) -> None:
@@ -267,18 +288,30 @@ class TaskDataStore:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def done(self) -> None:
-        """Mark this attempt complete. Written last: everything else of the attempt is stored before it."""
+        """Commit this attempt: one atomic, durable DONE record with the final artifact records and metadata,
+        written once the blobs it refers to are durable."""
         self._require_writable()
-        self._write_json(layout.DONE, {"finished_at": time.time()})
+        record = {
+            "format": 1,
+            "finished_at": time.time(),
+            "records": {name: rec.to_json() for name, rec in self.records.items()},
+            "metadata": self._metadata_entries(),
+        }
+        self._storage.sync()
+        self._write_json(layout.DONE, record, durable=True)
+        self._storage.sync()
+        self._committed = record
 
     @property
     def is_done(self) -> bool:
         return self._storage.exists(self._key(layout.DONE))
 
     def done_info(self) -> dict[str, Any] | None:
-        """The DONE marker's content (``finished_at``), or None if the attempt is not done."""
-        result: dict[str, Any] | None = self._read_json(layout.DONE)
-        return result
+        """When the attempt was committed (``finished_at``), or None if it is not done."""
+        if self._committed is None and not self._reads_done:
+            return None  # opened while not done (a later DONE needs a new TaskDataStore to be seen)
+        record = self._committed if self._committed is not None else self._done_record()
+        return {"finished_at": record.get("finished_at")} if record else None
 
     def attempt_info(self, attempt: int | None = None) -> dict[str, Any] | None:
         """The attempt marker's content (``started_at``), or None."""

@@ -12,6 +12,7 @@ _EXPORTS = {
     "JSONType": "flowstone.flow.parameters",
     "Parameter": "flowstone.flow.parameters",
     "current": "flowstone.flow.current",
+    "cache": "flowstone.flow.decorators",
     "catch": "flowstone.flow.decorators",
     "environment": "flowstone.flow.decorators",
     "resources": "flowstone.flow.decorators",

@@ -18,6 +18,7 @@ from flowstone.errors import ExceptionWrapper, FlowSpecError, FlowstoneException
 
 __all__ = [
     "DECORATORS",
+    "CacheDecorator",
     "CatchDecorator",
     "EnvironmentDecorator",
     "ExceptionWrapper",
@@ -25,6 +26,7 @@ __all__ = [
     "RetryDecorator",
     "StepDecorator",
     "TimeoutDecorator",
+    "cache",
     "catch",
     "environment",
     "parse_decorator_spec",
@@ -186,9 +188,33 @@ class EnvironmentDecorator(StepDecorator):
         self.attributes["vars"] = {k: str(v) for k, v in env.items()}
 
 
+class CacheDecorator(StepDecorator):
+    """How a step takes part in cross-run caching: ``enabled=False`` always runs it; ``version`` and ``files``
+    (paths relative to the flow file) add to its cache key, for inputs flowstone cannot see."""
+
+    name = "cache"
+    defaults = {"enabled": True, "version": None, "files": []}
+
+    def _validate_attributes(self) -> None:
+        files = self.attributes["files"]
+        if isinstance(files, str):
+            self.attributes["files"] = files = [files]
+        if not isinstance(files, (list, tuple)) or not all(isinstance(f, str) for f in files):
+            raise FlowSpecError(f"@cache(files=...) must be a list of file paths, got {files!r}.")
+        if not isinstance(self.attributes["enabled"], bool):
+            raise FlowSpecError(f"@cache(enabled=...) must be True or False, got {self.attributes['enabled']!r}.")
+
+
 DECORATORS: dict[str, type[StepDecorator]] = {
     cls.name: cls
-    for cls in (RetryDecorator, CatchDecorator, TimeoutDecorator, ResourcesDecorator, EnvironmentDecorator)
+    for cls in (
+        RetryDecorator,
+        CatchDecorator,
+        TimeoutDecorator,
+        ResourcesDecorator,
+        EnvironmentDecorator,
+        CacheDecorator,
+    )
 }
 
 
@@ -217,6 +243,7 @@ catch = _make_decorator_function(CatchDecorator)
 timeout = _make_decorator_function(TimeoutDecorator)
 resources = _make_decorator_function(ResourcesDecorator)
 environment = _make_decorator_function(EnvironmentDecorator)
+cache = _make_decorator_function(CacheDecorator)
 
 
 def _split_top_level(text: str, sep: str) -> list[str]:

@@ -1,8 +1,9 @@
 """Resume: a new run that reuses the successful tasks of an earlier (origin) run instead of running them again.
 
-A task is reused when the origin run has a successful task of the same step, at the same foreach position, whose
-inputs were themselves reused. Reusing clones the task's records into the new run: its artifacts by reference
-(no data is copied), its metadata and logs, with ``origin_pathspec`` pointing back. ``resume STEP`` runs STEP
+A task is a candidate when the origin run has a successful task of the same step, at the same foreach position,
+whose inputs were themselves reused; it is reused if its cache key is unchanged (``--clone-only``: always).
+Reusing clones the task's records into the new run: its artifacts by reference (no data is copied), its metadata
+and logs, with ``origin_pathspec`` pointing back. ``resume STEP`` runs STEP
 and everything after it again, reusing only what lies before it.
 """
 
@@ -15,7 +16,7 @@ from flowstone.errors import FlowstoneException
 from flowstone.flow.graph import FlowGraph
 from flowstone.runtime.scheduler import TaskPlan
 
-__all__ = ["OriginTask", "ResumeIndex", "clone_task"]
+__all__ = ["OriginTask", "ResumeIndex"]
 
 
 class OriginTask(NamedTuple):
@@ -37,8 +38,10 @@ class ResumeIndex:
     """The origin run's successful tasks, found by step, foreach position and inputs."""
 
     def __init__(self, fds: FlowDataStore, graph: FlowGraph, origin_run_id: str, resume_step: str | None) -> None:
-        if fds.load_run_record(origin_run_id) is None:
+        record = fds.load_run_record(origin_run_id)
+        if record is None:
             raise FlowstoneException(f"Cannot resume: run {fds.flow_name}/{origin_run_id} does not exist.")
+        self._recorded_parameters: dict[str, Any] = record.get("parameters") or {}
         if resume_step is not None and resume_step not in graph:
             raise FlowstoneException(f"Cannot resume from '{resume_step}': the flow has no such step.")
         self.origin_run_id = origin_run_id
@@ -77,34 +80,8 @@ class ResumeIndex:
         )
 
     def parameters(self, names: list[str]) -> dict[str, Any]:
-        """The origin run's parameter values (from its start task)."""
+        """The origin run's parameter values: from its start task, else as recorded when the run began."""
         start = next((t for k, t in self._tasks.items() if k[0] == "start"), None)
         if start is None:
-            raise FlowstoneException(
-                f"Cannot resume run {self.origin_run_id}: its 'start' step never succeeded; start a new run instead."
-            )
+            return {name: self._recorded_parameters.get(name) for name in names}
         return dict(start.datastore.load_artifacts([n for n in names if n in start.datastore]))
-
-
-def clone_task(fds: FlowDataStore, origin: OriginTask, run_id: str, task_id: str, input_paths: list[str]) -> None:
-    """Record the origin task as a task of run ``run_id``: artifacts by reference, metadata and logs copied."""
-    source = origin.datastore
-    target = fds.get_datastore_for_task(run_id, source.step_name, task_id, attempt=0, mode="w")
-    target.init_task()
-    target.save_artifacts((), refs=source.records.items())
-    for stream in ("stdout", "stderr"):
-        lines = source.load_log_lines(stream)
-        if lines:
-            times = [t for t, _ in lines]
-            target.save_log(stream, "\n".join(line for _, line in lines) + "\n",
-                            timestamps=times if None not in times else None)  # type: ignore[arg-type]  # fmt: skip
-    target.save_metadata(
-        {
-            **origin.metadata,
-            "attempt": 0,
-            "input_paths": [f"{run_id}/{p}" for p in input_paths],
-            "origin_pathspec": source.pathspec,
-            "origin_run_id": source.run_id,
-        }
-    )
-    target.done()

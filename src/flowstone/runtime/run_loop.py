@@ -21,9 +21,11 @@ from flowstone.flow.current import get_username
 from flowstone.flow.decorators import CatchDecorator, RetryDecorator, TimeoutDecorator
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.flow.lint import check_graph
+from flowstone.runtime.cache import CacheKey, TaskCache
 from flowstone.runtime.console import Console
 from flowstone.runtime.package import save_code_package
-from flowstone.runtime.resume import ResumeIndex, clone_task
+from flowstone.runtime.resume import ResumeIndex
+from flowstone.runtime.reuse import Decision, ReusePolicy, clone_task
 from flowstone.runtime.scheduler import FinishedTask, Scheduler, TaskPlan
 from flowstone.runtime.step_config import step_decorators
 from flowstone.runtime.task import TaskResult, TaskSpec, run_task, temporary_environ
@@ -42,6 +44,8 @@ class RunOptions(NamedTuple):
     decospecs: tuple[str, ...] = ()
     run_id_file: str | None = None
     origin_run_id: str | None = None  # set by resume
+    use_cache: bool = True  # reuse results of earlier tasks with the same cache key
+    clone_only: bool = False  # resume: clone the origin's tasks even if their cache key changed
 
 
 class RunOutcome(NamedTuple):
@@ -57,6 +61,7 @@ class _Active:
     spec: TaskSpec
     pid: int
     prefix: str
+    cache_key: CacheKey | None  # recorded in the cache index if the task succeeds
     logs: dict[str, list[bytes]] = field(default_factory=lambda: {"stdout": [], "stderr": []})
     times: dict[str, list[float]] = field(default_factory=lambda: {"stdout": [], "stderr": []})
 
@@ -67,6 +72,7 @@ class _Queued:
     attempt: int = 0
     task_id: str | None = None
     not_before: float = 0.0
+    decision: Decision | None = None  # made before the first attempt, kept for the retries
 
 
 class RunLoop:
@@ -100,7 +106,8 @@ class RunLoop:
         self._finished = 0
         self._stopping = False
         self._end_done = False
-        self._resume: ResumeIndex | None = None
+        self.cache = TaskCache(flow_cls, flow_datastore, self.decorators, enabled=self.options.use_cache)
+        self.reuse = ReusePolicy(self.cache, clone_only=self.options.clone_only)
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self, parameter_values: dict[str, Any]) -> RunOutcome:
@@ -129,10 +136,10 @@ class RunLoop:
 
     def resume(self, origin_run_id: str, resume_step: str | None = None) -> RunOutcome:
         """Run again, reusing the successful tasks of run ``origin_run_id`` (before ``resume_step``, if given)."""
-        self._resume = ResumeIndex(self.fds, self.graph, origin_run_id, resume_step)
+        self.reuse.resume = ResumeIndex(self.fds, self.graph, origin_run_id, resume_step)
         self.options = self.options._replace(origin_run_id=origin_run_id)
         names = [attr for attr, _ in self.flow_cls._get_parameters()]
-        return self.run(self._resume.parameters(names))
+        return self.run(self.reuse.resume.parameters(names))
 
     def _create_run(self) -> None:
         flow_file = sys.modules[self.flow_cls.__module__].__file__ or ""
@@ -210,10 +217,12 @@ class RunLoop:
             item.task_id = str(self._next_task_id)
             self._next_task_id += 1
         plan = item.plan
-        origin = self._resume.find(plan) if self._resume and item.attempt == 0 else None
-        if origin is not None:
-            self._clone(plan, item.task_id, origin)
-            return
+        if item.decision is None:
+            item.decision = self.reuse.decide(plan, self._locate, self._parameters)
+            if item.decision.reuse is not None:
+                self._clone(plan, item.task_id, item.decision)
+                return
+        decision = item.decision
         decorators = self.decorators[plan.step_name]
         retry = next((d for d in decorators if isinstance(d, RetryDecorator)), None)
         spec = TaskSpec(
@@ -234,28 +243,37 @@ class RunLoop:
             code_package=self.code_package,
             tags=self.options.tags,
             username=self.username,
+            cache=decision.info,
         )
         timeout = next((d for d in decorators if isinstance(d, TimeoutDecorator)), None)
         limit = timeout.total_seconds + TIMEOUT_GRACE_SECONDS if timeout else None
         flow_cls, fds = self.flow_cls, self.fds
         pid = self.executor.submit(spec.task_id, lambda: run_task(flow_cls, spec, fds), time_limit=limit)
         prefix = f"{self.run_id}/{spec.step_name}/{spec.task_id} (pid {pid})"
-        self._active[spec.task_id] = _Active(spec, pid, prefix)
+        cacheable = decision.key is not None and self.cache.why_not_cacheable(plan.step_name) is None
+        self._active[spec.task_id] = _Active(spec, pid, prefix, decision.key if cacheable else None)
         note = "Task is starting." if spec.attempt == 0 else f"Task is starting (retry attempt {spec.attempt})."
+        if decision.message and spec.attempt == 0:
+            self.console.task_line(prefix, decision.message, system=True)
         self.console.task_line(prefix, note, system=True)
 
-    def _clone(self, plan: TaskPlan, task_id: str, origin: Any) -> None:
-        """Reuse a task of the origin run instead of running it (resume)."""
-        assert self._resume is not None
-        clone_task(self.fds, origin, self.run_id, task_id, list(plan.input_paths))
-        self._resume.clone_map[f"{plan.step_name}/{task_id}"] = f"{plan.step_name}/{origin.datastore.task_id}"
+    def _locate(self, path: str) -> tuple[str, str, int]:
+        return self.run_id, path.split("/")[1], self._done_attempts[path]
+
+    def _clone(self, plan: TaskPlan, task_id: str, decision: Decision) -> None:
+        """Reuse an earlier task instead of running this one (resume or cache hit)."""
+        origin = decision.reuse
+        assert origin is not None
+        clone_task(self.fds, origin, self.run_id, task_id, list(plan.input_paths), decision.info)
+        if self.reuse.resume is not None and decision.info["decision"] == "resumed":
+            self.reuse.resume.clone_map[f"{plan.step_name}/{task_id}"] = f"{plan.step_name}/{origin.datastore.task_id}"
         meta = origin.metadata
         spec_like = TaskSpec(
             self.flow_cls.__name__, self.run_id, plan.step_name, task_id, 0, plan.input_paths, (),
             plan.foreach_stack, plan.input_frames, (), 0,
         )  # fmt: skip
         prefix = f"{self.run_id}/{plan.step_name}/{task_id}"
-        self.console.task_line(prefix, f"Cloned from {origin.datastore.pathspec}.", system=True)
+        self.console.task_line(prefix, decision.message, system=True)
         result = TaskResult(True, tuple(meta.get("next_steps", [])), meta.get("foreach_var"), meta.get("num_splits", 0))
         self._task_succeeded(spec_like, result, prefix, announce=False)
 
@@ -287,6 +305,8 @@ class RunLoop:
                 datastore.save_log(stream, b"\n".join(lines) + b"\n", timestamps=active.times[stream])
         if result is not None and result.ok:
             datastore.done()  # valid even if the run is failing: a resume can reuse it
+            if active.cache_key is not None and not result.caught:
+                self.cache.record(active.cache_key, spec.run_id, spec.step_name, spec.task_id, spec.attempt)
             self._task_succeeded(spec, result, active.prefix)
             return
         if result is None:
@@ -300,7 +320,7 @@ class RunLoop:
                 {"attempt_ok": False, "exception": {"type": "ProcessDied", "message": reason, "traceback": None}}
             )
             self.console.task_line(active.prefix, reason, "stderr")
-        self._task_failed(spec, active.prefix)
+        self._task_failed(spec, active.prefix, active.cache_key)
 
     def _task_succeeded(self, spec: TaskSpec, result: TaskResult, prefix: str, announce: bool = True) -> None:
         self._finished += 1
@@ -316,7 +336,7 @@ class RunLoop:
         )
         self._queue.extend(_Queued(plan) for plan in self.scheduler.finished(finished))
 
-    def _task_failed(self, spec: TaskSpec, prefix: str) -> None:
+    def _task_failed(self, spec: TaskSpec, prefix: str, cache_key: CacheKey | None = None) -> None:
         if self._stopping:
             return
         max_attempt = spec.last_user_attempt + (1 if spec.decorator(CatchDecorator) else 0)
@@ -328,7 +348,8 @@ class RunLoop:
             self.console.task_line(prefix, f"Task failed; retrying (attempt {spec.attempt + 1} of {max_attempt}).",
                                    "stderr")  # fmt: skip
             plan = TaskPlan(spec.step_name, spec.input_paths, spec.foreach_stack, spec.input_frames)
-            self._queue.append(_Queued(plan, spec.attempt + 1, spec.task_id, time.monotonic() + delay))
+            decision = Decision(None, cache_key, spec.cache or {}, "")
+            self._queue.append(_Queued(plan, spec.attempt + 1, spec.task_id, time.monotonic() + delay, decision))
             return
         self.console.task_line(prefix, "Task failed.", "stderr")
         self._failed.append(spec.pathspec)

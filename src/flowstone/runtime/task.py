@@ -52,6 +52,7 @@ class TaskSpec(NamedTuple):
     code_package: str | None = None
     tags: tuple[str, ...] = ()
     username: str = ""
+    cache: dict[str, Any] | None = None  # the cache decision and key components, kept in the task's metadata
 
     @property
     def pathspec(self) -> str:
@@ -73,6 +74,7 @@ class TaskResult(NamedTuple):
     foreach_var: str | None = None
     num_splits: int = 0
     exception: dict[str, Any] | None = None
+    caught: bool = False  # @catch turned a failure into success: such results are never cached
 
 
 class FailureHandledByCatch(Exception):
@@ -141,6 +143,7 @@ def _read_inputs(fds: FlowDataStore, flow_cls: type[FlowSpec], spec: TaskSpec) -
 def _run_step(flow: FlowSpec, spec: TaskSpec) -> TaskResult:
     """Call the step function under the decorators' hooks; turn its outcome into a TaskResult."""
     node = type(flow)._get_graph()[spec.step_name]
+    caught = False
     try:
         environment = spec.decorator(EnvironmentDecorator)
         variables = environment.attributes["vars"] if environment else {}
@@ -156,19 +159,19 @@ def _run_step(flow: FlowSpec, spec: TaskSpec) -> TaskResult:
             for deco in spec.decorators:
                 deco.task_post_step(flow)
     except Exception as exc:
-        handled = any(d.task_exception(exc, flow, spec.attempt, spec.last_user_attempt) for d in spec.decorators)
-        if not handled:
+        if not any(d.task_exception(exc, flow, spec.attempt, spec.last_user_attempt) for d in spec.decorators):
             _print_exception(exc)
             return TaskResult(False, exception=_describe(exc))
+        caught = True
         flow._transition = Transition(list(node.out_funcs))
     transition = flow._transition
     if spec.step_name == "end":
-        return TaskResult(True)
+        return TaskResult(True, caught=caught)
     if transition is None:
         error = FlowSpecError("the step finished without calling self.next().", spec.step_name)
         _print_exception(error)
         return TaskResult(False, exception=_describe(error))
-    return TaskResult(True, tuple(transition.steps), transition.foreach, transition.num_splits)
+    return TaskResult(True, tuple(transition.steps), transition.foreach, transition.num_splits, caught=caught)
 
 
 @contextmanager
@@ -255,6 +258,8 @@ def _task_metadata(spec: TaskSpec, result: TaskResult, started: float) -> dict[s
         "pid": os.getpid(),
         "python_version": ".".join(str(part) for part in sys.version_info[:3]),
         "fallback": spec.is_fallback,
+        "caught": result.caught,
+        "cache": spec.cache,
     }
 
 

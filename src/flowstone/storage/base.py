@@ -82,10 +82,14 @@ class Storage(ABC):
 
     # -- writes -----------------------------------------------------------------------------------
     @abstractmethod
-    def save_bytes(self, items: Iterable[tuple[str, Payload]], overwrite: bool = True) -> list[bool]:
+    def save_bytes(
+        self, items: Iterable[tuple[str, Payload]], overwrite: bool = True, durable: bool = True
+    ) -> list[bool]:
         """Store each ``(key, payload)``; return, per item, whether it was written.
 
-        With ``overwrite=False`` an existing object is left untouched (and reported as not written).
+        With ``overwrite=False`` an existing object is left untouched (and reported as not written). Every write
+        is atomic; ``durable=False`` skips making it survive a machine crash (for records that are either
+        rewritten later or covered by a durable one).
         """
 
     @abstractmethod
@@ -121,12 +125,16 @@ class Storage(ABC):
             return data
         return None
 
-    def save_one(self, key: str, payload: Payload, overwrite: bool = True) -> bool:
-        return self.save_bytes([(key, payload)], overwrite=overwrite)[0]
+    def save_one(self, key: str, payload: Payload, overwrite: bool = True, durable: bool = True) -> bool:
+        return self.save_bytes([(key, payload)], overwrite=overwrite, durable=durable)[0]
 
     def describe(self, key: str = "") -> str:
         """A human-readable location for ``key`` (used in error messages)."""
         return f"{self.root.rstrip('/')}/{key}" if key else self.root
+
+    def sync(self) -> None:  # noqa: B027 - optional hook
+        """Make every write made so far durable. Writes are atomic at once; durability across a machine crash
+        may be deferred to this call (a task's DONE marker is written only after it)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections or pools; the default holds none."""

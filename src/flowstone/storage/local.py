@@ -39,6 +39,7 @@ class LocalStorage(Storage):
         super().__init__(os.path.abspath(os.path.expanduser(root)))
         self.fsync = fsync
         self._made_dirs: set[str] = set()
+        self._unsynced_dirs: set[str] = set()  # folders with renames not yet made durable (see sync)
 
     # -- paths ------------------------------------------------------------------------------------
     def path(self, key: str) -> str:
@@ -56,7 +57,7 @@ class LocalStorage(Storage):
         finally:
             os.close(fd)
 
-    def _write_temp(self, final_path: str, payload: Payload) -> str:
+    def _write_temp(self, final_path: str, payload: Payload, durable: bool = True) -> str:
         folder = os.path.dirname(final_path)
         self._ensure_dir(folder)
         tmp = os.path.join(folder, f"{TMP_PREFIX}{os.path.basename(final_path)}-{os.urandom(6).hex()}")
@@ -70,9 +71,9 @@ class LocalStorage(Storage):
                         n = os.write(fd, part)
                         part = part[n:]
                         written += n
-                    if self.fsync and written >= EARLY_WRITEBACK_MIN_BYTES:
+                    if self.fsync and durable and written >= EARLY_WRITEBACK_MIN_BYTES:
                         _start_writeback(fd, written - WRITE_CHUNK, WRITE_CHUNK)
-            if self.fsync:
+            if self.fsync and durable:
                 os.fsync(fd)
         except BaseException:
             os.close(fd)
@@ -82,7 +83,9 @@ class LocalStorage(Storage):
         return tmp
 
     # -- writes -----------------------------------------------------------------------------------
-    def save_bytes(self, items: Iterable[tuple[str, Payload]], overwrite: bool = True) -> list[bool]:
+    def save_bytes(
+        self, items: Iterable[tuple[str, Payload]], overwrite: bool = True, durable: bool = True
+    ) -> list[bool]:
         written = []
         for key, payload in items:
             path = self.path(key)
@@ -90,13 +93,13 @@ class LocalStorage(Storage):
                 written.append(False)
                 continue
             try:
-                written.append(self._publish(path, payload, overwrite))
+                written.append(self._publish(path, payload, overwrite, durable))
             except OSError as exc:
                 raise _storage_error("write", path, exc) from exc
         return written
 
-    def _publish(self, path: str, payload: Payload, overwrite: bool) -> bool:
-        tmp = self._write_temp(path, payload)
+    def _publish(self, path: str, payload: Payload, overwrite: bool, durable: bool = True) -> bool:
+        tmp = self._write_temp(path, payload, durable)
         try:
             if overwrite:
                 os.replace(tmp, path)
@@ -110,9 +113,14 @@ class LocalStorage(Storage):
         except BaseException:
             _unlink_quietly(tmp)
             raise
-        if self.fsync:
-            self._fsync_dir(os.path.dirname(path))
+        if self.fsync and durable:
+            self._unsynced_dirs.add(os.path.dirname(path))
         return True
+
+    def sync(self) -> None:
+        """fsync the folders that gained entries, so the renames survive a machine crash."""
+        while self._unsynced_dirs:
+            self._fsync_dir(self._unsynced_dirs.pop())
 
     def put_if_absent(self, key: str, payload: Payload) -> bool:
         path = self.path(key)

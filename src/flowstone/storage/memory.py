@@ -25,7 +25,9 @@ class MemoryStorage(Storage):
     def _join(payload: Payload) -> bytes:
         return b"".join(iter_chunks(payload))
 
-    def save_bytes(self, items: Iterable[tuple[str, Payload]], overwrite: bool = True) -> list[bool]:
+    def save_bytes(
+        self, items: Iterable[tuple[str, Payload]], overwrite: bool = True, durable: bool = True
+    ) -> list[bool]:
         written = []
         for key, payload in items:
             data = self._join(payload)

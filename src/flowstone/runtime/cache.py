@@ -1,0 +1,199 @@
+"""Cross-run step caching: a task whose code, inputs and environment match an earlier successful task of the
+same flow is not run; the earlier task's results are reused by reference.
+
+The key of a task has three parts, kept (as ``components``) in the task's metadata so ``why`` can say what
+changed:
+
+- code: the step's normalised source and the project-local code it reaches (as content keys of the sources,
+  which are kept in the content-addressed store), project constants, decorators, ``@cache(version=, files=)``;
+- inputs: the content keys of every artifact the step can see (parameters are artifacts too). In a foreach, the
+  iterated artifact is replaced by the hash of this branch's item and its index, so adding an item to a foreach
+  runs one more task, not all of them (unless the step names the whole artifact, ``self.items``);
+- environment: the Python version and the versions of the installed packages the code uses.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from flowstone.datastore import ArtifactRecord, FlowDataStore
+from flowstone.datastore.hashing import hash_chunks
+from flowstone.datastore.records import dump_json
+from flowstone.flow.artifacts import item_at
+from flowstone.flow.decorators import CacheDecorator, StepDecorator
+from flowstone.flow.flowspec import FlowSpec
+from flowstone.runtime.fingerprint import StepFingerprinter
+from flowstone.runtime.scheduler import TaskPlan
+
+__all__ = ["CacheKey", "CacheLookup", "Locator", "TaskCache"]
+
+KEY_FORMAT = 1
+
+
+class CacheKey(NamedTuple):
+    hash: str
+    components: dict[str, Any]
+
+
+class CacheLookup(NamedTuple):
+    """The outcome of looking a key up: the task to reuse (pathspec and attempt), or why there is none."""
+
+    source: str | None
+    attempt: int
+    reason: str
+
+
+#: Maps an input path ("step/task_id") to where that task's records are: (run id, task id, attempt).
+Locator = Callable[[str], tuple[str, str, int]]
+
+
+def _digest(value: Any) -> str:
+    return hash_chunks([dump_json(value)])
+
+
+class TaskCache:
+    """Cache keys, lookups and records for one run of one flow."""
+
+    def __init__(
+        self,
+        flow_cls: type[FlowSpec],
+        fds: FlowDataStore,
+        decorators: dict[str, tuple[StepDecorator, ...]],
+        enabled: bool = True,
+    ) -> None:
+        self.flow_cls = flow_cls
+        self.fds = fds
+        self.decorators = decorators
+        self.enabled = enabled
+        self.fingerprints = StepFingerprinter(flow_cls)
+        self._code: dict[str, dict[str, Any]] = {}
+        self._records: dict[str, dict[str, ArtifactRecord]] = {}
+        self._item_hashes: dict[str, list[str]] = {}
+
+    # -- what may be cached -----------------------------------------------------------------------
+    def why_not_cacheable(self, step_name: str) -> str | None:
+        """None if the step's results may be reused; otherwise the reason they may not."""
+        if not self.enabled:
+            return "caching is off for this run (--no-cache)"
+        deco = next((d for d in self.decorators[step_name] if isinstance(d, CacheDecorator)), None)
+        if deco is not None and not deco.attributes["enabled"]:
+            return "the step has @cache(enabled=False)"
+        if self.fingerprints.step(step_name).reads_run_identity:
+            return "the step reads the run's identity (current.run_id, task_id or pathspec)"
+        return None
+
+    # -- the key ----------------------------------------------------------------------------------
+    def key_for(self, plan: TaskPlan, locate: Locator, parameters: dict[str, Any]) -> CacheKey:
+        """The key of the task ``plan``; ``locate`` maps each of its input paths to (run id, attempt)."""
+        components = {
+            "format": KEY_FORMAT,
+            "step": plan.step_name,
+            "code": self._code_component(plan.step_name),
+            "inputs": self._inputs_component(plan, locate, parameters),
+            "environment": self._environment_component(plan.step_name),
+        }
+        return CacheKey(_digest(components), components)
+
+    def _code_component(self, step_name: str) -> dict[str, Any]:
+        if step_name not in self._code:
+            fingerprint = self.fingerprints.step(step_name)
+            sources = {}
+            for name, text in sorted(fingerprint.sources.items()):
+                sources[name] = self.fds.ca_store.put(text.encode("utf-8")).key  # kept for `why` diffs
+            decorators = [
+                {"name": d.name, "attributes": d.attributes} for d in self.decorators[step_name] if d.name != "cache"
+            ]
+            self._code[step_name] = {
+                "sources": sources,
+                "constants": dict(sorted(fingerprint.constants.items())),
+                "decorators": decorators,
+                "extra": self._extra(step_name),
+            }
+        return self._code[step_name]
+
+    def _extra(self, step_name: str) -> dict[str, Any]:
+        deco = next((d for d in self.decorators[step_name] if isinstance(d, CacheDecorator)), None)
+        if deco is None:
+            return {}
+        root = self.fingerprints.project_root
+        files = {}
+        for relative in deco.attributes["files"]:
+            path = os.path.join(root, relative)
+            try:
+                with open(path, "rb") as f:
+                    files[relative] = hash_chunks([f.read()])
+            except OSError:
+                files[relative] = "missing"
+        return {"version": deco.attributes["version"], "files": files}
+
+    def _environment_component(self, step_name: str) -> dict[str, Any]:
+        python = ".".join(str(p) for p in sys.version_info[:3])
+        return {"python": python, "packages": dict(sorted(self.fingerprints.step(step_name).packages.items()))}
+
+    def _records_of(self, path: str, locate: Locator) -> dict[str, ArtifactRecord]:
+        run_id, task_id, attempt = locate(path)
+        step_name = path.split("/")[0]
+        cache_key = f"{run_id}/{step_name}/{task_id}/{attempt}"
+        if cache_key not in self._records:
+            task = self.fds.get_datastore_for_task(run_id, step_name, task_id, attempt=attempt)
+            self._records[cache_key] = dict(task.records)
+        return self._records[cache_key]
+
+    def _inputs_component(self, plan: TaskPlan, locate: Locator, parameters: dict[str, Any]) -> dict[str, Any]:
+        if not plan.input_paths:  # start: the parameters are its inputs
+            registry = self.fds.serializers
+            return {"artifacts": {name: hash_chunks(registry.serialize(v).chunks) for name, v in parameters.items()}}
+        parents = [self._records_of(p, locate) for p in plan.input_paths]
+        if len(parents) > 1 or self.flow_cls._get_graph()[plan.step_name].is_join:
+            return {"joined": [_digest({n: r.key for n, r in sorted(records.items())}) for records in parents]}
+        artifacts = {name: record.key for name, record in sorted(parents[0].items())}
+        named = self.fingerprints.step(plan.step_name).self_attributes
+        foreach = []
+        for frame in plan.foreach_stack:
+            var_record = parents[0].get(frame.var)
+            entry: dict[str, Any] = {"index": frame.index}
+            if var_record is not None and frame.var not in named:
+                artifacts.pop(frame.var, None)  # only this branch's item counts
+                entry["item"] = self._item_hash(var_record, frame.index)
+            foreach.append(entry)
+        return {"artifacts": artifacts, "foreach": foreach}
+
+    def _item_hash(self, record: ArtifactRecord, index: int) -> str:
+        if record.key not in self._item_hashes:
+            values = self._load_record(record)
+            registry = self.fds.serializers
+            count = len(values) if hasattr(values, "__len__") else sum(1 for _ in values)
+            self._item_hashes[record.key] = [
+                hash_chunks(registry.serialize(item_at(values, i), force_pickle=True).chunks) for i in range(count)
+            ]
+        return self._item_hashes[record.key][index]
+
+    def _load_record(self, record: ArtifactRecord) -> Any:
+        data = record.inline if record.inline is not None else self.fds.ca_store.load_blob(record.key)
+        return self.fds.serializers.deserialize(record.serializer, memoryview(data))
+
+    # -- lookups and records ----------------------------------------------------------------------
+    def lookup(self, key: CacheKey) -> CacheLookup:
+        entry = self.fds.load_cache_entry(key.hash)
+        if entry is None:
+            return CacheLookup(None, 0, "no earlier task has this key")
+        return self.check_reusable(entry["run_id"], entry["step"], entry["task_id"], int(entry["attempt"]))
+
+    def check_reusable(self, run_id: str, step_name: str, task_id: str, attempt: int) -> CacheLookup:
+        """Whether a finished task can be reused: it is done and every blob it refers to is still stored."""
+        pathspec = f"{self.fds.flow_name}/{run_id}/{step_name}/{task_id}"
+        try:
+            task = self.fds.get_datastore_for_task(run_id, step_name, task_id, attempt=attempt)
+        except Exception:
+            return CacheLookup(None, 0, f"the earlier task {pathspec} is gone or not done")
+        missing = [n for n, r in task.records.items() if r.inline is None and not self.fds.ca_store.exists(r.key)]
+        if missing:
+            return CacheLookup(None, 0, f"the earlier task {pathspec} lost the data of {', '.join(sorted(missing))}")
+        return CacheLookup(pathspec, attempt, "")
+
+    def record(self, key: CacheKey, run_id: str, step_name: str, task_id: str, attempt: int) -> None:
+        entry = {"run_id": run_id, "step": step_name, "task_id": task_id, "attempt": attempt}
+        self.fds.save_cache_entry(key.hash, entry)

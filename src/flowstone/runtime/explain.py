@@ -1,0 +1,124 @@
+"""Answers about the cache: why a task ran (``why``), and what a run would reuse before it starts (``plan``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from flowstone.datastore import FlowDataStore, TaskDataStore
+from flowstone.errors import DataException
+from flowstone.flow.flowspec import FlowSpec
+from flowstone.runtime.cache import TaskCache
+from flowstone.runtime.scheduler import FinishedTask, Scheduler, TaskPlan
+from flowstone.runtime.step_config import step_decorators
+from flowstone.runtime.why import describe_differences
+
+__all__ = ["PlannedTask", "explain_task", "plan_run"]
+
+
+def _foreach_position(metadata: dict[str, Any]) -> list[int]:
+    return [int(f["index"]) for f in metadata.get("foreach_stack") or []]
+
+
+def _earlier_twin(fds: FlowDataStore, task: TaskDataStore, metadata: dict[str, Any]) -> tuple[str, dict] | None:
+    """The same step at the same foreach position in the newest earlier run that has a cache key for it."""
+    position = _foreach_position(metadata)
+    earlier = sorted((r for r in fds.list_run_ids() if r.isdigit() and int(r) < int(task.run_id)), key=int)
+    for run_id in reversed(earlier):
+        if task.step_name not in fds.list_steps(run_id):
+            continue
+        for candidate in fds.get_task_datastores(run_id=run_id, steps=[task.step_name]):
+            meta = candidate.load_metadata(["foreach_stack", "cache"])
+            components = (meta.get("cache") or {}).get("components")
+            if components and _foreach_position(meta) == position:
+                return candidate.pathspec, components
+    return None
+
+
+def explain_task(fds: FlowDataStore, task: TaskDataStore) -> Iterator[str]:
+    """Lines saying whether the task reused earlier results, and if not, what differs from the nearest key."""
+    metadata = task.load_metadata()
+    cache = metadata.get("cache") or {}
+    decision = cache.get("decision")
+    head = f"{task.pathspec}:"
+    if decision == "hit":
+        yield f"{head} cache hit, reused {cache.get('source')} (same code, inputs and environment)"
+        return
+    if decision == "resumed":
+        yield f"{head} cloned by resume from {cache.get('source')} (its key was unchanged)"
+        return
+    if decision == "off":
+        yield f"{head} ran, not cached: {cache.get('reason')}"
+        return
+    if decision is None:
+        yield f"{head} ran; it has no cache record (it ran before caching existed, or failed before starting)"
+        return
+    yield f"{head} ran ({decision}): {cache.get('reason')}"
+    components = cache.get("components")
+    twin = _earlier_twin(fds, task, metadata) if components else None
+    if twin is None:
+        yield "  no earlier run of this step to compare with"
+        return
+    pathspec, old = twin
+    assert components is not None
+    yield f"  compared with {pathspec}:"
+    differences = describe_differences(old, components, lambda key: _source(fds, key))
+    if not differences:
+        yield "  the keys are equal: the earlier task was not reusable (see the reason above)"
+    for line in differences:
+        yield f"  {line}"
+
+
+def _source(fds: FlowDataStore, key: str) -> str | None:
+    try:
+        return bytes(fds.ca_store.load_blob(key)).decode("utf-8")
+    except DataException:
+        return None
+
+
+class PlannedTask(NamedTuple):
+    step_name: str
+    outcome: str  # 'hit', 'miss', 'off' or 'run' (waits on a task that will run)
+    detail: str
+
+
+def plan_run(
+    flow_cls: type[FlowSpec], fds: FlowDataStore, parameters: dict[str, Any], decospecs: tuple[str, ...] = ()
+) -> list[PlannedTask]:
+    """What ``run`` would reuse from the cache with these parameters, found without running anything.
+
+    Tasks are followed only through cache hits: past the first task that would run, inputs are unknown.
+    """
+    graph = flow_cls._get_graph()
+    cache = TaskCache(flow_cls, fds, step_decorators(graph, decospecs))
+    scheduler = Scheduler(graph)
+    located: dict[str, tuple[str, str, int]] = {}  # simulated "step/id" -> where the reused task is
+    planned: list[PlannedTask] = []
+    queue: list[TaskPlan] = scheduler.initial()
+    reached: set[str] = set()
+    counter = 0
+    while queue:
+        plan = queue.pop(0)
+        reached.add(plan.step_name)
+        not_cacheable = cache.why_not_cacheable(plan.step_name)
+        if not_cacheable is not None:
+            planned.append(PlannedTask(plan.step_name, "off", not_cacheable))
+            continue
+        key = cache.key_for(plan, located.__getitem__, parameters)
+        found = cache.lookup(key)
+        if found.source is None:
+            planned.append(PlannedTask(plan.step_name, "miss", found.reason))
+            continue
+        planned.append(PlannedTask(plan.step_name, "hit", found.source))
+        _, run_id, step_name, task_id = found.source.split("/")
+        meta = fds.get_datastore_for_task(run_id, step_name, task_id, attempt=found.attempt).load_metadata()
+        counter += 1
+        sim_id = f"sim{counter}"
+        located[f"{step_name}/{sim_id}"] = (run_id, task_id, found.attempt)
+        finished = FinishedTask(step_name, sim_id, plan.foreach_stack, tuple(meta.get("next_steps") or []),
+                                meta.get("foreach_var"), int(meta.get("num_splits") or 0))  # fmt: skip
+        queue.extend(scheduler.finished(finished))
+    for node in graph.sorted_nodes():
+        if node.name not in reached:
+            planned.append(PlannedTask(node.name, "run", "follows a task that will run"))
+    return planned

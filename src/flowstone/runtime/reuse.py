@@ -1,0 +1,89 @@
+"""Deciding, before a task runs, whether an earlier task's results can stand in for it (resume, then the cache),
+and recording the decision in the task's metadata under ``cache``."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from flowstone.datastore import FlowDataStore
+from flowstone.runtime.cache import CacheKey, Locator, TaskCache
+from flowstone.runtime.resume import OriginTask, ResumeIndex
+from flowstone.runtime.scheduler import TaskPlan
+from flowstone.runtime.why import summarize_differences
+
+__all__ = ["Decision", "ReusePolicy", "clone_task"]
+
+
+class Decision(NamedTuple):
+    """Run the task, or reuse ``reuse`` in its place; ``info`` goes to the task's metadata."""
+
+    reuse: OriginTask | None
+    key: CacheKey | None
+    info: dict[str, Any]
+    message: str
+
+
+class ReusePolicy:
+    """Resume first (a task of the origin run at the same place), then the cross-run cache."""
+
+    def __init__(self, cache: TaskCache, resume: ResumeIndex | None = None, clone_only: bool = False) -> None:
+        self.cache = cache
+        self.resume = resume
+        self.clone_only = clone_only
+
+    def decide(self, plan: TaskPlan, locate: Locator, parameters: dict[str, Any]) -> Decision:
+        not_cacheable = self.cache.why_not_cacheable(plan.step_name)
+        origin = self.resume.find(plan) if self.resume else None
+        # the key is recorded even for tasks the cache does not reuse, so resume and `why` can compare it
+        key = self.cache.key_for(plan, locate, parameters)
+        info: dict[str, Any] = {"key": key.hash, "components": key.components}
+        if origin is not None:
+            origin_cache = origin.metadata.get("cache") or {}
+            if self.clone_only or origin_cache.get("key") == key.hash:
+                return self._reuse(origin, key, "resumed", f"Cloned from {origin.datastore.pathspec}.")
+            old = origin_cache.get("components")
+            why = summarize_differences(old, key.components) if old else "the origin task has no cache key"
+            message = f"Running again, not cloning {origin.datastore.pathspec}: {why}."
+            return Decision(None, key, {**info, "decision": "miss", "reason": why}, message)
+        if self.resume is not None and plan.step_name in self.resume.rerun_steps:
+            return Decision(None, key, {**info, "decision": "rerun", "reason": "resume runs this step again"}, "")
+        if not_cacheable is not None:
+            return Decision(None, key, {**info, "decision": "off", "reason": not_cacheable}, "")
+        found = self.cache.lookup(key)
+        if found.source is None:
+            return Decision(None, key, {**info, "decision": "miss", "reason": found.reason}, "")
+        _, source_run, step_name, task_id = found.source.split("/")
+        source = self.cache.fds.get_datastore_for_task(source_run, step_name, task_id, attempt=found.attempt)
+        origin = OriginTask(source, source.load_metadata())
+        return self._reuse(origin, key, "hit", f"Cache hit: reusing {found.source}.")
+
+    def _reuse(self, origin: OriginTask, key: CacheKey, decision: str, message: str) -> Decision:
+        info = {"key": key.hash, "components": key.components, "decision": decision,
+                "source": origin.datastore.pathspec}  # fmt: skip
+        return Decision(origin, key, info, message)
+
+
+def clone_task(
+    fds: FlowDataStore, origin: OriginTask, run_id: str, task_id: str, input_paths: list[str], cache: dict[str, Any]
+) -> None:
+    """Record ``origin`` as a task of run ``run_id``: artifacts by reference, metadata and logs copied."""
+    source = origin.datastore
+    target = fds.get_datastore_for_task(run_id, source.step_name, task_id, attempt=0, mode="w")
+    target.save_artifacts((), refs=source.records.items())  # no attempt marker: nothing ran (one write less)
+    for stream in ("stdout", "stderr"):
+        lines = source.load_log_lines(stream)
+        if lines:
+            times = [t for t, _ in lines]
+            target.save_log(stream, "\n".join(line for _, line in lines) + "\n",
+                            timestamps=times if None not in times else None)  # type: ignore[arg-type]  # fmt: skip
+    target.save_metadata(
+        {
+            **origin.metadata,
+            "attempt": 0,
+            "input_paths": [f"{run_id}/{p}" for p in input_paths],
+            "origin_pathspec": source.pathspec,
+            "origin_run_id": source.run_id,
+            "cache": cache,
+        }
+    )
+    target.done()
