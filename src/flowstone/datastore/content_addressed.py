@@ -41,10 +41,11 @@ class ContentAddressedStore:
         return f"{self.prefix}/{key[:2]}/{key}"
 
     # -- writes -----------------------------------------------------------------------------------
-    def put(self, payload: Payload, key: str | None = None) -> StoredBlob:
+    def put(self, payload: Payload, key: str | None = None, durable: bool = True) -> StoredBlob:
         """Store one blob (a buffer or a sequence of buffers) unless an equal one exists.
 
-        ``key`` may be passed when the caller has already hashed the content.
+        ``key`` may be passed when the caller has already hashed the content. ``durable=False`` is for blobs
+        nothing depends on for correctness (a lost one is merely missing after a machine crash).
         """
         chunks = list(iter_chunks(payload))
         total = sum(c.nbytes for c in chunks)
@@ -54,7 +55,7 @@ class ContentAddressedStore:
         if existing is not None:
             return StoredBlob(key, total, blob_format.encoding_of_stored_size(existing.size, total), False)
         encoding = blob_format.choose_encoding(chunks, total, self.compress_ratio_threshold)
-        written = self.storage.put_if_absent(path, blob_format.encode(chunks, total, encoding))
+        written = self.storage.put_if_absent(path, blob_format.encode(chunks, total, encoding), durable=durable)
         return StoredBlob(key, total, encoding, written)
 
     def save_blobs(self, blobs: Iterable[Any], len_hint: int = 0) -> list[str]:

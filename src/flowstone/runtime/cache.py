@@ -102,7 +102,8 @@ class TaskCache:
             fingerprint = self.fingerprints.step(step_name)
             sources = {}
             for name, text in sorted(fingerprint.sources.items()):
-                sources[name] = self.fds.ca_store.put(text.encode("utf-8")).key  # kept for `why` diffs
+                # kept for `why` diffs only: no need to wait for the disk
+                sources[name] = self.fds.ca_store.put(text.encode("utf-8"), durable=False).key
             decorators = [
                 {"name": d.name, "attributes": d.attributes} for d in self.decorators[step_name] if d.name != "cache"
             ]

@@ -93,7 +93,7 @@ class Storage(ABC):
         """
 
     @abstractmethod
-    def put_if_absent(self, key: str, payload: Payload) -> bool:
+    def put_if_absent(self, key: str, payload: Payload, durable: bool = True) -> bool:
         """Atomically create ``key`` only if it does not exist; True if this call created it.
 
         Of several concurrent callers for one key, exactly one gets True.

@@ -122,12 +122,12 @@ class LocalStorage(Storage):
         while self._unsynced_dirs:
             self._fsync_dir(self._unsynced_dirs.pop())
 
-    def put_if_absent(self, key: str, payload: Payload) -> bool:
+    def put_if_absent(self, key: str, payload: Payload, durable: bool = True) -> bool:
         path = self.path(key)
         if os.path.exists(path):
             return False
         try:
-            return self._publish(path, payload, overwrite=False)
+            return self._publish(path, payload, overwrite=False, durable=durable)
         except OSError as exc:
             raise _storage_error("write", path, exc) from exc
 

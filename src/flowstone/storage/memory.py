@@ -40,7 +40,7 @@ class MemoryStorage(Storage):
             written.append(True)
         return written
 
-    def put_if_absent(self, key: str, payload: Payload) -> bool:
+    def put_if_absent(self, key: str, payload: Payload, durable: bool = True) -> bool:
         return self.save_bytes([(key, payload)], overwrite=False)[0]
 
     def delete(self, keys: Iterable[str]) -> None:
