@@ -3,6 +3,7 @@ fixture; ``isolates_crashes`` says whether a task dying may be tested without ki
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
@@ -31,6 +32,11 @@ def _talk() -> str:
     print("second line")
     sys.stdout.write("no newline at the end")
     return "returned value"
+
+
+def _numbered(i: int) -> int:
+    print(f"task {i}")
+    return i * i
 
 
 def _raise() -> None:
@@ -62,7 +68,7 @@ class ExecutorTests:
 
     def test_many_tasks_are_told_apart(self, executor: Executor) -> None:
         for i in range(5):
-            executor.submit(i, lambda i=i: print(f"task {i}") or i * i)
+            executor.submit(i, functools.partial(_numbered, i))
         events = collect(executor, 5)
         for i in range(5):
             assert lines_of(events, i) == [f"task {i}"]

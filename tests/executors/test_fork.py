@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
+import select
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -30,70 +34,137 @@ def fork() -> Iterator[ForkExecutor]:
     executor.shutdown()
 
 
+# Task functions travel to the fork server pickled: they are module-level functions (or partials of them).
+def _exit_with(code: int) -> None:
+    os._exit(code)
+
+
+def _segfault() -> None:
+    ctypes.string_at(0)
+
+
+def _answer() -> int:
+    return 42
+
+
+def _hang_with_child(marker: str) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    Path(marker).write_text(str(child.pid))
+    time.sleep(600)
+
+
+def _spawn_and_leave() -> str:
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    print("left a child behind")
+    return "done"
+
+
+def _sleep_long() -> None:
+    time.sleep(600)
+
+
+def _nothing() -> None:
+    return None
+
+
+def _count_threads() -> int:
+    return len(os.listdir(f"/proc/{os.getpid()}/task"))
+
+
 def test_os_exit_is_reported(fork: ForkExecutor) -> None:
-    fork.submit("x", lambda: os._exit(7))
+    fork.submit("x", functools.partial(_exit_with, 7))
     exited = exit_of(collect(fork, 1), "x")
     assert exited.returncode == 7 and exited.result is None
     assert exited.description == "exited with code 7"
 
 
 def test_segfault_does_not_hurt_the_parent(fork: ForkExecutor) -> None:
-    fork.submit("segv", lambda: ctypes.string_at(0))
-    fork.submit("fine", lambda: 42)
+    fork.submit("segv", _segfault)
+    fork.submit("fine", _answer)
     events = collect(fork, 2)
     assert exit_of(events, "segv").description == "was killed by SIGSEGV"
     assert exit_of(events, "fine").result == 42
+    assert any("Fatal Python error" in line for line in lines_of(events, "segv", "stderr"))
 
 
-def test_time_limit_kills_the_task_and_what_it_spawned(fork: ForkExecutor, tmp_path) -> None:
+def _gone(pid: int, seconds: float) -> bool:
+    """Wait (on the process's pidfd, not by polling) for ``pid`` to end or become a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().split()[2] == "Z":
+                return True
+        fd = os.pidfd_open(pid)
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    try:
+        readable, _, _ = select.select([fd], [], [], seconds)
+        return bool(readable)
+    finally:
+        os.close(fd)
+
+
+def test_time_limit_kills_the_task_and_what_it_spawned(fork: ForkExecutor, tmp_path: Path) -> None:
     marker = tmp_path / "grandchild.pid"
-
-    def hang() -> None:
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-        marker.write_text(str(child.pid))
-        time.sleep(600)
-
     started = time.monotonic()
-    fork.submit("hang", hang, time_limit=1.0)
+    fork.submit("hang", functools.partial(_hang_with_child, str(marker)), time_limit=1.0)
     exited = exit_of(collect(fork, 1), "hang")
     assert exited.timed_out and exited.returncode < 0
     assert time.monotonic() - started < 30
-    grandchild = int(marker.read_text())
-    # the whole process group was killed: the grandchild is gone (or a zombie awaiting its reaper)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{grandchild}/stat") as f:
-                if f.read().split()[2] == "Z":
-                    break
-        except FileNotFoundError:
-            break
-        time.sleep(0.01)
-    else:
-        pytest.fail("the task's child process survived the time limit")
+    assert _gone(int(marker.read_text()), 10), "the task's child process survived the time limit"
 
 
 def test_output_of_a_grandchild_holding_the_pipe_does_not_block_the_exit(fork: ForkExecutor) -> None:
-    def spawn_and_leave() -> str:
-        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
-        print("left a child behind")
-        return "done"
-
-    fork.submit("p", spawn_and_leave)
+    fork.submit("p", _spawn_and_leave)
     events = collect(fork, 1)
     assert exit_of(events, "p").result == "done"
     assert lines_of(events, "p") == ["left a child behind"]
 
 
 def test_kill(fork: ForkExecutor) -> None:
-    fork.submit("k", lambda: time.sleep(600))
+    fork.submit("k", _sleep_long)
     fork.kill("k")
     assert exit_of(collect(fork, 1), "k").returncode < 0
 
 
-def test_parent_buffered_output_is_not_repeated_by_children(fork: ForkExecutor, capfd) -> None:
+def test_parent_buffered_output_is_not_repeated_by_children(capfd: pytest.CaptureFixture[str]) -> None:
     sys.stdout.write("parent text without newline")
-    fork.submit("c", lambda: None)
-    collect(fork, 1)
+    executor = ForkExecutor()
+    try:
+        executor.submit("c", _nothing)
+        collect(executor, 1)
+    finally:
+        executor.shutdown()
     sys.stdout.flush()
     assert capfd.readouterr().out.count("parent text without newline") == 1
+
+
+def test_tasks_start_clean_even_when_the_runner_has_threads(fork: ForkExecutor) -> None:
+    """Threads started in the runner after the executor (an I/O library's, say) do not reach the tasks."""
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait)
+    worker.start()
+    try:
+        fork.submit("t", _count_threads)
+        assert exit_of(collect(fork, 1), "t").result == 1
+    finally:
+        stop.set()
+        worker.join()
+
+
+def test_unpicklable_task_is_refused(fork: ForkExecutor) -> None:
+    with pytest.raises(Exception, match="pickle"):
+        fork.submit("l", lambda: 1)
+
+
+def _environment_and_directory() -> tuple[str | None, str]:
+    return os.environ.get("FS_TEST_SET_AFTER_START"), os.getcwd()
+
+
+def test_tasks_see_the_runners_current_environment_and_directory(
+    fork: ForkExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server was forked earlier; a task still sees the variables and directory the runner has now."""
+    monkeypatch.setenv("FS_TEST_SET_AFTER_START", "yes")
+    monkeypatch.chdir(tmp_path)
+    fork.submit("e", _environment_and_directory)
+    assert exit_of(collect(fork, 1), "e").result == ("yes", str(tmp_path))

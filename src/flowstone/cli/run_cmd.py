@@ -25,12 +25,15 @@ def execute_run(state: CliState, params: dict[str, Any], **options: Any) -> bool
 
 def execute_resume(state: CliState, origin_run_id: str | None, step: str | None, **options: Any) -> bool:
     """Resume a run (by default the user's latest run of this flow); return True if it succeeded."""
-    fds = FlowDataStore(state.flow_name, settings=state.settings)
-    origin = origin_run_id or latest_run_id(fds, get_username())
-    if origin is None:
-        raise FlowstoneException(f"There is no run of {state.flow_name} to resume; start one with 'run'.")
-    state.info(f"Resuming run {state.flow_name}/{origin}" + (f" from step '{step}'." if step else "."))
-    return _execute(state, lambda loop: loop.resume(origin, step), options)
+
+    def resume(loop: RunLoop) -> RunOutcome:
+        origin = origin_run_id or latest_run_id(loop.fds, get_username())
+        if origin is None:
+            raise FlowstoneException(f"There is no run of {state.flow_name} to resume; start one with 'run'.")
+        loop.console.info(f"Resuming run {state.flow_name}/{origin}" + (f" from step '{step}'." if step else "."))
+        return loop.resume(origin, step)
+
+    return _execute(state, resume, options)
 
 
 def print_plan(state: CliState, params: dict[str, Any]) -> None:
@@ -59,10 +62,10 @@ def latest_run_id(fds: FlowDataStore, user: str) -> str | None:
 
 
 def _execute(state: CliState, start: Any, options: dict[str, Any]) -> bool:
+    executor = ForkExecutor()  # first: its fork server must start before any I/O library starts threads
     console = Console(quiet=state.quiet)
     console.info(f"flowstone {__version__} executing {state.flow_name} for user:{get_username()}")
     fds = FlowDataStore(state.flow_name, settings=state.settings)
-    executor = ForkExecutor()
     try:
         loop = RunLoop(state.flow_cls, fds, executor, RunOptions(decospecs=state.decospecs, **options), console)
         outcome: RunOutcome = start(loop)

@@ -43,6 +43,11 @@ class FlowDataStore:
         self.ca_store = ContentAddressedStore(self.storage, BLOB_PREFIX, self.settings.compress_ratio_threshold)
         self.serializers = serializers or default_registry()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # travels to task processes; a process-wide registry is not copied (the receiving process has its own)
+        registry = None if self.serializers is default_registry() else self.serializers
+        return FlowDataStore, (self.flow_name, self.storage, self.settings, None, None, registry)
+
     @property
     def TYPE(self) -> str:
         return self.storage.TYPE

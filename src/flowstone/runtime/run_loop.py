@@ -6,6 +6,7 @@ One loop serves every executor; executors differ only in where a task's function
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -247,8 +248,8 @@ class RunLoop:
         )
         timeout = next((d for d in decorators if isinstance(d, TimeoutDecorator)), None)
         limit = timeout.total_seconds + TIMEOUT_GRACE_SECONDS if timeout else None
-        flow_cls, fds = self.flow_cls, self.fds
-        pid = self.executor.submit(spec.task_id, lambda: run_task(flow_cls, spec, fds), time_limit=limit)
+        task = functools.partial(run_task, self.flow_cls, spec, self.fds)  # picklable: it may travel
+        pid = self.executor.submit(spec.task_id, task, time_limit=limit)
         prefix = f"{self.run_id}/{spec.step_name}/{spec.task_id} (pid {pid})"
         cacheable = decision.key is not None and self.cache.why_not_cacheable(plan.step_name) is None
         self._active[spec.task_id] = _Active(spec, pid, prefix, decision.key if cacheable else None)
