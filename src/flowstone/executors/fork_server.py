@@ -6,8 +6,9 @@ with locks held by threads that do not exist in it. The server is forked early, 
 runs I/O libraries itself, so every task starts from a clean, already-imported copy of the flow.
 
 Protocol over a Unix socket pair. Runner to server: an 8-byte length carrying three file descriptors (the task's
-stdout, stderr and result pipes), then that many bytes: the pickled task function with the runner's current environment and working directory. Server to runner: fixed-size
-records, ``S`` (started: request id, pid) and ``X`` (exited: pid, wait status).
+stdout, stderr and result pipes), then that many bytes: the pickled task function with the runner's current
+environment and working directory. Server to runner: fixed-size records, ``S`` (started: request id, pid) and
+``X`` (exited: pid, wait status).
 """
 
 from __future__ import annotations
