@@ -37,6 +37,8 @@ def test_failed_run_and_resume() -> None:
     assert resumed.status == "successful"
     run = resumed.run
     assert run.origin_run_id == failed.run.id
+    # a finished run keeps its id in memory and leaves no file behind, even without 'with'
+    assert not Path(failed._run_id_file).exists() and not Path(resumed._run_id_file).exists()
     assert run["double"].task.origin_pathspec == f"LinearFlow/{failed.run.id}/double/2"
     assert run["add"].task.origin_pathspec is None
     assert run.data.result == {"total": 12, "scale": 2}

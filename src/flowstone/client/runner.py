@@ -51,6 +51,7 @@ class ExecutingRun:
         self._runner = runner
         self.command = command
         self._run_id_file = run_id_file
+        self._run_id: str | None = None
         self.returncode: int | None = None
         self.stdout = ""
         self.stderr = ""
@@ -65,11 +66,19 @@ class ExecutingRun:
 
     @property
     def run_id(self) -> str | None:
-        try:
-            with open(self._run_id_file) as f:
-                return f.read().strip() or None
-        except FileNotFoundError:
-            return None
+        if self._run_id is None:
+            try:
+                with open(self._run_id_file) as f:
+                    self._run_id = f.read().strip() or None
+            except FileNotFoundError:
+                return None
+        return self._run_id
+
+    def _finished(self, returncode: int) -> None:
+        """Record the exit and keep the run id in memory: the file that carried it is not needed any more."""
+        self.returncode = returncode
+        _ = self.run_id
+        self.cleanup()
 
     @property
     def run(self) -> Run | None:
@@ -86,7 +95,7 @@ class ExecutingRun:
             out, err = await asyncio.wait_for(self._process.communicate(), timeout)
             self.stdout += out.decode("utf-8", "replace")
             self.stderr += err.decode("utf-8", "replace")
-            self.returncode = self._process.returncode
+            self._finished(self._process.returncode)  # type: ignore[arg-type]
         return self
 
     async def stream_log(self, stream: str = "stdout") -> AsyncIterator[tuple[int, str]]:
@@ -189,7 +198,7 @@ class Runner:
         executing = self._start(verb, kwargs)
         output = None if self.show_output else subprocess.PIPE
         result = subprocess.run(executing.command, cwd=self.cwd, env=self.env, stdout=output, stderr=output, text=True)
-        executing.returncode = result.returncode
+        executing._finished(result.returncode)
         executing.stdout, executing.stderr = result.stdout or "", result.stderr or ""
         return executing
 
