@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from flowstone.datastore import FlowDataStore
 from flowstone.settings import Settings
 from flowstone.storage.local import LocalStorage
 from flowstone.storage.memory import MemoryStorage
+from tests.servers.seaweedfs import SeaweedFS
 
 # test flows import their helper module ('behaviours') the way a flow file imports a sibling module
 sys.path.insert(0, str(Path(__file__).parent / "flows"))
@@ -28,3 +30,18 @@ def settings(local_root: Path) -> Settings:
 def flow_datastore(request: pytest.FixtureRequest, local_root: Path, settings: Settings) -> FlowDataStore:
     storage = LocalStorage(str(local_root)) if request.param == "local" else MemoryStorage()
     return FlowDataStore("TestFlow", storage=storage, settings=settings)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedFS]:
+    """A real S3 API server on loopback, one per test worker, with an empty bucket 'flowstone-test'."""
+    with SeaweedFS(buckets=("flowstone-test", "flowstone-other")) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_env(seaweedfs: SeaweedFS, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Point S3 clients in this process (and in subprocesses it starts) at the test server."""
+    for name, value in seaweedfs.environment.items():
+        monkeypatch.setenv(name, value)
+    return seaweedfs.environment
