@@ -51,6 +51,10 @@ class _SettingsFields(NamedTuple):
     datastore_sysroot_local: str | None = None
     datastore_sysroot_s3: str | None = None
     datastore_sysroot_azure: str | None = None
+    # S3 endpoint (a local or S3-compatible server); unset means AWS, from the standard AWS configuration
+    s3_endpoint_url: str | None = None
+    # Where S3(run=...) keeps a run's objects; default: <datastore_sysroot_s3>/userdata
+    datatools_s3root: str | None = None
     # fsync blobs and records before they become visible, so a machine crash cannot leave a DONE task
     # whose data was still only in the page cache.
     fsync: bool = True
@@ -97,6 +101,14 @@ class Settings(_SettingsFields):
     def replace(self, **changes: object) -> Settings:
         """Return a copy with ``changes`` applied (None values are ignored)."""
         return Settings(**{**self._asdict(), **{k: v for k, v in changes.items() if v is not None}})
+
+    def s3_userdata_root(self) -> str | None:
+        """The root under which ``S3(run=...)`` places each run's objects, if one is configured."""
+        if self.datatools_s3root:
+            return self.datatools_s3root.rstrip("/")
+        if self.datastore_sysroot_s3:
+            return self.datastore_sysroot_s3.rstrip("/") + "/userdata"
+        return None
 
     def datastore_root(self, ds_type: str | None = None) -> str:
         """The root of the datastore of ``ds_type`` (default: ``default_datastore``)."""
