@@ -20,6 +20,7 @@ _EXPORTS = {
     "environment": "flowstone.flow.decorators",
     "Parameter": "flowstone.flow.parameters",
     "JSONType": "flowstone.flow.parameters",
+    "IncludeFile": "flowstone.flow.include_file",
     "current": "flowstone.flow.current",
     "Metaflow": "flowstone.client.objects",
     "Flow": "flowstone.client.objects",
