@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 from flowstone.datastore import FlowDataStore, TaskDataStore
 from flowstone.errors import DataException
 from flowstone.flow.flowspec import FlowSpec
+from flowstone.flow.include_file import plain_values
 from flowstone.runtime.cache import TaskCache
 from flowstone.runtime.scheduler import FinishedTask, Scheduler, TaskPlan
 from flowstone.runtime.step_config import step_decorators
@@ -89,6 +90,7 @@ def plan_run(
 
     Tasks are followed only through cache hits: past the first task that would run, inputs are unknown.
     """
+    parameters = plain_values(parameters)
     graph = flow_cls._get_graph()
     cache = TaskCache(flow_cls, fds, step_decorators(graph, decospecs))
     scheduler = Scheduler(graph)

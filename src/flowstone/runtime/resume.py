@@ -42,6 +42,7 @@ class ResumeIndex:
         if record is None:
             raise FlowstoneException(f"Cannot resume: run {fds.flow_name}/{origin_run_id} does not exist.")
         self._recorded_parameters: dict[str, Any] = record.get("parameters") or {}
+        self._fds = fds
         if resume_step is not None and resume_step not in graph:
             raise FlowstoneException(f"Cannot resume from '{resume_step}': the flow has no such step.")
         self.origin_run_id = origin_run_id
@@ -83,5 +84,12 @@ class ResumeIndex:
         """The origin run's parameter values: from its start task, else as recorded when the run began."""
         start = next((t for k, t in self._tasks.items() if k[0] == "start"), None)
         if start is None:
-            return {name: self._recorded_parameters.get(name) for name in names}
+            return {name: self._recorded_parameter(name) for name in names}
         return dict(start.datastore.load_artifacts([n for n in names if n in start.datastore]))
+
+    def _recorded_parameter(self, name: str) -> Any:
+        value = self._recorded_parameters.get(name)
+        if isinstance(value, dict) and "included_file" in value:  # an IncludeFile: its content is in the store
+            raw = bytes(self._fds.ca_store.load_blob(value["key"]))
+            return raw.decode(value["encoding"]) if value["is_text"] else raw
+        return value

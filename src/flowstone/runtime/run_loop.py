@@ -21,6 +21,7 @@ from flowstone.executors.base import Executor, Exited, OutputLine
 from flowstone.flow.current import get_username
 from flowstone.flow.decorators import CatchDecorator, RetryDecorator, TimeoutDecorator
 from flowstone.flow.flowspec import FlowSpec
+from flowstone.flow.include_file import IncludedFile, plain_values
 from flowstone.flow.lint import check_graph
 from flowstone.runtime.cache import CacheKey, TaskCache
 from flowstone.runtime.console import Console
@@ -114,8 +115,9 @@ class RunLoop:
     def run(self, parameter_values: dict[str, Any]) -> RunOutcome:
         check_graph(self.graph)
         started = time.monotonic()
-        self._parameters = dict(parameter_values)
-        self._create_run()
+        included = {name: v for name, v in parameter_values.items() if isinstance(v, IncludedFile)}
+        self._parameters = plain_values(parameter_values)  # steps, the cache and the client see the content
+        self._create_run(included)
         self.console.info(f"Workflow starting (run-id {self.run_id}):")
         self.console.start_progress()
         self._queue.extend(_Queued(plan) for plan in self.scheduler.initial())
@@ -142,9 +144,12 @@ class RunLoop:
         names = [attr for attr, _ in self.flow_cls._get_parameters()]
         return self.run(self.reuse.resume.parameters(names))
 
-    def _create_run(self) -> None:
+    def _create_run(self, included: dict[str, IncludedFile]) -> None:
         flow_file = sys.modules[self.flow_cls.__module__].__file__ or ""
         self.code_package, files = save_code_package(self.fds.ca_store, flow_file)
+        parameters = {k: _jsonable(v) for k, v in self._parameters.items() if k not in included}
+        for name, file in included.items():  # stored before any step runs; the record says where it came from
+            parameters[name] = file.describe(self.fds.ca_store.put(file.raw).key)
         now = datetime.now(timezone.utc)
         record = {
             "flow_name": self.flow_cls.__name__,
@@ -156,7 +161,7 @@ class RunLoop:
                 f"python_version:{_python_version()}",
                 f"date:{now.strftime('%Y-%m-%d')}",
             ],
-            "parameters": {k: _jsonable(v) for k, v in self._parameters.items()},
+            "parameters": parameters,
             "code_package": self.code_package,
             "code_files": files,
             "flow_file": os.path.basename(flow_file),

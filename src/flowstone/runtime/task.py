@@ -28,6 +28,8 @@ from flowstone.flow.decorators import (
     TimeoutDecorator,
 )
 from flowstone.flow.flowspec import FlowSpec, Transition
+from flowstone.s3.reads import ExternalRead, recording_reads
+from flowstone.s3.task_context import TaskContext, set_task_context
 
 __all__ = ["TaskResult", "TaskSpec", "run_task", "temporary_environ"]
 
@@ -87,8 +89,10 @@ def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataS
     datastore = flow_datastore.get_datastore_for_task(spec.run_id, spec.step_name, spec.task_id, spec.attempt, "w")
     datastore.init_task()
     _set_current(spec)
+    set_task_context(TaskContext(spec.flow_name, spec.run_id, current.tempdir))
     flow = flow_cls(use_cli=False)
     result: TaskResult
+    reads: dict[str, ExternalRead] = {}
     try:
         flow._bind_task(
             spec.step_name,
@@ -98,7 +102,8 @@ def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataS
             max_num_splits=spec.max_num_splits,
             datastore=datastore,
         )
-        result = _run_step(flow, spec)
+        with recording_reads() as reads:  # objects the step reads through S3 become part of its cache entry
+            result = _run_step(flow, spec)
         if result.ok:
             values, refs = flow._artifacts_to_persist()
             datastore.save_artifacts(values, len_hint=len(values), refs=refs)
@@ -107,7 +112,8 @@ def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataS
         _print_exception(exc)
     finally:
         _cleanup_tempdir()
-    datastore.save_metadata(_task_metadata(spec, result, started))
+        set_task_context(None)
+    datastore.save_metadata({**_task_metadata(spec, result, started), "external_reads": list(reads.values())})
     return result
 
 
