@@ -11,7 +11,7 @@ PUBLIC = {
     "FlowSpec", "step", "Parameter", "JSONType", "current", "retry", "catch", "cache", "timeout", "resources",
     "environment", "IncludeFile",
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace", "default_namespace",
-    "metadata", "get_metadata", "default_metadata", "Runner",
+    "metadata", "get_metadata", "default_metadata", "Runner", "S3",
 }  # fmt: skip
 
 
@@ -28,6 +28,17 @@ def test_metaflow_exception_names() -> None:
 
     assert MetaflowNotFound is FlowstoneNotFound and issubclass(MetaflowNotFound, MetaflowException)
     assert issubclass(UnpicklableArtifactException, DataException)
+
+
+def test_metaflow_s3_names() -> None:
+    from flowstone import s3
+    from flowstone.exception import MetaflowException
+
+    for name in ("S3", "S3Object", "S3GetObject", "S3PutObject", "RangeInfo"):
+        assert getattr(s3, name) is not None
+    for suffix in ("Exception", "NotFound", "AccessDenied", "URLException", "InvalidObject", "InvalidRange"):
+        assert getattr(s3, f"MetaflowS3{suffix}") is getattr(s3, f"S3{suffix}")
+        assert issubclass(getattr(s3, f"S3{suffix}"), MetaflowException)
 
 
 def test_import_is_light() -> None:

@@ -35,6 +35,7 @@ _EXPORTS = {
     "metadata": "flowstone.client.context",
     "get_metadata": "flowstone.client.context",
     "default_metadata": "flowstone.client.context",
+    "S3": "flowstone.s3.client",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,1 +1,59 @@
-"""s3 layer."""
+"""flowstone's S3 client (Metaflow's ``S3`` API) and the transport beneath it.
+
+    from flowstone import S3
+    with S3(s3root="s3://bucket/prefix") as s3:
+        s3.put("greeting", "hello")
+        print(s3.get("greeting").text)
+
+Names are imported on first use; the transport (:mod:`flowstone.s3.transport`, which needs ``obstore``) only when
+a request is made.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_ERRORS = "flowstone.s3.errors"
+_OBJECTS = "flowstone.s3.objects"
+_EXPORTS = {
+    "S3": "flowstone.s3.client",
+    "S3Config": "flowstone.s3.config",
+    "RetryPolicy": "flowstone.s3.config",
+    "S3Object": _OBJECTS,
+    "S3GetObject": _OBJECTS,
+    "S3PutObject": _OBJECTS,
+    "RangeInfo": _OBJECTS,
+    **dict.fromkeys(
+        [
+            "S3Exception",
+            "S3NotFound",
+            "S3BucketNotFound",
+            "S3AccessDenied",
+            "S3URLException",
+            "S3InvalidObject",
+            "S3InvalidRange",
+            "S3TransientError",
+            "MetaflowS3Exception",
+            "MetaflowS3NotFound",
+            "MetaflowS3AccessDenied",
+            "MetaflowS3URLException",
+            "MetaflowS3InvalidObject",
+            "MetaflowS3InvalidRange",
+        ],
+        _ERRORS,
+    ),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flowstone.s3' has no attribute '{name}'")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(_EXPORTS)

@@ -106,6 +106,7 @@ def _make_store(bucket: str, config: S3Config) -> S3Store:
         "allow_http": bool(config.endpoint_url and config.endpoint_url.startswith("http://")),
         "connect_timeout": timedelta(seconds=config.connect_timeout),
         "timeout": timedelta(seconds=config.request_timeout),
+        "default_content_type": "application/octet-stream",  # what S3 itself assumes; some servers sniff instead
     }
     try:
         return S3Store(bucket, config=settings, client_options=client, retry_config={"max_retries": 0})  # type: ignore[arg-type]
