@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,23 +48,27 @@ class FlowRun:
 def run_flow(
     flow_file: str | Path,
     *run_args: str,
-    root: Path,
+    root: Path | str,
     top_args: tuple[str, ...] = (),
+    datastore: str = "local",
     env: dict[str, str] | None = None,
     command: str = "run",
     timeout: float = 300,
 ) -> FlowRun:
     path = Path(flow_file) if Path(flow_file).is_absolute() else FLOWS / flow_file
-    run_id_file = root.parent / f"run-id-{os.getpid()}-{path.stem}"
+    scratch = Path(root).parent if datastore == "local" else Path(tempfile.gettempdir())
+    run_id_file = scratch / f"run-id-{os.getpid()}-{path.stem}"
     run_id_file.unlink(missing_ok=True)
     extra = ["--run-id-file", str(run_id_file)] if command == "run" else []
-    cmd = [sys.executable, str(path), "--datastore-root", str(root), *top_args, command, *extra, *run_args]
+    cmd = [sys.executable, str(path), "--datastore", datastore, "--datastore-root", str(root), *top_args, command,
+           *extra, *run_args]  # fmt: skip
     proc = subprocess.run(
         cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}, cwd=path.parent
     )
     run_id = run_id_file.read_text() if run_id_file.exists() else None
-    flow_name = _flow_class_name(path)
-    return FlowRun(proc, run_id, FlowDataStore(flow_name, settings=Settings(datastore_sysroot_local=str(root))))
+    run_id_file.unlink(missing_ok=True)
+    settings = Settings.from_env(default_datastore=datastore, **{f"datastore_sysroot_{datastore}": str(root)})
+    return FlowRun(proc, run_id, FlowDataStore(_flow_class_name(path), settings=settings))
 
 
 def _flow_class_name(path: Path) -> str:

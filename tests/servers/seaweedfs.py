@@ -15,8 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,7 +77,7 @@ class SeaweedFS:
                     "actions": ["Admin", "Read", "Write", "List", "Tagging"]}  # fmt: skip
         config.write_text(json.dumps({"identities": [identity]}))
         names = ["master", "volume", "filer", "s3", "admin"]
-        ports = free_ports(2 * len(names) + 1)
+        ports = free_ports(2 * len(names) + 3)
         port_args = []
         for i, name in enumerate(names):
             port_args += [f"-{name}.port={ports[2 * i]}", f"-{name}.port.grpc={ports[2 * i + 1]}"]
@@ -88,7 +86,8 @@ class SeaweedFS:
         data.mkdir(exist_ok=True)
         command = [
             _weed_binary(), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", *port_args,
-            f"-metricsPort={ports[-1]}", f"-s3.config={config}", f"-bucket={','.join(self.buckets)}",
+            f"-metricsPort={ports[-1]}", f"-s3.port.iceberg={ports[-2]}", f"-s3.port.lance={ports[-3]}",
+            f"-s3.config={config}", f"-bucket={','.join(self.buckets)}", "-s3.autoCreateBucket=false",
             "-master.telemetry=false", "-webdav=false", "-admin.ui=false", "-master.volumeSizeLimitMB=64",
         ]  # fmt: skip
         log = open(self.workdir / "weed.log", "wb")  # noqa: SIM115 - closed with the process
@@ -99,7 +98,7 @@ class SeaweedFS:
         return self
 
     def _wait_until_ready(self) -> None:
-        """Poll the S3 port until every bucket answers (a readiness check, with a deadline)."""
+        """Poll until every bucket takes a write (a readiness check, with a deadline)."""
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             assert self.process is not None
@@ -112,11 +111,22 @@ class SeaweedFS:
         raise RuntimeError(f"SeaweedFS did not become ready in {READY_TIMEOUT} s:\n{self.log()}")
 
     def _bucket_answers(self, bucket: str) -> bool:
+        """An authenticated write succeeds: the server is up and has created the bucket (it does so after it
+        starts listening)."""
+        import obstore
+        from obstore.store import S3Store
+
+        store = S3Store(
+            bucket,
+            config={"endpoint": self.endpoint, "access_key_id": ACCESS_KEY, "secret_access_key": SECRET_KEY,
+                    "region": "us-east-1"},
+            client_options={"allow_http": True, "timeout": "2s", "connect_timeout": "1s"},
+            retry_config={"max_retries": 0},
+        )  # fmt: skip
         try:
-            urllib.request.urlopen(f"{self.endpoint}/{bucket}", timeout=2)  # anonymous: 403 once it is up
-        except urllib.error.HTTPError as exc:
-            return exc.code == 403
-        except OSError:
+            obstore.put(store, ".ready", b"")
+            obstore.delete(store, ".ready")
+        except Exception:
             return False
         return True
 

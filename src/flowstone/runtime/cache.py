@@ -25,6 +25,7 @@ from flowstone.datastore.records import dump_json
 from flowstone.flow.artifacts import item_at
 from flowstone.flow.decorators import CacheDecorator, StepDecorator
 from flowstone.flow.flowspec import FlowSpec
+from flowstone.runtime.external import why_external_reads_changed
 from flowstone.runtime.fingerprint import StepFingerprinter
 from flowstone.runtime.scheduler import TaskPlan
 
@@ -193,6 +194,10 @@ class TaskCache:
         missing = [n for n, r in task.records.items() if r.inline is None and not self.fds.ca_store.exists(r.key)]
         if missing:
             return CacheLookup(None, 0, f"the earlier task {pathspec} lost the data of {', '.join(sorted(missing))}")
+        changed = why_external_reads_changed(task.load_metadata(["external_reads"]).get("external_reads"),
+                                             self.fds.settings)  # fmt: skip
+        if changed:
+            return CacheLookup(None, 0, f"{changed} since {pathspec} ran")
         return CacheLookup(pathspec, attempt, "")
 
     def record(self, key: CacheKey, run_id: str, step_name: str, task_id: str, attempt: int) -> None:

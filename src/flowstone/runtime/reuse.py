@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 from flowstone.datastore import FlowDataStore
 from flowstone.runtime.cache import CacheKey, Locator, TaskCache
+from flowstone.runtime.external import why_external_reads_changed
 from flowstone.runtime.resume import OriginTask, ResumeIndex
 from flowstone.runtime.scheduler import TaskPlan
 from flowstone.runtime.why import summarize_differences
@@ -39,10 +40,15 @@ class ReusePolicy:
         info: dict[str, Any] = {"key": key.hash, "components": key.components}
         if origin is not None:
             origin_cache = origin.metadata.get("cache") or {}
-            if self.clone_only or origin_cache.get("key") == key.hash:
+            if self.clone_only:
                 return self._reuse(origin, key, "resumed", f"Cloned from {origin.datastore.pathspec}.")
-            old = origin_cache.get("components")
-            why = summarize_differences(old, key.components) if old else "the origin task has no cache key"
+            if origin_cache.get("key") == key.hash:
+                why = why_external_reads_changed(origin.metadata.get("external_reads"), self.cache.fds.settings)
+                if why is None:
+                    return self._reuse(origin, key, "resumed", f"Cloned from {origin.datastore.pathspec}.")
+            else:
+                old = origin_cache.get("components")
+                why = summarize_differences(old, key.components) if old else "the origin task has no cache key"
             message = f"Running again, not cloning {origin.datastore.pathspec}: {why}."
             return Decision(None, key, {**info, "decision": "miss", "reason": why}, message)
         if self.resume is not None and plan.step_name in self.resume.rerun_steps:

@@ -34,4 +34,6 @@ def make_storage(ds_type: str, root: str | None = None, settings: Settings | Non
     root = root or settings.datastore_root(ds_type)
     if ds_type == "local":
         return cls(root, fsync=settings.fsync)
-    return cls(root)
+    if ds_type == "memory":
+        return cls(root)
+    return cls(root, settings=settings)

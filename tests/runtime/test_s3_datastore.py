@@ -1,0 +1,70 @@
+"""Every flow feature on the S3 datastore, against a real S3 API server: runs, logs, the Client API, the cache,
+resume and IncludeFile."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from flowstone.client import context
+from flowstone.client.objects import Flow, Run
+from flowstone.s3.config import S3Config
+from flowstone.s3.locations import parse_url
+from flowstone.s3.transport import S3Transport
+from tests.runtime.helpers import FlowRun, run_flow
+
+
+def _root() -> str:
+    return f"s3://flowstone-test/ds-{uuid.uuid4().hex[:12]}"
+
+
+def test_run_client_cache_and_resume_on_s3(s3_env: dict[str, str]) -> None:
+    root = _root()
+    first = run_flow("client_flow.py", root=root, datastore="s3")
+    assert first.ok, first.output
+    assert first.task("end")["summary"]["results"] == ["x-0", "y-1", "z-0"]
+    context.datastore("s3", root)
+    context.namespace(None)
+    try:
+        run = Run(f"ClientFlow/{first.run_id}")
+        assert run.successful and run.data.summary["results"] == ["x-0", "y-1", "z-0"]
+        assert "hello from start" in run["start"].task.stdout
+        assert run["start"].task.data.big == bytes(range(256)) * 4096
+        assert Flow("ClientFlow").latest_run.id == first.run_id
+    finally:
+        context.default_metadata()
+        context.default_namespace()
+    # unchanged: every task is reused; an S3 object a step read changes: that step and what follows run again
+    source = f"{root}/inputs/words.txt"
+    transport = S3Transport("flowstone-test", S3Config.from_env())
+    transport.put_many([(parse_url(source).key, b"hello")])
+    once = run_flow("s3_flow.py", "--source", source, root=root, datastore="s3")
+    again = run_flow("s3_flow.py", "--source", source, root=root, datastore="s3")
+    assert once.ok and again.ok, again.output
+    assert _decisions(again) == {"start": "hit", "read": "hit", "end": "hit"}
+    assert again.task("end")["total"] == 6 + 5
+    transport.put_many([(parse_url(source).key, b"hello, world")])
+    changed = run_flow("s3_flow.py", "--source", source, root=root, datastore="s3")
+    assert changed.ok, changed.output
+    assert _decisions(changed) == {"start": "hit", "read": "miss", "end": "miss"}
+    assert changed.task("end")["total"] == 6 + 12
+    assert source in changed.task("read").load_metadata(["cache"])["cache"]["reason"]
+    # a failed run resumes on S3
+    failed = run_flow("linear_flow.py", root=root, datastore="s3", env={"FS_TEST_FAIL_AT": "add"})
+    assert not failed.ok
+    resumed = run_flow("linear_flow.py", "--origin-run-id", str(failed.run_id), root=root, datastore="s3",
+                       command="resume")  # fmt: skip
+    assert resumed.proc.returncode == 0, resumed.output
+
+
+def _decisions(run: FlowRun) -> dict[str, str]:
+    return {t.step_name: t.load_metadata(["cache"])["cache"]["decision"] for t in run.tasks()}
+
+
+def test_include_file_on_s3(s3_env: dict[str, str], tmp_path: Path) -> None:
+    root = _root()
+    table = tmp_path / "t.csv"
+    table.write_text("x,1\n")
+    run = run_flow("include_flow.py", "--table", str(table), root=root, datastore="s3")
+    assert run.ok, run.output
+    assert run.task("end")["seen"]["table"] == "x,1\n"
