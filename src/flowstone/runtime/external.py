@@ -12,7 +12,7 @@ from flowstone.settings import Settings
 __all__ = ["why_external_reads_changed"]
 
 
-def why_external_reads_changed(reads: Iterable[Any], settings: Settings) -> str | None:
+def why_external_reads_changed(reads: Iterable[Any] | None, settings: Settings) -> str | None:
     """Why the recorded ``(url, etag, version)`` reads no longer hold (the first change found), or None."""
     reads = [tuple(read) for read in reads or ()]
     if not reads:
