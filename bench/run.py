@@ -1,6 +1,7 @@
 """Benchmarks: flowstone against Metaflow 2.19, in one run, on this machine.
 
     python bench/run.py datastore [--repeat N]
+    python bench/run.py s3 [--repeat N]    # S3 clients against a local SeaweedFS (see bench/s3_ops.py)
 
 Metaflow is installed only into ``bench/.venv-metaflow`` (created on first use); flowstone runs from the
 project's ``.venv``. Every measurement runs in a fresh process; flowstone and Metaflow alternate, and the
@@ -345,11 +346,150 @@ def bench_cache(repeat: int) -> list[Comparison]:
     return rows
 
 
+# -- s3 -------------------------------------------------------------------------------------------
+S3_BUCKET = "bench"
+S3_CLIENTS = ("flowstone", "metaflow", "boto3", "obstore")  # boto3 and metaflow run in the Metaflow venv
+S3_WORKLOADS = {"small": (1000, 10 * 1024), "large": (16, 32 * 1024 * 1024)}
+S3_LABELS = {"small": "1000 x 10 KiB", "large": "16 x 32 MiB"}
+S3_PEAK_LIMIT_MB = 100.0
+
+
+def ensure_bench_package(python: str, module: str, requirement: str) -> None:
+    """A package that only the benchmarks use, installed into a bench venv (never the project's)."""
+    if subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode != 0:
+        print(f"installing {requirement} into {Path(python).parent.parent} ...", flush=True)
+        subprocess.run([python, "-m", "pip", "install", "--quiet", requirement], check=True)
+
+
+def flowstone_s3_missing(python: str) -> str | None:
+    """Why ``from flowstone import S3`` fails, or None if it works."""
+    result = subprocess.run([python, "-c", "from flowstone import S3"], capture_output=True, text=True)
+    return None if result.returncode == 0 else (result.stderr.strip().splitlines() or ["?"])[-1]
+
+
+def s3_source_files(folder: Path, count: int, size: int) -> Path:
+    """The files that put_files sends: file i holds the bytes s3_ops.object_bytes(i, size)."""
+    import random
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        (folder / str(i)).write_bytes(random.Random(i).randbytes(size))
+    return folder
+
+
+class S3Comparison(Comparison):
+    """A row whose other column is the fastest (or named) other client; flowstone may be missing (NaN)."""
+
+    def line(self) -> str:
+        if self.flowstone == self.flowstone:  # not NaN
+            return super().line()
+        mf = f"{self.metaflow:10.3f}" if self.metaflow is not None else f"{'-':>10}"
+        return f"{self.name:<42} {'skipped':>10} {mf} {'':>9}  {self.unit:<4} SKIP  {self.target} (no flowstone.S3)"
+
+
+def bench_s3(repeat: int) -> list[Comparison]:
+    fs_python, mf_python = flowstone_python(), ensure_metaflow_venv()
+    ensure_bench_package(mf_python, "boto3", "boto3")
+    pythons = {"flowstone": fs_python, "metaflow": mf_python, "boto3": mf_python, "obstore": fs_python}
+    clients = list(S3_CLIENTS)
+    missing = flowstone_s3_missing(fs_python)
+    if missing:
+        print(f"  flowstone.S3 is not importable ({missing}): measuring the other clients only", flush=True)
+        clients.remove("flowstone")
+    # The server: one `weed mini` for the whole suite; its binary is in the project's venv.
+    os.environ["PATH"] = f"{Path(fs_python).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    sys.path.insert(0, str(PROJECT))
+    from tests.servers.seaweedfs import SeaweedFS
+
+    script = str(BENCH / "s3_ops.py")
+    work = Path(tempfile.mkdtemp(prefix="bench-s3-", dir=BENCH / ".work"))
+    samples: dict[tuple[str, str, str], list[dict]] = {}
+    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
+    try:
+        count, size = S3_WORKLOADS["large"]
+        source = s3_source_files(work / "source", count, size)
+        with SeaweedFS(buckets=(S3_BUCKET,)) as server:
+            assert server.process is not None
+            env = {**os.environ, **server.environment, "BENCH_S3_ENDPOINT_URL": server.endpoint,
+                   "METAFLOW_DEFAULT_DATASTORE": "local", "METAFLOW_DEFAULT_METADATA": "local",
+                   "USER": os.environ.get("USER", "bench")}  # fmt: skip
+            print(f"  SeaweedFS at {server.endpoint}, pid {server.process.pid}", flush=True)
+            for i in range(repeat):
+                order = clients[i % len(clients) :] + clients[: i % len(clients)]
+                for workload, (count, size) in S3_WORKLOADS.items():
+                    for impl in order:
+                        prefix = f"{stamp}/{i}/{workload}/{impl}"
+                        for op in ("put", "get"):
+                            folder = Path(tempfile.mkdtemp(prefix=f"{impl}-{op}-", dir=work))
+                            cmd = [pythons[impl], script, "--impl", impl, "--op", op, "--count", str(count),
+                                   "--size", str(size), "--bucket", S3_BUCKET, "--prefix", prefix,
+                                   "--workdir", str(folder), "--server-pid", str(server.process.pid)]  # fmt: skip
+                            if op == "put" and workload == "large":
+                                cmd += ["--source", str(source)]
+                            os.sync()
+                            try:
+                                sample = run_json(cmd, cwd=str(folder), env=env)
+                            finally:
+                                shutil.rmtree(folder, ignore_errors=True)
+                            samples.setdefault((impl, workload, op), []).append(sample)
+                            print(f"  {impl:9} {op} {S3_LABELS[workload]:13} {sample['seconds']:7.3f} s, "
+                                  f"client CPU {sample['client_cpu']:6.2f} s, server CPU {sample['server_cpu']:6.2f} s"
+                                  f" ({sample['server_cpu'] / sample['seconds']:.2f} cores)", flush=True)  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    def med(impl: str, workload: str, op: str, key: str = "seconds") -> float:
+        return statistics.median(s[key] for s in samples[(impl, workload, op)])
+
+    def peak(impl: str) -> float:  # this process above its baseline, plus its largest child process (s3op)
+        return statistics.median(s["peak_above_baseline_mb"] + s["children_peak_mb"]
+                                 for s in samples[(impl, "large", "get")])  # fmt: skip
+
+    cores = os.cpu_count() or 1
+    print(f"\n  S3 on SeaweedFS (`weed mini`, one process) on {cores} cores, median of {repeat}; gets land in files")
+    print(f"  {'transfer':<30} {'client':<10} {'wall s':>7} {'client CPU s':>12} {'server CPU s':>12} "
+          f"{'server cores':>12} {'machine busy':>12} {'peak MB':>8}")  # fmt: skip
+    for workload in S3_WORKLOADS:
+        for op in ("put", "get"):
+            where = "to files" if op == "get" else "from files" if workload == "large" else "from memory"
+            label = f"{op} {S3_LABELS[workload]} ({where})"
+            for impl in clients:
+                wall, ccpu, scpu = (med(impl, workload, op, k) for k in ("seconds", "client_cpu", "server_cpu"))
+                mem = statistics.median(s["peak_above_baseline_mb"] + s["children_peak_mb"]
+                                        for s in samples[(impl, workload, op)])  # fmt: skip
+                print(f"  {label:<30} {impl:<10} {wall:7.3f} {ccpu:12.2f} {scpu:12.2f} {scpu / wall:12.2f} "
+                      f"{(ccpu + scpu) / (wall * cores):11.0%} {mem:8.0f}")  # fmt: skip
+            floor = min(med(impl, workload, op, "server_cpu") for impl in clients)
+            print(f"  {label:<30} {'(server)':<10} {floor / cores:7.3f} {'':>12} {floor:12.2f} {cores:12.2f}"
+                  f"   floor: the least server CPU s seen, on every core")  # fmt: skip
+
+    rows: list[Comparison] = []
+    nan = float("nan")
+    for workload in S3_WORKLOADS:
+        for op in ("put", "get"):
+            others = {impl: med(impl, workload, op) for impl in clients if impl != "flowstone"}
+            fastest = min(others, key=others.__getitem__)
+            fs = med("flowstone", workload, op) if "flowstone" in clients else nan
+            rows.append(S3Comparison(f"S3 {op} {S3_LABELS[workload]} (vs {fastest})", "s", fs, others[fastest],
+                                     "flowstone <= fastest other", fs <= others[fastest]))  # fmt: skip
+            floor = min(med(impl, workload, op, "server_cpu") for impl in clients) / cores
+            fs_server = med("flowstone", workload, op, "server_cpu") if "flowstone" in clients else nan
+            rows.append(S3Comparison(f"  server CPU s during it (vs {fastest})", "s", fs_server,
+                                     med(fastest, workload, op, "server_cpu"),
+                                     f"(info; server-bound floor {floor:.2f} s)", True))  # fmt: skip
+    fs_peak = peak("flowstone") if "flowstone" in clients else nan
+    rows.append(S3Comparison("S3 get 16 x 32 MiB peak RSS (vs metaflow)", "MB", fs_peak,
+                             peak("metaflow"), f"flowstone < {S3_PEAK_LIMIT_MB:.0f} MB",
+                             fs_peak < S3_PEAK_LIMIT_MB))  # fmt: skip
+    return rows
+
+
 SUITES: dict[str, Callable[[int], list[Comparison]]] = {
     "cache": bench_cache,
     "datastore": bench_datastore,
     "runtime": bench_runtime,
     "client": bench_client,
+    "s3": bench_s3,
 }
 
 
