@@ -168,3 +168,15 @@ def test_tasks_see_the_runners_current_environment_and_directory(
     monkeypatch.chdir(tmp_path)
     fork.submit("e", _environment_and_directory)
     assert exit_of(collect(fork, 1), "e").result == ("yes", str(tmp_path))
+
+
+def test_starting_after_threads_is_warned_about() -> None:
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait)
+    worker.start()
+    try:
+        with pytest.warns(RuntimeWarning, match="already runs"):
+            ForkExecutor().shutdown()
+    finally:
+        stop.set()
+        worker.join()

@@ -4,7 +4,6 @@ resume and IncludeFile."""
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 from flowstone.client import context
 from flowstone.client.objects import Flow, Run
@@ -43,6 +42,9 @@ def test_run_client_cache_and_resume_on_s3(s3_env: dict[str, str]) -> None:
     assert once.ok and again.ok, again.output
     assert _decisions(again) == {"start": "hit", "read": "hit", "end": "hit"}
     assert again.task("end")["total"] == 6 + 5
+    assert once.task("read")["downloaded_to_task_tempdir"] is True
+    end = once.task("end")
+    assert end["note_url"] == f"{root}/userdata/S3Flow/{once.run_id}/note" and end["note_back"] == "total=11"
     transport.put_many([(parse_url(source).key, b"hello, world")])
     changed = run_flow("s3_flow.py", "--source", source, root=root, datastore="s3")
     assert changed.ok, changed.output
@@ -61,10 +63,16 @@ def _decisions(run: FlowRun) -> dict[str, str]:
     return {t.step_name: t.load_metadata(["cache"])["cache"]["decision"] for t in run.tasks()}
 
 
-def test_include_file_on_s3(s3_env: dict[str, str], tmp_path: Path) -> None:
+def test_include_file_from_s3(s3_env: dict[str, str]) -> None:
     root = _root()
-    table = tmp_path / "t.csv"
-    table.write_text("x,1\n")
-    run = run_flow("include_flow.py", "--table", str(table), root=root, datastore="s3")
+    source, config = f"{root}/inputs/words.txt", f"{root}/inputs/config.toml"
+    S3Transport("flowstone-test", S3Config.from_env()).put_many(
+        [(parse_url(source).key, b"abc"), (parse_url(config).key, "name = 'é'\n".encode())]
+    )
+    run = run_flow("s3_flow.py", "--source", source, "--config", config, root=root, datastore="s3")
     assert run.ok, run.output
-    assert run.task("end")["seen"]["table"] == "x,1\n"
+    assert run.task("end")["config_seen"] == "name = 'é'\n"
+    described = run.fds.load_run_record(run.run_id)["parameters"]["config"]  # type: ignore[arg-type,index]
+    assert described["included_file"] == config and described["size"] == len("name = 'é'\n".encode())
+    missing = run_flow("s3_flow.py", "--source", source, "--config", f"{root}/nope", root=root, datastore="s3")
+    assert missing.proc.returncode != 0 and "IncludeFile 'config'" in missing.output and "nope" in missing.output

@@ -180,17 +180,19 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     @click.pass_obj
     def run(state: CliState, run_datastore_root: str | None, namespace: str | None, no_cache: bool, dry_run: bool,
             **kwargs: Any) -> None:  # fmt: skip
-        from flowstone.cli.run_cmd import execute_run, print_plan
+        from flowstone.cli.run_cmd import execute_run, print_plan, started_executor
 
         _apply_datastore_root(state, run_datastore_root)
         _validate(state)
-        params = resolve_parameter_values(
-            flow_cls._get_parameters(), _given_parameters(flow_cls, kwargs), flow_cls.__name__, get_username()
-        )
+        given = _given_parameters(flow_cls, kwargs)
         if dry_run:
-            print_plan(state, params)
+            print_plan(state, resolve_parameter_values(flow_cls._get_parameters(), given, flow_cls.__name__,
+                                                       get_username()))  # fmt: skip
             return
-        if not execute_run(state, params, use_cache=not no_cache, **kwargs):
+        with started_executor() as executor:  # before the parameters: an included file may be read from S3
+            params = resolve_parameter_values(flow_cls._get_parameters(), given, flow_cls.__name__, get_username())
+            ok = execute_run(state, executor, params, use_cache=not no_cache, **kwargs)
+        if not ok:
             raise click.exceptions.Exit(1)
 
     @click.command(help="Resume a run: reuse its successful tasks, run the rest (from STEP on, if given).")
@@ -202,11 +204,13 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     @click.pass_obj
     def resume(state: CliState, step_to_rerun: str | None, origin_run_id: str | None, clone_only: bool,
                run_datastore_root: str | None, namespace: str | None, **kwargs: Any) -> None:  # fmt: skip
-        from flowstone.cli.run_cmd import execute_resume
+        from flowstone.cli.run_cmd import execute_resume, started_executor
 
         _apply_datastore_root(state, run_datastore_root)
         _validate(state)
-        if not execute_resume(state, origin_run_id, step_to_rerun, clone_only=clone_only, **kwargs):
+        with started_executor() as executor:
+            ok = execute_resume(state, executor, origin_run_id, step_to_rerun, clone_only=clone_only, **kwargs)
+        if not ok:
             raise click.exceptions.Exit(1)
 
     run.params.extend(_parameter_options(flow_cls))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from flowstone import __version__
@@ -15,15 +17,28 @@ from flowstone.runtime.run_loop import RunLoop, RunOptions, RunOutcome
 if TYPE_CHECKING:
     from flowstone.cli.flow_cli import CliState
 
-__all__ = ["execute_resume", "execute_run", "latest_run_id", "print_plan"]
+__all__ = ["execute_resume", "execute_run", "latest_run_id", "print_plan", "started_executor"]
 
 
-def execute_run(state: CliState, params: dict[str, Any], **options: Any) -> bool:
+@contextmanager
+def started_executor() -> Iterator[ForkExecutor]:
+    """The executor for a run. Start it before anything that may start threads (reading an ``s3://``
+    IncludeFile, say): its fork server must be forked from a single-threaded process."""
+    executor = ForkExecutor()
+    try:
+        yield executor
+    finally:
+        executor.shutdown()
+
+
+def execute_run(state: CliState, executor: ForkExecutor, params: dict[str, Any], **options: Any) -> bool:
     """Run the flow; return True if it succeeded."""
-    return _execute(state, lambda loop: loop.run(params), options)
+    return _execute(state, executor, lambda loop: loop.run(params), options)
 
 
-def execute_resume(state: CliState, origin_run_id: str | None, step: str | None, **options: Any) -> bool:
+def execute_resume(
+    state: CliState, executor: ForkExecutor, origin_run_id: str | None, step: str | None, **options: Any
+) -> bool:
     """Resume a run (by default the user's latest run of this flow); return True if it succeeded."""
 
     def resume(loop: RunLoop) -> RunOutcome:
@@ -33,7 +48,7 @@ def execute_resume(state: CliState, origin_run_id: str | None, step: str | None,
         loop.console.info(f"Resuming run {state.flow_name}/{origin}" + (f" from step '{step}'." if step else "."))
         return loop.resume(origin, step)
 
-    return _execute(state, resume, options)
+    return _execute(state, executor, resume, options)
 
 
 def print_plan(state: CliState, params: dict[str, Any]) -> None:
@@ -61,16 +76,12 @@ def latest_run_id(fds: FlowDataStore, user: str) -> str | None:
     return None
 
 
-def _execute(state: CliState, start: Any, options: dict[str, Any]) -> bool:
-    executor = ForkExecutor()  # first: its fork server must start before any I/O library starts threads
+def _execute(state: CliState, executor: ForkExecutor, start: Any, options: dict[str, Any]) -> bool:
     console = Console(quiet=state.quiet)
     console.info(f"flowstone {__version__} executing {state.flow_name} for user:{get_username()}")
     fds = FlowDataStore(state.flow_name, settings=state.settings)
-    try:
-        loop = RunLoop(state.flow_cls, fds, executor, RunOptions(decospecs=state.decospecs, **options), console)
-        outcome: RunOutcome = start(loop)
-    finally:
-        executor.shutdown()
+    loop = RunLoop(state.flow_cls, fds, executor, RunOptions(decospecs=state.decospecs, **options), console)
+    outcome: RunOutcome = start(loop)
     if outcome.ok:
         console.info(
             f"Done! {outcome.tasks_run} tasks in {outcome.seconds:.2f}s. "

@@ -15,7 +15,9 @@ import selectors
 import signal
 import socket
 import sys
+import threading
 import time
+import warnings
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +51,14 @@ class ForkExecutor(Executor):
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()  # or the server's children would print the runner's buffered output again
+        threads = _os_thread_count()
+        if threads > 1:
+            warnings.warn(
+                f"The fork executor starts in a process that already runs {threads} threads; a task forked from it "
+                f"may deadlock on a lock one of them held. Create the executor before starting I/O clients.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         self._server_pid, self._sock = start_server()
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._sock, selectors.EVENT_READ, None)
@@ -206,3 +216,11 @@ class ForkExecutor(Executor):
         self._sock.close()  # the server exits when the socket closes
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self._server_pid, 0)
+
+
+def _os_thread_count() -> int:
+    """Threads of this process, native ones included (Python's threading module sees only its own)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
