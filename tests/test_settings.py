@@ -65,3 +65,11 @@ def test_make_storage_unknown_and_memory() -> None:
     assert make_storage("memory").TYPE == "memory"
     with pytest.raises(FlowstoneException, match="Unknown datastore type"):
         make_storage("ftp")
+
+
+def test_datastore_type_of_root() -> None:
+    from flowstone.settings import datastore_type_of_root
+
+    assert datastore_type_of_root("s3://bucket/prefix") == "s3"
+    assert datastore_type_of_root("azure://container/prefix") == "azure"
+    assert datastore_type_of_root("/some/path") is None and datastore_type_of_root(None) is None

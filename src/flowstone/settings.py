@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from flowstone.errors import FlowstoneException
 
-__all__ = ["LOCAL_ROOT_DIRNAME", "Settings", "find_local_root"]
+__all__ = ["LOCAL_ROOT_DIRNAME", "Settings", "datastore_type_of_root", "find_local_root"]
 
 LOCAL_ROOT_DIRNAME = ".flowstone"
 ENV_PREFIX = "FLOWSTONE_"
@@ -42,6 +42,15 @@ def find_local_root(start: str | os.PathLike[str] | None = None) -> str:
         if parent == folder:
             return os.path.join(first, LOCAL_ROOT_DIRNAME)
         folder = parent
+
+
+def datastore_type_of_root(root: str | None) -> str | None:
+    """The datastore type a root names by its scheme (``s3://...`` is S3), or None for a plain path."""
+    if root:
+        for scheme, ds_type in (("s3://", "s3"), ("azure://", "azure")):
+            if root.startswith(scheme):
+                return ds_type
+    return None
 
 
 class _SettingsFields(NamedTuple):

@@ -3,7 +3,10 @@ resume and IncludeFile."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 from flowstone.client import context
 from flowstone.client.objects import Flow, Run
@@ -45,6 +48,10 @@ def test_run_client_cache_and_resume_on_s3(s3_env: dict[str, str]) -> None:
     assert once.task("read")["downloaded_to_task_tempdir"] is True
     end = once.task("end")
     assert end["note_url"] == f"{root}/userdata/S3Flow/{once.run_id}/note" and end["note_back"] == "total=11"
+    # the flowstone command reads the S3 datastore, its type taken from the root's scheme
+    listed = subprocess.run([str(Path(sys.executable).parent / "flowstone"), "--datastore-root", root, "runs",
+                             "S3Flow", "-A"], capture_output=True, text=True)  # fmt: skip
+    assert listed.returncode == 0 and str(once.run_id) in listed.stdout, listed.stdout + listed.stderr
     transport.put_many([(parse_url(source).key, b"hello, world")])
     changed = run_flow("s3_flow.py", "--source", source, root=root, datastore="s3")
     assert changed.ok, changed.output

@@ -18,7 +18,7 @@ from flowstone.flow.current import get_username
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.flow.lint import check_graph
 from flowstone.flow.parameters import resolve_parameter_values
-from flowstone.settings import SHARED_DATASTORE_TYPES, Settings
+from flowstone.settings import SHARED_DATASTORE_TYPES, Settings, datastore_type_of_root
 
 __all__ = ["build_cli", "run_flow_cli"]
 
@@ -104,7 +104,8 @@ def _run_options(command: Any) -> Any:
 
 def _apply_datastore_root(state: CliState, root: str | None) -> None:
     if root:
-        state.settings = state.settings.replace(**{f"datastore_sysroot_{state.settings.default_datastore}": root})
+        ds_type = datastore_type_of_root(root) or state.settings.default_datastore
+        state.settings = state.settings.replace(default_datastore=ds_type, **{f"datastore_sysroot_{ds_type}": root})
 
 
 def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
@@ -145,7 +146,7 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
             _note_ignored("--package-suffixes", package_suffixes, "the code package holds the flow's local modules.")
         if pylint:
             _note_ignored("--pylint", True, "flowstone does not run pylint; use 'check' for graph checks.")
-        ds_type = datastore or Settings.from_env().default_datastore
+        ds_type = datastore or datastore_type_of_root(datastore_root) or Settings.from_env().default_datastore
         overrides: dict[str, Any] = {"default_datastore": ds_type}
         if datastore_root:
             overrides[f"datastore_sysroot_{ds_type}"] = datastore_root

@@ -13,7 +13,7 @@ from flowstone.cli import inspect_cmds
 from flowstone.client import context
 from flowstone.client.objects import Flow, Metaflow, Run, Step, Task
 from flowstone.errors import FlowstoneException
-from flowstone.settings import SHARED_DATASTORE_TYPES, Settings
+from flowstone.settings import SHARED_DATASTORE_TYPES, Settings, datastore_type_of_root
 
 __all__ = ["main"]
 
@@ -68,6 +68,7 @@ def _size(n: int) -> str:
 @click.pass_context
 def cli(ctx: click.Context, datastore: str | None, datastore_root: str | None) -> None:
     """Inspect flows and runs in a flowstone datastore."""
+    datastore = datastore or datastore_type_of_root(datastore_root)
     overrides: dict[str, Any] = {"default_datastore": datastore} if datastore else {}
     settings = Settings.from_env(**overrides)
     if datastore_root:
