@@ -8,7 +8,10 @@ import select
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+
+import pytest
 
 from flowstone.client import context
 from flowstone.client.objects import Run
@@ -17,12 +20,12 @@ from flowstone.settings import Settings
 from tests.runtime.helpers import FLOWS, run_flow
 
 
-def _start_gated(tmp_path: Path) -> tuple[subprocess.Popen[str], Path, str]:
+def _start_gated(tmp_path: Path, root: Path | str | None = None) -> tuple[subprocess.Popen[str], Path | str, str]:
     """Start client_flow.py and return once its join step is running (blocked on a FIFO)."""
     gate = str(tmp_path / "gate")
     os.mkfifo(gate + ".started")
     os.mkfifo(gate + ".release")
-    root = tmp_path / "ds"
+    root = root or tmp_path / "ds"
     proc = subprocess.Popen(
         [sys.executable, str(FLOWS / "client_flow.py"), "--datastore-root", str(root), "run"],
         env={**os.environ, "FS_TEST_GATE": gate}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -32,12 +35,18 @@ def _start_gated(tmp_path: Path) -> tuple[subprocess.Popen[str], Path, str]:
     return proc, root, gate
 
 
-def _flow(root: Path) -> FlowDataStore:
-    return FlowDataStore("ClientFlow", settings=Settings(datastore_sysroot_local=str(root)))
+def _flow(root: Path | str, ds_type: str = "local") -> FlowDataStore:
+    settings = Settings.from_env(default_datastore=ds_type, **{f"datastore_sysroot_{ds_type}": str(root)})
+    return FlowDataStore("ClientFlow", settings=settings)
 
 
-def test_killed_runner_leaves_a_resumable_run(tmp_path: Path) -> None:
-    proc, root, _ = _start_gated(tmp_path)
+@pytest.mark.parametrize("ds_type", ["local", "s3"])
+def test_killed_runner_leaves_a_resumable_run(tmp_path: Path, ds_type: str, request: pytest.FixtureRequest) -> None:
+    s3_root = None
+    if ds_type == "s3":
+        request.getfixturevalue("s3_env")
+        s3_root = f"s3://flowstone-test/killed-{uuid.uuid4().hex[:12]}"
+    proc, root, _ = _start_gated(tmp_path, s3_root)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     output = proc.stdout.read()  # type: ignore[union-attr]
@@ -51,17 +60,17 @@ def test_killed_runner_leaves_a_resumable_run(tmp_path: Path) -> None:
         readable, _, _ = select.select([pidfd], [], [], 30)
         os.close(pidfd)
         assert readable, "the task outlived its runner"
-    fds = _flow(root)
+    fds = _flow(root, ds_type)
     (run_id,) = fds.list_run_ids()
     assert fds.load_run_end(run_id) is None  # never finished
-    context.datastore("local", str(root))
+    context.datastore(ds_type, str(root))
     context.namespace(None)
     assert Run(f"ClientFlow/{run_id}").status == "interrupted"
     context.default_metadata()
     context.default_namespace()
     done = {t.step_name for t in fds.get_task_datastores(run_id=run_id)}
     assert done == {"start", "work"}
-    resumed = run_flow("client_flow.py", "--origin-run-id", run_id, root=root, command="resume")
+    resumed = run_flow("client_flow.py", "--origin-run-id", run_id, root=root, command="resume", datastore=ds_type)
     assert resumed.proc.returncode == 0, resumed.output
     new_run = max(fds.list_run_ids(), key=int)
     end = fds.get_datastore_for_task(new_run, "end", fds.list_task_ids(new_run, "end")[0])
