@@ -193,3 +193,22 @@ def test_downloads_to_files_use_bounded_memory(transport: S3Transport, prefix: s
         tracemalloc.stop()
     assert (tmp_path / "huge").stat().st_size == 32 * MiB
     assert peak < 12 * MiB, f"peak Python memory {peak / MiB:.1f} MiB for a 32 MiB download"
+
+
+def test_a_child_forked_after_use_gets_an_error_not_a_hang(transport: S3Transport, prefix: str) -> None:
+    transport.put_many([(f"{prefix}/k", b"v")])
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what happened through the pipe, then leave without running pytest's teardown
+        try:
+            S3Transport(BUCKET, transport.config).get_many([f"{prefix}/k"])
+            message = b"no error"
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}".encode()
+        os.write(write, message)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        message = pipe.read().decode()
+    os.waitpid(pid, 0)
+    assert message.startswith("S3Exception") and "forked" in message

@@ -10,7 +10,11 @@ Large objects move in parts of ``S3Config.part_size``: uploads as multipart uplo
 ranged GETs (the later ones conditional on the first one's ETag, so a download never mixes two versions).
 A conditional create (``if_absent=True``) is always a single PUT with ``If-None-Match: *``, because S3 cannot
 make a multipart upload conditional here: it is atomic and race-free, and limited to 5 GiB (S3's cap on a
-single PUT); a Path payload is read into memory for it.
+single PUT); a Path payload is read into memory for it. One ambiguity is inherent: if a conditional PUT succeeds
+but its response is lost, the retry finds the object present and reports False.
+
+obstore's tokio runtime does not survive ``fork``: a child forked from a process that used the transport gets an
+error from the synchronous methods (flowstone forks tasks from a server that never imports obstore).
 """
 
 from __future__ import annotations
@@ -84,16 +88,17 @@ class PutRequest(NamedTuple):
     content_type: str | None = None
 
 
-_stores: dict[tuple[str, S3Config], S3Store] = {}
+_stores: dict[tuple[int, str, S3Config], S3Store] = {}
 _stores_lock = threading.Lock()
 
 
 def _store(bucket: str, config: S3Config) -> S3Store:
-    """The (cached) obstore store for ``bucket``, with obstore's own retries off."""
+    """The (cached) obstore store for ``bucket``, with obstore's own retries off (a forked child makes its own)."""
+    cache_key = (os.getpid(), bucket, config)
     with _stores_lock:
-        store = _stores.get((bucket, config))
+        store = _stores.get(cache_key)
         if store is None:
-            store = _stores[(bucket, config)] = _make_store(bucket, config)
+            store = _stores[cache_key] = _make_store(bucket, config)
         return store
 
 
