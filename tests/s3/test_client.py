@@ -56,9 +56,12 @@ def test_malformed_urls(url: str, config: S3Config) -> None:
         s3.get(url)
 
 
-def test_bad_keys_are_url_errors(s3: S3) -> None:
+@pytest.mark.parametrize("key", ["a//b", "a/./b", "folder/"])
+def test_bad_keys_are_url_errors(s3: S3, key: str) -> None:
     with pytest.raises(S3URLException):
-        s3.get("a//b")
+        s3.get(key)
+    with pytest.raises(S3URLException):
+        s3.put(key, "x")
 
 
 def test_bucket_and_prefix_make_a_root(config: S3Config, prefix: str) -> None:

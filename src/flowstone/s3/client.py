@@ -254,6 +254,8 @@ class S3:
         location = parse_url(join(self._root, key))
         if not location.key.strip("/"):
             raise S3URLException(f"'{location.url}' names a bucket, not an object: add the object's key.")
+        if location.key.endswith("/"):
+            raise S3URLException(f"'{location.url}' names a folder, not an object: drop the trailing '/'.")
         return location
 
     def _prefix_locations(self, keys: Iterable[str] | None) -> list[S3Location]:
