@@ -70,3 +70,18 @@ def test_unreachable_endpoint_fails_fast_and_names_it(seaweedfs: SeaweedFS, monk
         storage.load_one("k")
     assert "flowstone-test" in str(err.value)
     assert seaweedfs.environment["AWS_SECRET_ACCESS_KEY"] not in str(err.value)
+
+
+def test_large_objects_are_created_once_from_chunks(s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above LARGE_OBJECT, a create goes up as a streamed multipart upload of the chunks (not joined first)."""
+    import flowstone.storage.s3 as s3_storage
+
+    monkeypatch.setattr(s3_storage, "LARGE_OBJECT", 6 << 20)
+    storage = S3Storage(_root(), settings=Settings.from_env())
+    chunks = [b"h" * 16, bytes(range(256)) * (40 << 10), memoryview(b"t" * (3 << 20))]  # ~13 MiB, 3 chunks
+    expected = b"".join(bytes(c) for c in chunks)
+    assert storage.put_if_absent("big", chunks) is True
+    assert storage.put_if_absent("big", [b"other"] * 2_000_000) is False  # present: left alone
+    assert bytes(storage.load_one("big")) == expected  # type: ignore[arg-type]
+    assert storage.save_bytes([("big", [b"x"]), ("small", [b"a", b"b"])], overwrite=False) == [False, True]
+    assert bytes(storage.load_one("small")) == b"ab"  # type: ignore[arg-type]

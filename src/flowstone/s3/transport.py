@@ -45,8 +45,9 @@ if TYPE_CHECKING:
 __all__ = ["Data", "Fetched", "ObjectInfo", "PutRequest", "S3Transport", "TransportStats"]
 
 T = TypeVar("T")
-#: What can be uploaded: a bytes-like object (anything with the buffer protocol) or a local file's path.
-Data = bytes | bytearray | memoryview | Path
+#: What can be uploaded: a bytes-like object (anything with the buffer protocol), a local file's path, or a list
+#: of bytes-like chunks making up one object (uploaded in order; a multipart upload streams them without joining).
+Data = bytes | bytearray | memoryview | Path | list[memoryview]
 #: A byte range as ``(offset, length)``; ``length=None`` means to the end of the object.
 Range = tuple[int, int | None]
 
@@ -143,17 +144,28 @@ def _size(data: Data) -> int:
     if isinstance(data, Path):
         return os.stat(data).st_size  # a missing file fails here, before any request
     try:
+        if isinstance(data, list):
+            return sum(memoryview(chunk).nbytes for chunk in data)
         return memoryview(data).nbytes
     except TypeError as exc:
         raise S3InvalidObject(f"Cannot upload a {type(data).__name__}: pass bytes-like data or a Path.") from exc
 
 
-def _payload(data: Data) -> Data:
-    """``data`` as obstore takes it: a Path, or a flat, contiguous byte buffer."""
-    if isinstance(data, Path):
-        return data
+def _flat(data: Any) -> memoryview:
     view = memoryview(data)
     return view if view.format in ("B", "b", "c") and view.ndim == 1 else view.cast("B")
+
+
+def _payload(data: Data, multipart: bool) -> Data:
+    """``data`` as obstore takes it: a Path, a flat, contiguous byte buffer, or (multipart only) a list of them."""
+    if isinstance(data, Path):
+        return data
+    if isinstance(data, list):
+        chunks = [_flat(chunk) for chunk in data]
+        if multipart:
+            return chunks
+        return chunks[0] if len(chunks) == 1 else memoryview(b"".join(chunks))  # a single PUT needs one buffer
+    return _flat(data)
 
 
 async def _gather(coros: Sequence[Awaitable[T]]) -> list[T]:
@@ -215,7 +227,8 @@ class S3Transport:
         if if_absent and size > MAX_SINGLE_PUT:
             raise S3InvalidObject(f"Cannot create {self.url(key)} conditionally: {size} bytes is over S3's 5 GiB "
                                   f"limit for a single PUT. Upload it without overwrite=False.")  # fmt: skip
-        payload, multipart = _payload(data), (not if_absent and size > self.config.part_size)
+        multipart = not if_absent and size > self.config.part_size
+        payload = _payload(data, multipart)
 
         async def attempt() -> bool:
             try:
