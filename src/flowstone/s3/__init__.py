@@ -11,8 +11,7 @@ a request is made.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from flowstone._lazy import lazy_exports
 
 _ERRORS = "flowstone.s3.errors"
 _OBJECTS = "flowstone.s3.objects"
@@ -48,12 +47,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'flowstone.s3' has no attribute '{name}'")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
