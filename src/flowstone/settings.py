@@ -64,6 +64,8 @@ class _SettingsFields(NamedTuple):
     s3_endpoint_url: str | None = None
     # Where S3(run=...) keeps a run's objects; default: <datastore_sysroot_s3>/userdata
     datatools_s3root: str | None = None
+    # For testing robustness: this fraction of S3 requests fails with a transient error (and is retried)
+    s3_inject_failures: float = 0.0
     # fsync blobs and records before they become visible, so a machine crash cannot leave a DONE task
     # whose data was still only in the page cache.
     fsync: bool = True

@@ -83,3 +83,14 @@ def test_include_file_from_s3(s3_env: dict[str, str]) -> None:
     assert described["included_file"] == config and described["size"] == len("name = 'é'\n".encode())
     missing = run_flow("s3_flow.py", "--source", source, "--config", f"{root}/nope", root=root, datastore="s3")
     assert missing.proc.returncode != 0 and "IncludeFile 'config'" in missing.output and "nope" in missing.output
+
+
+def test_a_flow_survives_transient_s3_failures(s3_env: dict[str, str]) -> None:
+    """A fifth of all S3 requests (runner and tasks) fail with a transient error; retries hide every one."""
+    root = _root()
+    source = f"{root}/inputs/words.txt"
+    S3Transport("flowstone-test", S3Config.from_env()).put_many([(parse_url(source).key, b"hello")])
+    run = run_flow("s3_flow.py", "--source", source, root=root, datastore="s3",
+                   env={"FLOWSTONE_S3_INJECT_FAILURES": "0.2"})  # fmt: skip
+    assert run.ok, run.output
+    assert run.task("end")["total"] == 6 + 5 and run.task("end")["note_back"] == "total=11"

@@ -84,6 +84,7 @@ class S3Config:
         values: dict[str, Any] = {
             "endpoint_url": settings.s3_endpoint_url or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"),
             "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+            "inject_failures": settings.s3_inject_failures or None,
             **_credentials(env),
         }
         values.update(overrides)
