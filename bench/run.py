@@ -432,9 +432,12 @@ def bench_s3(repeat: int) -> list[Comparison]:
                             finally:
                                 shutil.rmtree(folder, ignore_errors=True)
                             samples.setdefault((impl, workload, op), []).append(sample)
+                            others = sample["machine_cpu"] - sample["client_cpu"] - sample["server_cpu"]
                             print(f"  {impl:9} {op} {S3_LABELS[workload]:13} {sample['seconds']:7.3f} s, "
                                   f"client CPU {sample['client_cpu']:6.2f} s, server CPU {sample['server_cpu']:6.2f} s"
-                                  f" ({sample['server_cpu'] / sample['seconds']:.2f} cores)", flush=True)  # fmt: skip
+                                  f" ({sample['server_cpu'] / sample['seconds']:.2f} cores), other processes "
+                                  f"{max(others, 0):5.2f} s, I/O wait {sample['machine_iowait']:5.2f} s",
+                                  flush=True)  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -447,21 +450,31 @@ def bench_s3(repeat: int) -> list[Comparison]:
 
     cores = os.cpu_count() or 1
     print(f"\n  S3 on SeaweedFS (`weed mini`, one process) on {cores} cores, median of {repeat}; gets land in files")
-    print(f"  {'transfer':<30} {'client':<10} {'wall s':>7} {'client CPU s':>12} {'server CPU s':>12} "
-          f"{'server cores':>12} {'machine busy':>12} {'peak MB':>8}")  # fmt: skip
+    print("  (machine busy: all CPU time on the machine / (wall x cores); others: CPU s of other processes)")
+    print(f"  {'transfer':<31} {'client':<10} {'wall s':>7} {'client CPU s':>12} {'server CPU s':>12} "
+          f"{'server cores':>12} {'machine busy':>12} {'others s':>8} {'iowait s':>8} {'peak MB':>8}")  # fmt: skip
     for workload in S3_WORKLOADS:
         for op in ("put", "get"):
             where = "to files" if op == "get" else "from files" if workload == "large" else "from memory"
             label = f"{op} {S3_LABELS[workload]} ({where})"
             for impl in clients:
-                wall, ccpu, scpu = (med(impl, workload, op, k) for k in ("seconds", "client_cpu", "server_cpu"))
+                wall, ccpu, scpu, mcpu, iowait = (med(impl, workload, op, k) for k in
+                                                  ("seconds", "client_cpu", "server_cpu", "machine_cpu",
+                                                   "machine_iowait"))  # fmt: skip
                 mem = statistics.median(s["peak_above_baseline_mb"] + s["children_peak_mb"]
                                         for s in samples[(impl, workload, op)])  # fmt: skip
-                print(f"  {label:<30} {impl:<10} {wall:7.3f} {ccpu:12.2f} {scpu:12.2f} {scpu / wall:12.2f} "
-                      f"{(ccpu + scpu) / (wall * cores):11.0%} {mem:8.0f}")  # fmt: skip
+                print(f"  {label:<31} {impl:<10} {wall:7.3f} {ccpu:12.2f} {scpu:12.2f} {scpu / wall:12.2f} "
+                      f"{mcpu / (wall * cores):11.0%} {max(mcpu - ccpu - scpu, 0):8.2f} {iowait:8.2f} "
+                      f"{mem:8.0f}")  # fmt: skip
             floor = min(med(impl, workload, op, "server_cpu") for impl in clients)
-            print(f"  {label:<30} {'(server)':<10} {floor / cores:7.3f} {'':>12} {floor:12.2f} {cores:12.2f}"
+            print(f"  {label:<31} {'(server)':<10} {floor / cores:7.3f} {'':>12} {floor:12.2f} {cores:12.2f}"
                   f"   floor: the least server CPU s seen, on every core")  # fmt: skip
+
+    every = [sample for runs in samples.values() for sample in runs]
+    others = sum(max(s["machine_cpu"] - s["client_cpu"] - s["server_cpu"], 0) for s in every)
+    share = others / (sum(s["seconds"] for s in every) * cores)
+    print(f"  other processes took {share:.0%} of the machine while transfers ran"
+          f"{': these figures are not reliable' if share > 0.1 else ''}")  # fmt: skip
 
     rows: list[Comparison] = []
     nan = float("nan")

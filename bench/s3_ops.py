@@ -13,7 +13,8 @@ The server comes from the environment: BENCH_S3_ENDPOINT_URL and the AWS_* crede
 
 Object ``i`` holds ``object_bytes(i, size)`` whatever the prefix, so a get checks what it read (after the clock).
 Reported: wall seconds; the client's CPU seconds (this process and its waited-for children, e.g. Metaflow's s3op
-workers); the server's CPU seconds over the same interval (from /proc/<pid>/stat); and the RSS high-water mark
+workers); the server's CPU seconds over the same interval (from /proc/<pid>/stat); the whole machine's busy and
+I/O-wait CPU seconds (from /proc/stat: what neither used was taken by other processes); and the RSS high-water mark
 above the RSS just before the transfer.
 """
 
@@ -55,6 +56,14 @@ def server_cpu(pid: int | None) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime (fields 14-17 of stat)
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[float, float]:
+    """All CPUs since boot, in seconds: (busy, waiting for I/O), from the first line of /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split()[1:9]]
+    user, nice, system, _idle, iowait, irq, softirq, steal = fields
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq + steal) / tick, iowait / tick
 
 
 def client_cpu() -> float:
@@ -251,7 +260,7 @@ def main() -> None:
             items = [(key_of(i), object_bytes(i, args.size)) for i in range(args.count)]
 
     baseline_kib = status_kib("VmRSS")
-    cpu0, server0 = client_cpu(), server_cpu(args.server_pid)
+    cpu0, server0, (busy0, iowait0) = client_cpu(), server_cpu(args.server_pid), machine_cpu()
     start = time.perf_counter()
     if args.op == "put":
         (client.put_files if args.source else client.put)(items)
@@ -259,7 +268,7 @@ def main() -> None:
     else:
         paths = client.get(keys)
     seconds = time.perf_counter() - start
-    cpu1, server1 = client_cpu(), server_cpu(args.server_pid)
+    cpu1, server1, (busy1, iowait1) = client_cpu(), server_cpu(args.server_pid), machine_cpu()
     peak_kib = status_kib("VmHWM")
     children_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 
@@ -270,6 +279,8 @@ def main() -> None:
         "seconds": seconds,
         "client_cpu": cpu1 - cpu0,
         "server_cpu": server1 - server0,
+        "machine_cpu": busy1 - busy0,
+        "machine_iowait": iowait1 - iowait0,
         "bytes": args.count * args.size,
         "baseline_mb": baseline_kib / 1024,
         "peak_above_baseline_mb": (peak_kib - baseline_kib) / 1024,
