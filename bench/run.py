@@ -387,6 +387,18 @@ class S3Comparison(Comparison):
         return f"{self.name:<42} {'skipped':>10} {mf} {'':>9}  {self.unit:<4} SKIP  {self.target} (no flowstone.S3)"
 
 
+def s3_others(sample: dict) -> float:
+    """CPU seconds that processes other than the client (and its children) and the server used during a transfer."""
+    return max(sample["machine_processes"] - sample["client_cpu"] - sample["server_cpu"], 0.0)
+
+
+def busiest(sample: dict) -> str:
+    """The other processes that used the most CPU during a transfer, when others used a noticeable amount."""
+    if s3_others(sample) < 0.5:
+        return ""
+    return "; busiest others: " + ", ".join(f"{name} {cpu:.2f} s" for name, cpu in sample["busiest_others"])
+
+
 def bench_s3(repeat: int) -> list[Comparison]:
     fs_python, mf_python = flowstone_python(), ensure_metaflow_venv()
     ensure_bench_package(mf_python, "boto3", "boto3")
@@ -432,12 +444,12 @@ def bench_s3(repeat: int) -> list[Comparison]:
                             finally:
                                 shutil.rmtree(folder, ignore_errors=True)
                             samples.setdefault((impl, workload, op), []).append(sample)
-                            others = sample["machine_cpu"] - sample["client_cpu"] - sample["server_cpu"]
                             print(f"  {impl:9} {op} {S3_LABELS[workload]:13} {sample['seconds']:7.3f} s, "
                                   f"client CPU {sample['client_cpu']:6.2f} s, server CPU {sample['server_cpu']:6.2f} s"
-                                  f" ({sample['server_cpu'] / sample['seconds']:.2f} cores), other processes "
-                                  f"{max(others, 0):5.2f} s, I/O wait {sample['machine_iowait']:5.2f} s",
-                                  flush=True)  # fmt: skip
+                                  f" ({sample['server_cpu'] / sample['seconds']:.2f} cores); other processes "
+                                  f"{s3_others(sample):5.2f} s, interrupts {sample['machine_interrupts']:4.2f} s, "
+                                  f"steal {sample['machine_steal']:4.2f} s, I/O wait {sample['machine_iowait']:4.2f} s"
+                                  f"{busiest(sample)}", flush=True)  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -450,31 +462,36 @@ def bench_s3(repeat: int) -> list[Comparison]:
 
     cores = os.cpu_count() or 1
     print(f"\n  S3 on SeaweedFS (`weed mini`, one process) on {cores} cores, median of {repeat}; gets land in files")
-    print("  (machine busy: all CPU time on the machine / (wall x cores); others: CPU s of other processes)")
+    print("  (machine busy: CPU time of every process, interrupts and steal / (wall x cores); others: CPU s of")
+    print("  other processes; irq: the kernel's interrupt work, loopback networking included; steal: the host's)")
     print(f"  {'transfer':<31} {'client':<10} {'wall s':>7} {'client CPU s':>12} {'server CPU s':>12} "
-          f"{'server cores':>12} {'machine busy':>12} {'others s':>8} {'iowait s':>8} {'peak MB':>8}")  # fmt: skip
+          f"{'server cores':>12} {'machine busy':>12} {'others s':>8} {'irq s':>6} {'steal s':>7} "
+          f"{'peak MB':>8}")  # fmt: skip
     for workload in S3_WORKLOADS:
         for op in ("put", "get"):
             where = "to files" if op == "get" else "from files" if workload == "large" else "from memory"
             label = f"{op} {S3_LABELS[workload]} ({where})"
             for impl in clients:
-                wall, ccpu, scpu, mcpu, iowait = (med(impl, workload, op, k) for k in
-                                                  ("seconds", "client_cpu", "server_cpu", "machine_cpu",
-                                                   "machine_iowait"))  # fmt: skip
-                mem = statistics.median(s["peak_above_baseline_mb"] + s["children_peak_mb"]
-                                        for s in samples[(impl, workload, op)])  # fmt: skip
+                runs = samples[(impl, workload, op)]
+                wall, ccpu, scpu, irq, steal = (med(impl, workload, op, k) for k in
+                                                ("seconds", "client_cpu", "server_cpu", "machine_interrupts",
+                                                 "machine_steal"))  # fmt: skip
+                busy = statistics.median((s["machine_processes"] + s["machine_interrupts"] + s["machine_steal"])
+                                         / (s["seconds"] * cores) for s in runs)  # fmt: skip
+                others = statistics.median(s3_others(s) for s in runs)
+                mem = statistics.median(s["peak_above_baseline_mb"] + s["children_peak_mb"] for s in runs)
                 print(f"  {label:<31} {impl:<10} {wall:7.3f} {ccpu:12.2f} {scpu:12.2f} {scpu / wall:12.2f} "
-                      f"{mcpu / (wall * cores):11.0%} {max(mcpu - ccpu - scpu, 0):8.2f} {iowait:8.2f} "
-                      f"{mem:8.0f}")  # fmt: skip
+                      f"{busy:11.0%} {others:8.2f} {irq:6.2f} {steal:7.2f} {mem:8.0f}")  # fmt: skip
             floor = min(med(impl, workload, op, "server_cpu") for impl in clients)
             print(f"  {label:<31} {'(server)':<10} {floor / cores:7.3f} {'':>12} {floor:12.2f} {cores:12.2f}"
                   f"   floor: the least server CPU s seen, on every core")  # fmt: skip
 
     every = [sample for runs in samples.values() for sample in runs]
-    others = sum(max(s["machine_cpu"] - s["client_cpu"] - s["server_cpu"], 0) for s in every)
-    share = others / (sum(s["seconds"] for s in every) * cores)
-    print(f"  other processes took {share:.0%} of the machine while transfers ran"
-          f"{': these figures are not reliable' if share > 0.1 else ''}")  # fmt: skip
+    wall_cores = sum(s["seconds"] for s in every) * cores
+    share = sum(s3_others(s) for s in every) / wall_cores
+    steal = sum(s["machine_steal"] for s in every) / wall_cores
+    print(f"  while transfers ran, other processes took {share:.0%} of the machine and the host {steal:.0%}"
+          f"{': these figures are not reliable' if share + steal > 0.1 else ''}")  # fmt: skip
 
     rows: list[Comparison] = []
     nan = float("nan")

@@ -13,9 +13,9 @@ The server comes from the environment: BENCH_S3_ENDPOINT_URL and the AWS_* crede
 
 Object ``i`` holds ``object_bytes(i, size)`` whatever the prefix, so a get checks what it read (after the clock).
 Reported: wall seconds; the client's CPU seconds (this process and its waited-for children, e.g. Metaflow's s3op
-workers); the server's CPU seconds over the same interval (from /proc/<pid>/stat); the whole machine's busy and
-I/O-wait CPU seconds (from /proc/stat: what neither used was taken by other processes); and the RSS high-water mark
-above the RSS just before the transfer.
+workers); the server's CPU seconds over the same interval (from /proc/<pid>/stat); the whole machine's CPU seconds
+(from /proc/stat: processes, of which what neither used went to other processes; interrupts; steal; I/O wait);
+and the RSS high-water mark above the RSS just before the transfer.
 """
 
 from __future__ import annotations
@@ -58,12 +58,33 @@ def server_cpu(pid: int | None) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def machine_cpu() -> tuple[float, float]:
-    """All CPUs since boot, in seconds: (busy, waiting for I/O), from the first line of /proc/stat."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split()[1:9]]
-    user, nice, system, _idle, iowait, irq, softirq, steal = fields
-    tick = os.sysconf("SC_CLK_TCK")
-    return (user + nice + system + irq + softirq + steal) / tick, iowait / tick
+def machine_cpu() -> dict[str, float]:
+    """All CPUs since boot, in seconds, from the first line of /proc/stat: processes (user, nice, system), the
+    kernel's interrupt work (irq, softirq: loopback networking is counted here, not in any process), time the
+    hypervisor took (steal), and I/O wait."""
+    user, nice, system, _idle, iowait, irq, softirq, steal = (
+        int(v) / os.sysconf("SC_CLK_TCK") for v in Path("/proc/stat").read_text().split()[1:9]
+    )
+    return {"processes": user + nice + system, "interrupts": irq + softirq, "steal": steal, "iowait": iowait}
+
+
+def process_cpu() -> dict[int, tuple[str, float]]:
+    """Every live process's name and CPU seconds (utime + stime), to name what else ran during a transfer."""
+    tick, found = os.sysconf("SC_CLK_TCK"), {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                head, tail = Path(entry.path, "stat").read_text().rsplit(")", 1)
+            except OSError:
+                continue
+            fields = tail.split()
+            found[int(entry.name)] = (head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def busiest_others(before: dict, after: dict, exclude: set[int], top: int = 3) -> list[tuple[str, float]]:
+    used = [(name, cpu - before.get(pid, (name, 0.0))[1]) for pid, (name, cpu) in after.items() if pid not in exclude]
+    return [(name, round(cpu, 2)) for name, cpu in sorted(used, key=lambda item: -item[1])[:top] if cpu > 0]
 
 
 def client_cpu() -> float:
@@ -260,7 +281,8 @@ def main() -> None:
             items = [(key_of(i), object_bytes(i, args.size)) for i in range(args.count)]
 
     baseline_kib = status_kib("VmRSS")
-    cpu0, server0, (busy0, iowait0) = client_cpu(), server_cpu(args.server_pid), machine_cpu()
+    procs0 = process_cpu()
+    cpu0, server0, machine0 = client_cpu(), server_cpu(args.server_pid), machine_cpu()
     start = time.perf_counter()
     if args.op == "put":
         (client.put_files if args.source else client.put)(items)
@@ -268,7 +290,8 @@ def main() -> None:
     else:
         paths = client.get(keys)
     seconds = time.perf_counter() - start
-    cpu1, server1, (busy1, iowait1) = client_cpu(), server_cpu(args.server_pid), machine_cpu()
+    cpu1, server1, machine1 = client_cpu(), server_cpu(args.server_pid), machine_cpu()
+    procs1 = process_cpu()
     peak_kib = status_kib("VmHWM")
     children_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 
@@ -279,8 +302,8 @@ def main() -> None:
         "seconds": seconds,
         "client_cpu": cpu1 - cpu0,
         "server_cpu": server1 - server0,
-        "machine_cpu": busy1 - busy0,
-        "machine_iowait": iowait1 - iowait0,
+        **{f"machine_{k}": machine1[k] - machine0[k] for k in machine0},
+        "busiest_others": busiest_others(procs0, procs1, {os.getpid(), args.server_pid or 0}),
         "bytes": args.count * args.size,
         "baseline_mb": baseline_kib / 1024,
         "peak_above_baseline_mb": (peak_kib - baseline_kib) / 1024,
