@@ -13,3 +13,15 @@ fi
 extras="${1:-}"
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
+# The tests' Azure Blob server, Azurite, comes from the npm registry, pinned by its package-lock.json.
+if [[ ",$extras," == *",dev,"* ]]; then
+  azurite=tests/servers/azurite
+  if [ ! -x "$azurite/node_modules/.bin/azurite-blob" ] \
+     || [ "$azurite/package-lock.json" -nt "$azurite/node_modules/.package-lock.json" ]; then
+    if command -v npm >/dev/null; then
+      npm ci --prefix "$azurite" --no-audit --no-fund --loglevel=error >/dev/null
+    else
+      echo "npm is missing, so the Azure tests cannot start Azurite: install Node.js and npm (apt-get install npm)." >&2
+    fi
+  fi
+fi

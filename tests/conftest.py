@@ -10,6 +10,7 @@ from flowstone.datastore import FlowDataStore
 from flowstone.settings import Settings
 from flowstone.storage.local import LocalStorage
 from flowstone.storage.memory import MemoryStorage
+from tests.servers.azurite import Azurite
 from tests.servers.seaweedfs import SeaweedFS
 
 # test flows import their helper module ('behaviours') the way a flow file imports a sibling module
@@ -45,3 +46,22 @@ def s3_env(seaweedfs: SeaweedFS, monkeypatch: pytest.MonkeyPatch) -> dict[str, s
     for name, value in seaweedfs.environment.items():
         monkeypatch.setenv(name, value)
     return seaweedfs.environment
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """A real Azure Blob API (Azurite) on loopback, one per test worker, with containers 'flowstone-test' and
+    'flowstone-other'. Tests keep apart by a unique prefix each."""
+    with Azurite(containers=("flowstone-test", "flowstone-other")) as server:
+        yield server
+
+
+@pytest.fixture
+def azure_env(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Point Azure clients in this process (and in subprocesses it starts) at the test server."""
+    for name in ("AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS_TOKEN",
+                 "FLOWSTONE_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    for name, value in azurite.environment.items():
+        monkeypatch.setenv(name, value)
+    return azurite.environment

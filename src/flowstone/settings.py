@@ -67,6 +67,11 @@ class _SettingsFields(NamedTuple):
     # For testing robustness: this fraction of S3 requests fails with a transient error (and is retried)
     s3_inject_failures: float = 0.0
     # fsync blobs and records before they become visible, so a machine crash cannot leave a DONE task
+    # Azure Blob Storage account URL (https://<account>.blob.core.windows.net, or an emulator's); unset: taken from
+    # the connection string or AZURE_STORAGE_ACCOUNT. Credentials come from the standard Azure variables, never here.
+    azure_storage_blob_service_endpoint: str | None = None
+    # For testing robustness: this fraction of Azure requests fails its first attempt (and is retried)
+    azure_inject_failures: float = 0.0
     # whose data was still only in the page cache.
     fsync: bool = True
     # Serialized artifacts up to this many bytes are kept inside the task's record, not as separate blobs.
