@@ -2,6 +2,7 @@
 
     python bench/run.py datastore [--repeat N]
     python bench/run.py s3 [--repeat N]    # S3 clients against a local SeaweedFS (see bench/s3_ops.py)
+    python bench/run.py azure [--repeat N] # the Azure datastore on Azurite vs local disk and plain SDK calls
 
 Metaflow is installed only into ``bench/.venv-metaflow`` (created on first use); flowstone runs from the
 project's ``.venv``. Every measurement runs in a fresh process; flowstone and Metaflow alternate, and the
@@ -514,12 +515,86 @@ def bench_s3(repeat: int) -> list[Comparison]:
     return rows
 
 
+# -- azure ----------------------------------------------------------------------------------------
+AZURE_CONTAINER = "bench"
+AZURE_LABELS = {"array": "256 MiB float64 array", "small": "500 artifacts of 4 KiB"}
+#: 'azure' and 'local' are flowstone's datastore; the others plain azure-storage-blob calls (see azure_ops.py).
+AZURE_IMPLS = {"array": ("azure", "local", "sdk"), "small": ("azure", "local", "sdk", "sdk-threads", "sdk-async")}
+
+
+def bench_azure(repeat: int) -> list[Comparison]:
+    """flowstone's datastore on Azurite, on local disk, and the same bytes through plain SDK calls."""
+    python = flowstone_python()
+    sys.path.insert(0, str(PROJECT))
+    from tests.servers.azurite import Azurite
+
+    script = str(BENCH / "azure_ops.py")
+    work = Path(tempfile.mkdtemp(prefix="bench-azure-", dir=BENCH / ".work"))
+    samples: dict[tuple[str, str, str], list[dict]] = {}
+    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
+    try:
+        with Azurite(containers=(AZURE_CONTAINER,), workdir=Path(tempfile.mkdtemp(dir=work))) as server:
+            assert server.process is not None
+            env = {**os.environ, **server.environment}
+            print(f"  Azurite at {server.endpoint}, pid {server.process.pid}, data on disk", flush=True)
+            for i in range(repeat):
+                for obj, impls in AZURE_IMPLS.items():
+                    for impl in impls[i % len(impls) :] + impls[: i % len(impls)]:
+                        local = impl == "local"
+                        root = (tempfile.mkdtemp(prefix="local-", dir=work) if local
+                                else f"azure://{AZURE_CONTAINER}/{stamp}-{i}-{obj}-{impl}")  # fmt: skip
+                        for op in ("save", "load"):
+                            cmd = [python, script, "--impl", "flowstone" if impl in ("azure", "local") else impl,
+                                   "--op", op, "--object", obj, "--root", root,
+                                   "--server-pid", str(0 if local else server.process.pid)]  # fmt: skip
+                            os.sync()
+                            sample = run_json(cmd, env=env)
+                            samples.setdefault((impl, obj, op), []).append(sample)
+                            print(f"  {impl:11} {op} {AZURE_LABELS[obj]:22} {sample['seconds']:7.3f} s, client CPU "
+                                  f"{sample['client_cpu']:6.2f} s, server CPU {sample['server_cpu']:6.2f} s",
+                                  flush=True)  # fmt: skip
+                        if local:
+                            shutil.rmtree(root, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    def med(impl: str, obj: str, op: str, key: str = "seconds") -> float:
+        return statistics.median(s[key] for s in samples[(impl, obj, op)])
+
+    print(f"\n  Azure datastore on Azurite (one node process, data on disk), median of {repeat}")
+    print(f"  {'transfer':<32} {'how':<12} {'wall s':>7} {'MiB/s':>7} {'client CPU s':>12} {'server CPU s':>12}")
+    for obj, impls in AZURE_IMPLS.items():
+        for op in ("save", "load"):
+            for impl in impls:
+                wall = med(impl, obj, op)
+                rate = samples[(impl, obj, op)][0]["object_bytes"] / wall / (1 << 20)
+                print(f"  {op + ' ' + AZURE_LABELS[obj]:<32} {impl:<12} {wall:7.3f} {rate:7.0f} "
+                      f"{med(impl, obj, op, 'client_cpu'):12.2f} {med(impl, obj, op, 'server_cpu'):12.2f}")  # fmt: skip
+
+    rows: list[Comparison] = []
+    for obj, impls in AZURE_IMPLS.items():
+        for op in ("save", "load"):
+            azure = med("azure", obj, op)
+            for other in impls[2:]:
+                rows.append(Comparison(f"azure {op} {AZURE_LABELS[obj]} (vs {other})", "s", azure,
+                                       med(other, obj, op), "(info)", True))  # fmt: skip
+            rows.append(Comparison("  local backend, same (vs azure)", "s", med("local", obj, op), azure,
+                                   "(info)", True))  # fmt: skip
+    for impl in ("azure", "sdk"):
+        extra = statistics.median(s["peak_above_before"] / s["object_bytes"] for s in samples[(impl, "array", "save")])
+        rows.append(Comparison(f"memory added while saving the array ({impl}) / size", "x", extra, None,
+                               "flowstone <= 0.3x" if impl == "azure" else "(info)",
+                               extra <= 0.3 or impl != "azure"))  # fmt: skip
+    return rows
+
+
 SUITES: dict[str, Callable[[int], list[Comparison]]] = {
     "cache": bench_cache,
     "datastore": bench_datastore,
     "runtime": bench_runtime,
     "client": bench_client,
     "s3": bench_s3,
+    "azure": bench_azure,
 }
 
 
