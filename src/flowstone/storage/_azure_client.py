@@ -140,7 +140,7 @@ class _ProcessClients:
             "max_block_size": config.block_size,
             "max_chunk_get_size": config.block_size,
         }
-        # aiohttp scans the environment for proxies on every request when it may use them (half the client's CPU
+        # aiohttp scans the environment for proxies on every request when it may use them (a third of the CPU
         # for small blobs): let it only when a proxy is configured
         http: AsyncHttpTransport = AioHttpTransport(
             connection_timeout=config.connect_timeout,
