@@ -17,6 +17,7 @@ __all__ = ["LOCAL_ROOT_DIRNAME", "Settings", "datastore_type_of_root", "find_loc
 LOCAL_ROOT_DIRNAME = ".flowstone"
 ENV_PREFIX = "FLOWSTONE_"
 DATASTORE_TYPES = ("local", "s3", "azure", "memory")
+EXECUTOR_TYPES = ("local", "ray")
 #: The datastores a command line can name (memory lives and dies with one process).
 SHARED_DATASTORE_TYPES = ("local", "s3", "azure")
 
@@ -66,18 +67,22 @@ class _SettingsFields(NamedTuple):
     datatools_s3root: str | None = None
     # For testing robustness: this fraction of S3 requests fails with a transient error (and is retried)
     s3_inject_failures: float = 0.0
-    # fsync blobs and records before they become visible, so a machine crash cannot leave a DONE task
     # Azure Blob Storage account URL (https://<account>.blob.core.windows.net, or an emulator's); unset: taken from
     # the connection string or AZURE_STORAGE_ACCOUNT. Credentials come from the standard Azure variables, never here.
     azure_storage_blob_service_endpoint: str | None = None
     # For testing robustness: this fraction of Azure requests fails its first attempt (and is retried)
     azure_inject_failures: float = 0.0
+    # fsync blobs and records before they become visible, so a machine crash cannot leave a DONE task
     # whose data was still only in the page cache.
     fsync: bool = True
     # Serialized artifacts up to this many bytes are kept inside the task's record, not as separate blobs.
     inline_max_bytes: int = 1024
     # A blob is compressed when a sample of it compresses to at most this fraction of its size.
     compress_ratio_threshold: float = 0.5
+    # Where tasks run: 'local' (processes on this machine) or 'ray' (a Ray cluster; the same as --with ray)
+    executor: str = "local"
+    # The Ray cluster to run on (its head's host:port); unset: Ray's own lookup (RAY_ADDRESS, else a local Ray)
+    ray_address: str | None = None
 
 
 class Settings(_SettingsFields):
@@ -91,6 +96,10 @@ class Settings(_SettingsFields):
             raise FlowstoneException(
                 f"Unknown datastore type '{self.default_datastore}'. "
                 f"Set FLOWSTONE_DEFAULT_DATASTORE to one of: {', '.join(DATASTORE_TYPES)}."
+            )
+        if self.executor not in EXECUTOR_TYPES:
+            raise FlowstoneException(
+                f"Unknown executor '{self.executor}'. Set FLOWSTONE_EXECUTOR to one of: {', '.join(EXECUTOR_TYPES)}."
             )
         return self
 

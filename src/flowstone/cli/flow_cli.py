@@ -96,6 +96,9 @@ def _run_options(command: Any) -> Any:
         click.option("--run-id-file", default=None, help="Write the run's id to this file."),
         click.option("--datastore-root", "run_datastore_root", default=None, help="Root of the datastore."),
         click.option("--namespace", "namespace", default=None, hidden=True),
+        click.option("--with", "run_decospecs", multiple=True,
+                     help="Add a decorator to every step (as the top-level --with); --with ray runs tasks on Ray."),
+        click.option("--ray-address", default=None, help="The Ray cluster to run on (implies --with ray)."),
     ]  # fmt: skip
     for option in reversed(options):
         command = option(command)
@@ -106,6 +109,19 @@ def _apply_datastore_root(state: CliState, root: str | None) -> None:
     if root:
         ds_type = datastore_type_of_root(root) or state.settings.default_datastore
         state.settings = state.settings.replace(default_datastore=ds_type, **{f"datastore_sysroot_{ds_type}": root})
+
+
+def _choose_executor(state: CliState, run_decospecs: tuple[str, ...], ray_address: str | None) -> None:
+    """Take ``ray`` out of the decorators and into the settings: it says where tasks run, not what a step does
+    (so it is no part of a step's cache key)."""
+    specs = [*state.decospecs, *run_decospecs]
+    ray_specs = [spec for spec in specs if spec.partition(":")[0].strip() == "ray"]
+    if any(spec.partition(":")[2].strip() for spec in ray_specs):
+        raise FlowstoneException("--with ray takes no attributes: name the cluster with --ray-address (or set "
+                                 "FLOWSTONE_RAY_ADDRESS); size tasks with @resources.")  # fmt: skip
+    state.decospecs = tuple(spec for spec in specs if spec not in ray_specs)
+    if ray_specs or ray_address:
+        state.settings = state.settings.replace(executor="ray", ray_address=ray_address)
 
 
 def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
@@ -180,17 +196,18 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     @click.option("--dry-run", is_flag=True, default=False, help="Only say which steps would reuse cached results.")
     @click.pass_obj
     def run(state: CliState, run_datastore_root: str | None, namespace: str | None, no_cache: bool, dry_run: bool,
-            **kwargs: Any) -> None:  # fmt: skip
+            run_decospecs: tuple[str, ...], ray_address: str | None, **kwargs: Any) -> None:  # fmt: skip
         from flowstone.cli.run_cmd import execute_run, print_plan, started_executor
 
         _apply_datastore_root(state, run_datastore_root)
+        _choose_executor(state, run_decospecs, ray_address)
         _validate(state)
         given = _given_parameters(flow_cls, kwargs)
         if dry_run:
             print_plan(state, resolve_parameter_values(flow_cls._get_parameters(), given, flow_cls.__name__,
                                                        get_username()))  # fmt: skip
             return
-        with started_executor() as executor:  # before the parameters: an included file may be read from S3
+        with started_executor(state.settings) as executor:  # before the parameters: an included file may be read
             params = resolve_parameter_values(flow_cls._get_parameters(), given, flow_cls.__name__, get_username())
             ok = execute_run(state, executor, params, use_cache=not no_cache, **kwargs)
         if not ok:
@@ -204,12 +221,14 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     @_run_options
     @click.pass_obj
     def resume(state: CliState, step_to_rerun: str | None, origin_run_id: str | None, clone_only: bool,
-               run_datastore_root: str | None, namespace: str | None, **kwargs: Any) -> None:  # fmt: skip
+               run_datastore_root: str | None, namespace: str | None, run_decospecs: tuple[str, ...],
+               ray_address: str | None, **kwargs: Any) -> None:  # fmt: skip
         from flowstone.cli.run_cmd import execute_resume, started_executor
 
         _apply_datastore_root(state, run_datastore_root)
+        _choose_executor(state, run_decospecs, ray_address)
         _validate(state)
-        with started_executor() as executor:
+        with started_executor(state.settings) as executor:
             ok = execute_resume(state, executor, origin_run_id, step_to_rerun, clone_only=clone_only, **kwargs)
         if not ok:
             raise click.exceptions.Exit(1)
@@ -228,6 +247,10 @@ def _fail(headline: str, message: str) -> NoReturn:
 
 def run_flow_cli(flow_cls: type[FlowSpec], args: list[str] | None = None) -> NoReturn:
     """Entry point used by ``MyFlow()`` at the bottom of a flow file."""
+    from flowstone.runtime.remote_task import FlowFileLoaded, loading_flow_file
+
+    if loading_flow_file():  # a remote node loads the file for its flow class: no command line to run
+        raise FlowFileLoaded(flow_cls.__name__)
     cli = build_cli(flow_cls)
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else flow_cls.__name__
     try:

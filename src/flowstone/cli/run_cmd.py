@@ -1,4 +1,4 @@
-"""``run`` and ``resume``: execute a flow with the local fork executor and print its progress."""
+"""``run`` and ``resume``: execute a flow with the local fork executor (or on Ray) and print its progress."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from typing import TYPE_CHECKING, Any
 from flowstone import __version__
 from flowstone.datastore import FlowDataStore
 from flowstone.errors import FlowstoneException
+from flowstone.executors.base import Executor
 from flowstone.executors.fork import ForkExecutor
+from flowstone.executors.remote import RemoteExecutor
 from flowstone.flow.current import get_username
 from flowstone.runtime.console import Console
+from flowstone.runtime.remote_task import check_datastore_is_shared, check_resources
 from flowstone.runtime.run_loop import RunLoop, RunOptions, RunOutcome
+from flowstone.settings import Settings
 
 if TYPE_CHECKING:
     from flowstone.cli.flow_cli import CliState
@@ -21,23 +25,30 @@ __all__ = ["execute_resume", "execute_run", "latest_run_id", "print_plan", "star
 
 
 @contextmanager
-def started_executor() -> Iterator[ForkExecutor]:
+def started_executor(settings: Settings | None = None) -> Iterator[Executor]:
     """The executor for a run. Start it before anything that may start threads (reading an ``s3://``
-    IncludeFile, say): its fork server must be forked from a single-threaded process."""
-    executor = ForkExecutor()
+    IncludeFile, say): the local executor's fork server must be forked from a single-threaded process. A Ray
+    run forks nothing here: connecting to Ray (which starts threads) is all it does."""
+    executor: Executor
+    if settings is not None and settings.executor == "ray":
+        from flowstone.executors.ray import RayExecutor
+
+        executor = RayExecutor(settings.ray_address)
+    else:
+        executor = ForkExecutor()
     try:
         yield executor
     finally:
         executor.shutdown()
 
 
-def execute_run(state: CliState, executor: ForkExecutor, params: dict[str, Any], **options: Any) -> bool:
+def execute_run(state: CliState, executor: Executor, params: dict[str, Any], **options: Any) -> bool:
     """Run the flow; return True if it succeeded."""
     return _execute(state, executor, lambda loop: loop.run(params), options)
 
 
 def execute_resume(
-    state: CliState, executor: ForkExecutor, origin_run_id: str | None, step: str | None, **options: Any
+    state: CliState, executor: Executor, origin_run_id: str | None, step: str | None, **options: Any
 ) -> bool:
     """Resume a run (by default the user's latest run of this flow); return True if it succeeded."""
 
@@ -76,11 +87,15 @@ def latest_run_id(fds: FlowDataStore, user: str) -> str | None:
     return None
 
 
-def _execute(state: CliState, executor: ForkExecutor, start: Any, options: dict[str, Any]) -> bool:
+def _execute(state: CliState, executor: Executor, start: Any, options: dict[str, Any]) -> bool:
     console = Console(quiet=state.quiet)
     console.info(f"flowstone {__version__} executing {state.flow_name} for user:{get_username()}")
     fds = FlowDataStore(state.flow_name, settings=state.settings)
     loop = RunLoop(state.flow_cls, fds, executor, RunOptions(decospecs=state.decospecs, **options), console)
+    if isinstance(executor, RemoteExecutor):  # refuse what cannot work before the run starts
+        check_datastore_is_shared(executor, fds)
+        check_resources(executor, loop.decorators)
+        console.info(f"Tasks run on {executor.runtime_name} ({executor.node_count} nodes).")
     outcome: RunOutcome = start(loop)
     if outcome.ok:
         console.info(

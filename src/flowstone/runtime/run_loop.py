@@ -6,7 +6,6 @@ One loop serves every executor; executors differ only in where a task's function
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import time
@@ -26,11 +25,12 @@ from flowstone.flow.lint import check_graph
 from flowstone.runtime.cache import CacheKey, TaskCache
 from flowstone.runtime.console import Console
 from flowstone.runtime.package import save_code_package
+from flowstone.runtime.remote_task import runtime_name, task_function
 from flowstone.runtime.resume import ResumeIndex
 from flowstone.runtime.reuse import Decision, ReusePolicy, clone_task
 from flowstone.runtime.scheduler import FinishedTask, Scheduler, TaskPlan
 from flowstone.runtime.step_config import step_decorators
-from flowstone.runtime.task import TaskResult, TaskSpec, run_task, temporary_environ
+from flowstone.runtime.task import TaskResult, TaskSpec, temporary_environ
 
 __all__ = ["RunLoop", "RunOptions", "RunOutcome"]
 
@@ -157,7 +157,7 @@ class RunLoop:
             "user": self.username,
             "system_tags": [
                 f"user:{self.username}",
-                "runtime:local",
+                f"runtime:{runtime_name(self.executor)}",
                 f"python_version:{_python_version()}",
                 f"date:{now.strftime('%Y-%m-%d')}",
             ],
@@ -253,7 +253,7 @@ class RunLoop:
         )
         timeout = next((d for d in decorators if isinstance(d, TimeoutDecorator)), None)
         limit = timeout.total_seconds + TIMEOUT_GRACE_SECONDS if timeout else None
-        task = functools.partial(run_task, self.flow_cls, spec, self.fds)  # picklable: it may travel
+        task = task_function(self.executor, self.flow_cls, spec, self.fds)  # picklable: it may travel
         pid = self.executor.submit(spec.task_id, task, time_limit=limit)
         prefix = f"{self.run_id}/{spec.step_name}/{spec.task_id} (pid {pid})"
         cacheable = decision.key is not None and self.cache.why_not_cacheable(plan.step_name) is None
