@@ -27,7 +27,16 @@ from flowstone.s3.errors import (
     S3URLException,
 )
 
-__all__ = ["InjectedFailure", "Retrier", "TransportStats", "describe", "http_status", "is_transient", "translate"]
+__all__ = [
+    "InjectedFailure",
+    "LoopSlots",
+    "Retrier",
+    "TransportStats",
+    "describe",
+    "http_status",
+    "is_transient",
+    "translate",
+]
 
 T = TypeVar("T")
 log = logging.getLogger("flowstone.s3")
@@ -119,6 +128,23 @@ def translate(exc: BaseException, url: str, action: str, attempts: int, secrets:
     return S3Exception(f"{action} {url} failed: {reason}.")
 
 
+class LoopSlots:
+    """A semaphore of ``size`` slots per event loop: a transport serves its private loop and callers' own loops,
+    and an asyncio semaphore belongs to one loop."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._by_loop: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+
+    def __call__(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        semaphore = self._by_loop.get(loop)
+        if semaphore is None:
+            self._by_loop = {lp: s for lp, s in self._by_loop.items() if not lp.is_closed()}
+            semaphore = self._by_loop[loop] = asyncio.Semaphore(self.size)
+        return semaphore
+
+
 class Retrier:
     """Runs one request at a time per call: bounded by a semaphore, retried with backoff while transient."""
 
@@ -127,15 +153,7 @@ class Retrier:
         self.config = config
         self.stats = TransportStats()
         self._rng = random.Random(config.seed)
-        self._semaphores: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
-
-    def _semaphore(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        semaphore = self._semaphores.get(loop)
-        if semaphore is None:
-            self._semaphores = {lp: s for lp, s in self._semaphores.items() if not lp.is_closed()}
-            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.config.max_concurrency)
-        return semaphore
+        self._requests = LoopSlots(config.max_concurrency)
 
     def _inject(self, action: str, key: str, detail: object, attempt: int) -> None:
         rate = self.config.inject_failures
@@ -151,7 +169,7 @@ class Retrier:
         attempts = self.config.retry.attempts
         for attempt in range(1, attempts + 1):
             try:
-                async with self._semaphore():
+                async with self._requests():
                     self.stats.requests += 1
                     self._inject(action, key, detail, attempt)
                     return await request()

@@ -55,7 +55,10 @@ class S3Config:
     max_concurrency: int = 64
     part_size: int = 8 * MiB
     #: Parts of one multipart upload sent at once (each upload also holds one slot of ``max_concurrency``).
-    part_concurrency: int = 8
+    part_concurrency: int = 4
+    #: Parts of multipart uploads held at once across a batch (``part_concurrency`` per upload); each buffers
+    #: ``part_size`` bytes, so uploads hold about ``parts_in_flight * part_size``.
+    parts_in_flight: int = 16
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     connect_timeout: float = 10.0
     #: Upper bound for one request, body included; parts keep requests short, single PUTs may be large.
@@ -65,8 +68,8 @@ class S3Config:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.max_concurrency < 1 or self.part_concurrency < 1:
-            raise ValueError("S3Config: max_concurrency and part_concurrency must be at least 1")
+        if min(self.max_concurrency, self.part_concurrency, self.parts_in_flight) < 1:
+            raise ValueError("S3Config: max_concurrency, part_concurrency and parts_in_flight must be at least 1")
         if self.part_size < 5 * MiB:
             raise ValueError("S3Config: part_size must be at least 5 MiB (the S3 minimum for multipart parts)")
         if not 0.0 <= self.inject_failures <= 1.0:

@@ -34,7 +34,7 @@ from obstore import exceptions as obe
 from obstore.store import S3Store
 
 from flowstone.s3 import _loop
-from flowstone.s3._retry import Retrier, TransportStats, describe, http_status
+from flowstone.s3._retry import LoopSlots, Retrier, TransportStats, describe, http_status
 from flowstone.s3._sinks import FileSink, MemorySink, Sink
 from flowstone.s3.config import MiB, S3Config
 from flowstone.s3.errors import S3BucketNotFound, S3Exception, S3InvalidObject, S3NotFound
@@ -52,7 +52,9 @@ Data = bytes | bytearray | memoryview | Path | list[memoryview]
 Range = tuple[int, int | None]
 
 MAX_SINGLE_PUT = 5 * 1024 * MiB
-STREAM_CHUNK = 1 * MiB
+#: Bodies stream into files in pieces this big: every stream in flight buffers about one, so this, not the number
+#: of concurrent requests, is what bounds a batch's memory.
+STREAM_CHUNK = 256 * 1024
 _STANDARD_ATTRIBUTES = frozenset(
     {"Content-Disposition", "Content-Encoding", "Content-Language", "Content-Type", "Cache-Control", "Storage-Class"}
 )
@@ -185,6 +187,7 @@ class S3Transport:
         self.config = config if config is not None else S3Config.from_env()
         self.store = _store(bucket, self.config)
         self._retrier = Retrier(bucket, self.config)
+        self._multipart_uploads = LoopSlots(max(1, self.config.parts_in_flight // self.config.part_concurrency))
 
     def __repr__(self) -> str:
         return f"S3Transport(bucket={self.bucket!r}, endpoint={self.config.endpoint_url!r})"
@@ -240,7 +243,10 @@ class S3Transport:
                 return False
             return True
 
-        return await self._retrier.call("PUT", key, attempt)
+        if not multipart:
+            return await self._retrier.call("PUT", key, attempt)
+        async with self._multipart_uploads():  # bounds the parts buffered across a batch
+            return await self._retrier.call("PUT", key, attempt)
 
     # -- downloads ------------------------------------------------------------------------------------------
 
