@@ -3,6 +3,7 @@
     python bench/run.py datastore [--repeat N]
     python bench/run.py s3 [--repeat N]    # S3 clients against a local SeaweedFS (see bench/s3_ops.py)
     python bench/run.py azure [--repeat N] # the Azure datastore on Azurite vs local disk and plain SDK calls
+    python bench/run.py ray [--repeat N]   # per-task overhead on a local Ray cluster vs the local executor
 
 Metaflow is installed only into ``bench/.venv-metaflow`` (created on first use); flowstone runs from the
 project's ``.venv``. Every measurement runs in a fresh process; flowstone and Metaflow alternate, and the
@@ -588,6 +589,61 @@ def bench_azure(repeat: int) -> list[Comparison]:
     return rows
 
 
+# -- ray ------------------------------------------------------------------------------------------
+RAY_WIDTHS = (10, 110)  # foreach widths: the per-task overhead is the slope between them
+
+
+def bench_ray(repeat: int) -> list[Comparison]:
+    """Per-task overhead of running tasks on a local Ray cluster (2 CPUs) against the local fork executor, on
+    local disk and on S3 (SeaweedFS); see bench/ray_ops.py."""
+    python = flowstone_python()
+    os.environ["PATH"] = f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    sys.path.insert(0, str(PROJECT))
+    from tests.servers.ray_cluster import RayCluster
+    from tests.servers.seaweedfs import SeaweedFS
+
+    script = str(BENCH / "ray_ops.py")
+    work = Path(tempfile.mkdtemp(prefix="bench-ray-", dir=BENCH / ".work"))
+    samples: dict[tuple[str, str, int], list[float]] = {}
+    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
+    try:
+        with SeaweedFS() as server, RayCluster(environment=server.environment) as cluster:
+            env = {**os.environ, **server.environment, **cluster.driver_environment}
+            for i in range(repeat):
+                for width in RAY_WIDTHS:
+                    for datastore in ("local", "s3"):
+                        executors = ("ray", "local") if i % 2 == 0 else ("local", "ray")
+                        for executor in executors:
+                            root = (tempfile.mkdtemp(prefix="ds-", dir=work) if datastore == "local"
+                                    else f"s3://flowstone-test/{stamp}-{i}-{width}-{executor}")  # fmt: skip
+                            cmd = [python, script, "--executor", executor, "--datastore", datastore,
+                                   "--root", root, "--width", str(width)]  # fmt: skip
+                            sample = run_json(cmd, env=env)
+                            samples.setdefault((executor, datastore, width), []).append(sample["seconds"])
+                            print(f"  {executor:5} {datastore:5} {sample['tasks']:4} tasks {sample['seconds']:7.2f} s",
+                                  flush=True)  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    def med(executor: str, datastore: str, width: int) -> float:
+        return statistics.median(samples[(executor, datastore, width)])
+
+    def per_task(executor: str, datastore: str) -> float:
+        narrow, wide = RAY_WIDTHS
+        return (med(executor, datastore, wide) - med(executor, datastore, narrow)) / (wide - narrow)
+
+    rows = []
+    for datastore, where in (("local", "local disk"), ("s3", "S3")):
+        ray, local = per_task("ray", datastore), per_task("local", datastore)
+        rows.append(Comparison(f"per-task cost, {where}: ray (vs local)", "s", ray, local,
+                               "ray within 0.05 s of local", ray - local < 0.05))  # fmt: skip
+        narrow = RAY_WIDTHS[0]
+        ray_run, local_run = med("ray", datastore, narrow), med("local", datastore, narrow)
+        rows.append(Comparison(f"  {narrow + 3}-task run, {where}: ray (vs local)", "s", ray_run, local_run,
+                               "(info)", True))  # fmt: skip
+    return rows
+
+
 SUITES: dict[str, Callable[[int], list[Comparison]]] = {
     "cache": bench_cache,
     "datastore": bench_datastore,
@@ -595,6 +651,7 @@ SUITES: dict[str, Callable[[int], list[Comparison]]] = {
     "client": bench_client,
     "s3": bench_s3,
     "azure": bench_azure,
+    "ray": bench_ray,
 }
 
 

@@ -81,6 +81,7 @@ class RayCluster:
             **os.environ,
             **self.environment,
             **LOOPBACK_ONLY,
+            "TMPDIR": str(self.workdir),  # the nodes' caches (code packages) go with the cluster
             # tasks of the executor tests are functions of the test modules
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
         }

@@ -95,7 +95,8 @@ def _execute(state: CliState, executor: Executor, start: Any, options: dict[str,
     if isinstance(executor, RemoteExecutor):  # refuse what cannot work before the run starts
         check_datastore_is_shared(executor, fds)
         check_resources(executor, loop.decorators)
-        console.info(f"Tasks run on {executor.runtime_name} ({executor.node_count} nodes).")
+        nodes = executor.node_count
+        console.info(f"Tasks run on {executor.runtime_name} ({nodes} node{'' if nodes == 1 else 's'}).")
     outcome: RunOutcome = start(loop)
     if outcome.ok:
         console.info(
