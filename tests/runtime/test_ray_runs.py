@@ -222,3 +222,22 @@ def test_a_local_datastore_is_refused_on_a_cluster_of_many_nodes(tmp_path: Path)
     assert one.pinned, "tasks must stay on the one machine that has the datastore"
     with pytest.raises(FlowstoneException, match="in-memory"):
         check_datastore_is_shared(_FakeCluster(1), FlowDataStore("F", storage=MemoryStorage()))  # type: ignore[arg-type]
+
+
+def test_settings_name_the_executor_and_the_cluster() -> None:
+    settings = Settings.from_env({"FLOWSTONE_EXECUTOR": "ray", "FLOWSTONE_RAY_ADDRESS": "10.0.0.5:6379"})
+    assert (settings.executor, settings.ray_address) == ("ray", "10.0.0.5:6379")
+    assert Settings.from_env({}).executor == "local"
+    with pytest.raises(FlowstoneException, match="FLOWSTONE_EXECUTOR"):
+        Settings.from_env({"FLOWSTONE_EXECUTOR": "dask"})
+
+
+def test_with_ray_takes_no_attributes(tmp_path: Path) -> None:
+    run = run_flow("linear_flow.py", "--with", "ray:address=x", root=tmp_path / "ds")
+    assert run.proc.returncode == 1 and "--with ray takes no attributes" in run.output
+
+
+def test_a_local_datastore_works_on_a_one_node_cluster(on_ray: dict[str, str], tmp_path: Path) -> None:
+    run = run_flow("linear_flow.py", "--with", "ray", root=tmp_path / "ds", env=on_ray, timeout=180)
+    assert run.ok, run.output
+    assert "Tasks run on ray (1 node)" in run.output and run.end_result() == {"total": 12, "scale": 2}
