@@ -47,19 +47,12 @@ class ForkExecutor(Executor):
     Create it before anything in the process starts threads: the fork server is forked at construction.
     """
 
-    def __init__(self) -> None:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()  # or the server's children would print the runner's buffered output again
-        threads = _os_thread_count()
-        if threads > 1:
-            warnings.warn(
-                f"The fork executor starts in a process that already runs {threads} threads; a task forked from it "
-                f"may deadlock on a lock one of them held. Create the executor before starting I/O clients.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-        self._server_pid, self._sock = start_server()
+    def __init__(self, server: tuple[int, socket.socket] | None = None) -> None:
+        """``server``: the pid of a fork server started elsewhere and the socket to it; by default one is forked
+        from this process now."""
+        if server is None:
+            server = _fork_server_here()
+        self._server_pid, self._sock = server
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._sock, selectors.EVENT_READ, None)
         self._children: dict[int, _Child] = {}
@@ -216,6 +209,21 @@ class ForkExecutor(Executor):
         self._sock.close()  # the server exits when the socket closes
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self._server_pid, 0)
+
+
+def _fork_server_here() -> tuple[int, socket.socket]:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()  # or the server's children would print the runner's buffered output again
+    threads = _os_thread_count()
+    if threads > 1:
+        warnings.warn(
+            f"The fork executor starts in a process that already runs {threads} threads; a task forked from it "
+            f"may deadlock on a lock one of them held. Create the executor before starting I/O clients.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return start_server()
 
 
 def _os_thread_count() -> int:

@@ -26,7 +26,7 @@ import sys
 import traceback
 from typing import Any
 
-__all__ = ["LENGTH", "RECORD", "die_with_parent", "find_prctl", "start_server"]
+__all__ = ["LENGTH", "RECORD", "die_with_parent", "find_prctl", "serve", "start_server"]
 
 #: kind (S or X), request id, pid, wait status
 RECORD = struct.Struct("<cqqq")
@@ -61,7 +61,7 @@ def start_server() -> tuple[int, socket.socket]:
     if pid == 0:  # pragma: no cover - the server process
         runner_end.close()
         try:
-            _serve(server_end, prctl, runner_pid)
+            serve(server_end, prctl, runner_pid)
         finally:
             os._exit(0)
     server_end.close()
@@ -78,7 +78,7 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
     return bytes(data)
 
 
-def _serve(sock: socket.socket, prctl: Any, runner_pid: int) -> None:  # pragma: no cover - the server process
+def serve(sock: socket.socket, prctl: Any, runner_pid: int) -> None:  # pragma: no cover - the server process
     die_with_parent(prctl, runner_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
     wake_r, wake_w = os.pipe()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import selectors
 import socket
 import subprocess
 import sys
@@ -53,7 +52,7 @@ class _SpawnedForkExecutor(ForkExecutor):
     """The fork executor, with its server started as a fresh interpreter instead of forked from this (threaded)
     process. The server runs ``warmup`` before it forks any task."""
 
-    def __init__(self, warmup: bytes | None) -> None:  # the parent's __init__ would fork: not called
+    def __init__(self, warmup: bytes | None) -> None:
         runner_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in shutdown
         code = "from flowstone.executors.ray_node import zygote_main; zygote_main()"
@@ -66,13 +65,7 @@ class _SpawnedForkExecutor(ForkExecutor):
         process.stdin.write(warmup or b"")
         process.stdin.close()
         self._process = process
-        self._server_pid, self._sock = process.pid, runner_end
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self._sock, selectors.EVENT_READ, None)
-        self._children = {}
-        self._inbox = bytearray()
-        self._exits = []
-        self._next_request = 1
+        super().__init__(server=(process.pid, runner_end))
 
     @property
     def alive(self) -> bool:
@@ -91,14 +84,14 @@ class _SpawnedForkExecutor(ForkExecutor):
 
 def zygote_main() -> None:  # pragma: no cover - runs in the server's own interpreter
     """Entry of the fork server: run the warm-up read from stdin, then serve fork requests on the socket."""
-    from flowstone.executors.fork_server import _serve, find_prctl
+    from flowstone.executors.fork_server import find_prctl, serve
 
     sock = socket.socket(fileno=int(sys.argv[1]))
     parent = int(sys.argv[2])
     warmup = sys.stdin.buffer.read()
     if warmup:
         pickle.loads(warmup)()
-    _serve(sock, find_prctl(), parent)
+    serve(sock, find_prctl(), parent)
 
 
 _servers: dict[str, _SpawnedForkExecutor] = {}
