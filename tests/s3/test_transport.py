@@ -98,7 +98,7 @@ def test_ranges(transport: S3Transport, prefix: str) -> None:
 
 
 def test_ranges_across_parts(config: S3Config, prefix: str, tmp_path: Path) -> None:
-    transport = S3Transport(BUCKET, config.replace(part_size=5 * MiB))
+    transport = S3Transport(BUCKET, config.replace(part_size=5 * MiB, download_part_size=5 * MiB))
     key = f"{prefix}/big"
     transport.put_many([(key, BIG)])
     start, length = 3 * MiB + 17, 9 * MiB + 5  # starts inside part 1, spans parts 2 and 3

@@ -53,12 +53,15 @@ class S3Config:
     secret_access_key: str | None = field(default=None, repr=False)
     session_token: str | None = field(default=None, repr=False)
     max_concurrency: int = 64
+    #: Parts of multipart uploads (each is buffered whole while it is sent).
     part_size: int = 8 * MiB
+    #: Ranges of large downloads, fetched in parallel (streamed: their size does not cost memory).
+    download_part_size: int = 16 * MiB
     #: Parts of one multipart upload sent at once (each upload also holds one slot of ``max_concurrency``).
     part_concurrency: int = 4
     #: Parts of multipart uploads held at once across a batch (``part_concurrency`` per upload); each buffers
     #: ``part_size`` bytes, so uploads hold about ``parts_in_flight * part_size``.
-    parts_in_flight: int = 16
+    parts_in_flight: int = 32
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     connect_timeout: float = 10.0
     #: Upper bound for one request, body included; parts keep requests short, single PUTs may be large.
@@ -72,6 +75,8 @@ class S3Config:
             raise ValueError("S3Config: max_concurrency, part_concurrency and parts_in_flight must be at least 1")
         if self.part_size < 5 * MiB:
             raise ValueError("S3Config: part_size must be at least 5 MiB (the S3 minimum for multipart parts)")
+        if self.download_part_size < 1 * MiB:
+            raise ValueError("S3Config: download_part_size must be at least 1 MiB")
         if not 0.0 <= self.inject_failures <= 1.0:
             raise ValueError("S3Config: inject_failures is a rate between 0 and 1")
         if self.retry.attempts < 1:

@@ -6,8 +6,9 @@ Every method has a synchronous form (run on a private event loop thread, see :mo
 errors come out as :mod:`flowstone.s3.errors` exceptions (the first failure of a batch, in input order, after the
 whole batch has finished).
 
-Large objects move in parts of ``S3Config.part_size``: uploads as multipart uploads, downloads as parallel
-ranged GETs (the later ones conditional on the first one's ETag, so a download never mixes two versions).
+Large objects move in parts (``S3Config.part_size``, ``download_part_size``): uploads as multipart uploads,
+downloads as parallel ranged GETs (the later ones conditional on the first one's ETag, so a download never mixes
+two versions).
 A conditional create (``if_absent=True``) is always a single PUT with ``If-None-Match: *``, because S3 cannot
 make a multipart upload conditional here: it is atomic and race-free, and limited to 5 GiB (S3's cap on a
 single PUT); a Path payload is read into memory for it. One ambiguity is inherent: if a conditional PUT succeeds
@@ -54,7 +55,7 @@ Range = tuple[int, int | None]
 MAX_SINGLE_PUT = 5 * 1024 * MiB
 #: Bodies stream into files in pieces this big: every stream in flight buffers about one, so this, not the number
 #: of concurrent requests, is what bounds a batch's memory.
-STREAM_CHUNK = 256 * 1024
+STREAM_CHUNK = 512 * 1024
 _STANDARD_ATTRIBUTES = frozenset(
     {"Content-Disposition", "Content-Encoding", "Content-Language", "Content-Type", "Cache-Control", "Storage-Class"}
 )
@@ -300,7 +301,7 @@ class S3Transport:
             info = await self._head(key)
             sink.prepare(0)
             return Fetched(info, offset, 0, sink.finish())
-        part = self.config.part_size
+        part = self.config.download_part_size
         first_end = offset + (part if length is None else min(length, part))
         info, end, got = await self._retrier.call("GET", key, lambda: self._first(key, offset, first_end, length, sink))
         starts = range(got, end, part)
