@@ -17,6 +17,7 @@ from flowstone.runtime.console import Console
 from flowstone.runtime.remote_task import check_datastore_is_shared, check_resources
 from flowstone.runtime.run_loop import RunLoop, RunOptions, RunOutcome
 from flowstone.settings import Settings
+from flowstone.storage import storage_class
 
 if TYPE_CHECKING:
     from flowstone.cli.flow_cli import CliState
@@ -35,6 +36,8 @@ def started_executor(settings: Settings | None = None) -> Iterator[Executor]:
 
         executor = RayExecutor(settings.ray_address)
     else:
+        if settings is not None:  # imported once here, not by every task (the Azure SDK takes 0.7 s to import)
+            storage_class(settings.default_datastore)
         executor = ForkExecutor()
     try:
         yield executor

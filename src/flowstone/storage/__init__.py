@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from flowstone.errors import FlowstoneException
 from flowstone.settings import Settings
 from flowstone.storage.base import ListEntry, ObjectInfo, Payload, Storage
 
-__all__ = ["ListEntry", "ObjectInfo", "Payload", "Storage", "make_storage"]
+__all__ = ["ListEntry", "ObjectInfo", "Payload", "Storage", "make_storage", "storage_class"]
 
 # type -> (module, class, pip extra that provides its dependencies)
 _BACKENDS: dict[str, tuple[str, str, str | None]] = {
@@ -19,9 +20,8 @@ _BACKENDS: dict[str, tuple[str, str, str | None]] = {
 }
 
 
-def make_storage(ds_type: str, root: str | None = None, settings: Settings | None = None) -> Storage:
-    """Instantiate the storage backend ``ds_type`` rooted at ``root`` (default: from settings)."""
-    settings = settings or Settings.from_env()
+def storage_class(ds_type: str) -> type[Storage]:
+    """The backend class of ``ds_type``, imported now (it opens no connection and starts no thread)."""
     if ds_type not in _BACKENDS:
         raise FlowstoneException(f"Unknown datastore type '{ds_type}'; choose one of: {', '.join(sorted(_BACKENDS))}.")
     module_name, class_name, extra = _BACKENDS[ds_type]
@@ -30,7 +30,13 @@ def make_storage(ds_type: str, root: str | None = None, settings: Settings | Non
     except ImportError as exc:
         hint = f" Install it with: pip install 'flowstone[{extra}]'." if extra else ""
         raise FlowstoneException(f"The '{ds_type}' datastore is not available ({exc}).{hint}") from exc
-    cls = getattr(module, class_name)
+    return getattr(module, class_name)
+
+
+def make_storage(ds_type: str, root: str | None = None, settings: Settings | None = None) -> Storage:
+    """Instantiate the storage backend ``ds_type`` rooted at ``root`` (default: from settings)."""
+    settings = settings or Settings.from_env()
+    cls: Any = storage_class(ds_type)
     root = root or settings.datastore_root(ds_type)
     if ds_type == "local":
         return cls(root, fsync=settings.fsync)
