@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from flowstone.datastore import FlowDataStore
 from flowstone.errors import DataException, UnpicklableArtifactException
+from flowstone.settings import Settings
 from flowstone.storage.local import LocalStorage
+from flowstone.storage.memory import MemoryStorage
 
 
 def _write_task(fds: FlowDataStore, task_id: str = "1", attempt: int = 0, done: bool = True, **artifacts):
@@ -198,3 +202,52 @@ def test_corrupted_inline_record_is_detected(tmp_path: Path) -> None:
     record_file.write_text(record_file.read_text().replace('"aGVsbG8="', '"aGVsbG0="'))
     with pytest.raises(DataException, match=r"'word' .* is corrupted"):
         fds.get_datastore_for_task("r1", "start", "1")["word"]
+
+
+class _CountingStorage(MemoryStorage):
+    """Counts the calls a remote backend would pay a round trip for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def info(self, key: str) -> Any:
+        self.calls.append("info")
+        return super().info(key)
+
+    def info_many(self, keys: Iterable[str]) -> list[Any]:
+        self.calls.append("info_many")
+        return [MemoryStorage.info(self, key) for key in keys]
+
+    def save_bytes(self, items: Iterable[tuple[str, Any]], overwrite: bool = True, durable: bool = True) -> list[bool]:
+        self.calls.append("save_bytes")
+        return super().save_bytes(items, overwrite=overwrite, durable=durable)
+
+    def put_if_absent(self, key: str, payload: Any, durable: bool = True) -> bool:
+        self.calls.append("put_if_absent")
+        return super().put_if_absent(key, payload, durable)
+
+
+def test_many_small_artifacts_cost_a_few_storage_calls(settings: Settings) -> None:
+    storage = _CountingStorage()
+    fds = FlowDataStore("TestFlow", storage=storage, settings=settings)
+    task = fds.get_datastore_for_task("1", "start", "1", 0, "w")
+    task.init_task()
+    storage.calls.clear()
+    values = {f"a{i}": bytes([i]) * 4096 for i in range(50)}  # above the inline size: blobs
+    values["dup"] = values["a0"]  # equal content: one blob
+    values["big"] = bytes(range(256)) * 8192  # 2 MiB: streamed on its own
+    task.save_artifacts(values.items())
+    calls = storage.calls
+    assert calls.count("info_many") == 1  # the 50 small blobs: one existence check ...
+    assert calls.count("info") == 1 and calls.count("put_if_absent") == 1  # the big one, alone
+    assert len(calls) <= 6, calls  # ... and a write of the new ones: not one round trip per artifact
+    task.done()
+    loaded = dict(fds.get_datastore_for_task("1", "start", "1").load_artifacts(values))
+    assert loaded == values
+    # saved again (a re-run): everything exists, nothing is written
+    again = fds.get_datastore_for_task("2", "start", "1", 0, "w")
+    again.init_task()
+    storage.calls.clear()
+    again.save_artifacts(values.items())
+    assert "put_if_absent" not in storage.calls and storage.calls.count("info_many") == 1

@@ -58,6 +58,33 @@ class ContentAddressedStore:
         written = self.storage.put_if_absent(path, blob_format.encode(chunks, total, encoding), durable=durable)
         return StoredBlob(key, total, encoding, written)
 
+    def put_many(self, payloads: Iterable[Payload]) -> list[StoredBlob]:
+        """Store several (small) blobs in two batched storage calls: which exist, then create the others.
+
+        Each blob is encoded in memory whole: for large ones, use :meth:`put`, which streams.
+        """
+        prepared = []
+        for payload in payloads:
+            chunks = list(iter_chunks(payload))
+            total = sum(c.nbytes for c in chunks)
+            prepared.append((hash_chunks(chunks, total), chunks, total))
+        paths = [self.blob_path(key) for key, _, _ in prepared]
+        existing = dict(zip(paths, self.storage.info_many(paths), strict=True))
+        results: list[StoredBlob] = []
+        to_write: dict[str, bytes] = {}
+        for (key, chunks, total), path in zip(prepared, paths, strict=True):
+            found = existing[path]
+            if found is not None:
+                results.append(StoredBlob(key, total, blob_format.encoding_of_stored_size(found.size, total), False))
+                continue
+            encoding = blob_format.choose_encoding(chunks, total, self.compress_ratio_threshold)
+            if path not in to_write:
+                to_write[path] = b"".join(blob_format.encode(chunks, total, encoding))
+            results.append(StoredBlob(key, total, encoding, True))
+        if to_write:
+            self.storage.save_bytes(to_write.items(), overwrite=False)
+        return results
+
     def save_blobs(self, blobs: Iterable[Any], len_hint: int = 0) -> list[str]:
         """Store each blob and return their keys, in order.
 

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 __all__ = ["TaskDataStore"]
 
 LOG_STREAMS = ("stdout", "stderr")
+#: Blobs up to this size are saved in batches (one existence check and one write call per batch) ...
+SMALL_BLOB_BYTES = 1 << 20
+#: ... of at most about this many bytes, held in memory until the batch is written.
+SMALL_BATCH_BYTES = 32 << 20
 
 
 class TaskDataStore:
@@ -160,7 +164,8 @@ class TaskDataStore:
         len_hint: int = 0,
         refs: Iterable[tuple[str, ArtifactRecord]] = (),
     ) -> None:
-        """Serialize and store each ``(name, value)``, one at a time, then record them.
+        """Serialize and store each ``(name, value)``, then record them. Large values are stored one at a time,
+        streamed; small ones in batches (a few storage round trips for many artifacts).
 
         Values serialized to at most ``inline_max_bytes`` are kept in the record; others become blobs.
         ``refs`` are records of artifacts passed on unchanged from another task: recorded, never re-serialized.
@@ -170,6 +175,8 @@ class TaskDataStore:
         records.update(refs)
         fds = self._flow_datastore
         inline_max = fds.settings.inline_max_bytes
+        small: list[tuple[str, Any]] = []  # (name, serialized): saved together, in few storage round trips
+        small_bytes = 0
         for name, value in artifacts:
             try:
                 serialized = fds.serializers.serialize(value, force_pickle=force_pickle)
@@ -178,13 +185,29 @@ class TaskDataStore:
             if serialized.size <= inline_max:
                 inline = b"".join(serialized.chunks)
                 key = hash_chunks([inline], serialized.size)
-                record = ArtifactRecord(key, serialized.size, serialized.type, serialized.serializer, "inline", inline)
-            else:
+                records[name] = ArtifactRecord(key, serialized.size, serialized.type, serialized.serializer, "inline",
+                                               inline)  # fmt: skip
+            elif serialized.size <= SMALL_BLOB_BYTES:
+                small.append((name, serialized))
+                small_bytes += serialized.size
+                if small_bytes >= SMALL_BATCH_BYTES:
+                    self._save_small_blobs(small)
+                    small, small_bytes = [], 0
+            else:  # streamed, one at a time: peak memory stays near the value's own size
                 blob = fds.ca_store.put(serialized.chunks)
-                record = ArtifactRecord(blob.key, blob.size, serialized.type, serialized.serializer, blob.encoding)
+                records[name] = ArtifactRecord(blob.key, blob.size, serialized.type, serialized.serializer,
+                                               blob.encoding)  # fmt: skip
             del serialized
-            records[name] = record
+        self._save_small_blobs(small)
         self._write_records()
+
+    def _save_small_blobs(self, small: list[tuple[str, Any]]) -> None:
+        if not small:
+            return
+        blobs = self._flow_datastore.ca_store.put_many([serialized.chunks for _, serialized in small])
+        for (name, serialized), blob in zip(small, blobs, strict=True):
+            self.records[name] = ArtifactRecord(blob.key, blob.size, serialized.type, serialized.serializer,
+                                                blob.encoding)  # fmt: skip
 
     def save_artifact_refs(self, refs: Iterable[tuple[str, ArtifactRecord]]) -> None:
         """Record artifacts by reference to records of another task: no value is loaded or serialized."""

@@ -120,6 +120,10 @@ class Storage(ABC):
     def exists(self, key: str) -> bool:
         return self.info(key) is not None
 
+    def info_many(self, keys: Iterable[str]) -> list[ObjectInfo | None]:
+        """``info`` of each key, in order (remote backends answer a batch at once)."""
+        return [self.info(key) for key in keys]
+
     def load_one(self, key: str) -> memoryview | bytes | None:
         for _, data in self.load_bytes([key]):
             return data

@@ -123,11 +123,15 @@ class S3Storage(Storage):
         yield from zip(keys, loaded, strict=True)
 
     def info(self, key: str) -> ObjectInfo | None:
+        return self.info_many([key])[0]
+
+    def info_many(self, keys: Iterable[str]) -> list[ObjectInfo | None]:
+        keys = list(keys)
         try:
-            (found,) = self.transport.head_many([self._key(key)])
+            found = self.transport.head_many([self._key(key) for key in keys])
         except S3Exception as exc:
             raise self._failed("read", exc) from exc
-        return None if found is None else ObjectInfo(key, found.size, found.last_modified)
+        return [None if f is None else ObjectInfo(k, f.size, f.last_modified) for k, f in zip(keys, found, strict=True)]
 
     def list_content(self, prefix: str) -> list[ListEntry]:
         prefix = prefix.strip("/")
