@@ -117,8 +117,12 @@ class AzureStorage(Storage):
         yield from zip(keys, loaded, strict=True)
 
     def info(self, key: str) -> ObjectInfo | None:
-        (found,) = self.transport.head_many([self._name(key)])
-        return None if found is None else ObjectInfo(key, found.size, found.modified)
+        return self.info_many([key])[0]
+
+    def info_many(self, keys: Iterable[str]) -> list[ObjectInfo | None]:
+        keys = list(keys)
+        found = self.transport.head_many([self._name(key) for key in keys])
+        return [None if f is None else ObjectInfo(k, f.size, f.modified) for k, f in zip(keys, found, strict=True)]
 
     def list_content(self, prefix: str) -> list[ListEntry]:
         prefix = prefix.strip("/")
