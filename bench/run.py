@@ -49,6 +49,10 @@ def flowstone_python() -> str:
     python = venv_python(PROJECT / ".venv")
     if not Path(python).exists():
         subprocess.run([str(PROJECT / "scripts" / "setup.sh"), "dev"], check=True)
+    # Byte-compile the sources, as `pip install` does for Metaflow in its venv: with PYTHONDONTWRITEBYTECODE set
+    # (it is on this machine) an editable install would otherwise compile every module in every process.
+    subprocess.run([python, "-m", "compileall", "-q", str(PROJECT / "src" / "flowstone")], check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
     return python
 
 
