@@ -12,7 +12,6 @@ produced (Ray's streaming generators): batches of output lines, then the task's 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
 import socket
@@ -23,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from flowstone._environ import temporary_environ
 from flowstone.executors.base import Exited, OutputLine
 from flowstone.executors.fork import ForkExecutor
 from flowstone.executors.remote import Warmup
@@ -113,20 +113,6 @@ def _server_for(prepare_key: str, prepare: bytes | None) -> _SpawnedForkExecutor
     return server
 
 
-@contextlib.contextmanager
-def _environ(variables: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def run_on_node(
     task: bytes,
     prepare: bytes | None,
@@ -142,7 +128,7 @@ def run_on_node(
     if gpu_ids is not None:  # the task sees the GPUs Ray gave it, and no others
         variables["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in gpu_ids())
     try:
-        with _environ(variables):  # the child is given the environment as it is at submit
+        with temporary_environ(variables):  # the child is given the environment as it is at submit
             pid = server.submit(_TASK, _Pickled(task), time_limit)
     except RuntimeError as exc:
         raise RuntimeError(f"{exc}\n{server.startup_log()}") from None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
+from flowstone._environ import temporary_environ
 from flowstone.datastore import FlowDataStore
 from flowstone.executors.base import Executor, Exited, OutputLine
 from flowstone.flow.current import get_username
@@ -30,7 +31,7 @@ from flowstone.runtime.resume import ResumeIndex
 from flowstone.runtime.reuse import Decision, ReusePolicy, clone_task
 from flowstone.runtime.scheduler import FinishedTask, Scheduler, TaskPlan
 from flowstone.runtime.step_config import step_decorators
-from flowstone.runtime.task import TaskResult, TaskSpec, temporary_environ
+from flowstone.runtime.task import TaskResult, TaskSpec
 
 __all__ = ["RunLoop", "RunOptions", "RunOutcome"]
 

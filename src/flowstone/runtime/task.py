@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
+from flowstone._environ import temporary_environ
 from flowstone.datastore import FlowDataStore
 from flowstone.errors import FlowSpecError, TimeoutException
 from flowstone.flow.artifacts import ArtifactSource, ForeachFrame, Inputs, InputView
@@ -31,7 +32,7 @@ from flowstone.flow.flowspec import FlowSpec, Transition
 from flowstone.s3.reads import ExternalRead, recording_reads
 from flowstone.s3.task_context import TaskContext, set_task_context
 
-__all__ = ["TaskResult", "TaskSpec", "run_task", "temporary_environ"]
+__all__ = ["TaskResult", "TaskSpec", "run_task"]
 
 
 class TaskSpec(NamedTuple):
@@ -178,21 +179,6 @@ def _run_step(flow: FlowSpec, spec: TaskSpec) -> TaskResult:
         _print_exception(error)
         return TaskResult(False, exception=_describe(error))
     return TaskResult(True, tuple(transition.steps), transition.foreach, transition.num_splits, caught=caught)
-
-
-@contextmanager
-def temporary_environ(variables: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the duration of the block, then put back what was there."""
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @contextmanager
