@@ -11,7 +11,7 @@ from flowstone.s3.config import RetryPolicy, S3Config
 from flowstone.s3.errors import S3AccessDenied, S3Exception, S3TransientError
 from flowstone.s3.transport import S3Transport
 from tests.s3.conftest import BUCKET
-from tests.servers.seaweedfs import free_ports
+from tests.servers._process import free_ports
 
 SECRET = "do-not-leak-this-secret-0123456789"
 

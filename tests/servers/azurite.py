@@ -7,16 +7,12 @@ folder (or in memory), serves the emulator's well-known development account, and
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.servers.seaweedfs import free_ports
+from tests.servers._process import ServerProcess, free_ports
 
 __all__ = ["ACCOUNT", "ACCOUNT_KEY", "Azurite", "connection_string"]
 
@@ -24,7 +20,6 @@ __all__ = ["ACCOUNT", "ACCOUNT_KEY", "Azurite", "connection_string"]
 ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 PACKAGE_DIR = Path(__file__).parent / "azurite"
-READY_TIMEOUT = 60.0
 START_ATTEMPTS = 3  # the free port may be taken by another process between choosing it and Azurite binding it
 
 
@@ -43,8 +38,11 @@ def _azurite_binary() -> str:
 
 
 @dataclass
-class Azurite:
+class Azurite(ServerProcess):
     """One running ``azurite-blob``. Use as a context manager, or call start() and stop()."""
+
+    NAME = "Azurite"
+    LOG_NAME = "azurite.log"
 
     containers: tuple[str, ...] = ("flowstone-test",)
     in_memory: bool = False
@@ -71,29 +69,14 @@ class Azurite:
             storage = ["--inMemoryPersistence"] if self.in_memory else ["--location", str(self.workdir / "data")]
             command = [_azurite_binary(), "--blobHost", "127.0.0.1", "--blobPort", str(self.port), *storage,
                        "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"]  # fmt: skip
-            log = open(self.workdir / "azurite.log", "wb")  # noqa: SIM115 - closed with the process
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
-                                            start_new_session=True)  # fmt: skip
-            log.close()
-            if self._wait_until_ready(last=attempt == START_ATTEMPTS):
+            self._launch(command)
+            # a port taken between choosing and binding it: Azurite exits, and another port is tried
+            retry = attempt < START_ATTEMPTS
+            if self._wait_until(
+                self._containers_ready, exited=lambda retry=retry: retry and "EADDRINUSE" in self.log()
+            ):
                 return self
         raise AssertionError("unreachable")
-
-    def _wait_until_ready(self, last: bool) -> bool:
-        """Poll until every container exists (a readiness check, with a deadline); False if Azurite exited
-        because its port was taken (then start() tries another)."""
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                if "EADDRINUSE" in self.log() and not last:
-                    return False
-                raise RuntimeError(f"Azurite exited at start:\n{self.log()}")
-            if self._containers_ready():
-                return True
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"Azurite did not become ready in {READY_TIMEOUT} s:\n{self.log()}")
 
     def _containers_ready(self) -> bool:
         from azure.core.exceptions import AzureError, ResourceExistsError
@@ -113,20 +96,3 @@ class Azurite:
         finally:
             service.close()
         return True
-
-    def log(self) -> str:
-        path = self.workdir / "azurite.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)  # its data is thrown away: no need for a clean shutdown
-            self.process.wait()
-        self.process = None
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> Azurite:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -22,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.seaweedfs import SeaweedFS, free_ports
+from tests.servers._process import free_ports, venv_binary
+from tests.servers.seaweedfs import SeaweedFS
 
 __all__ = ["RayCluster", "ray_cluster"]
 
@@ -35,14 +35,6 @@ os.environ.update(LOOPBACK_ONLY)
 START_TIMEOUT = 120.0
 #: Ports the raylet hands to worker processes (and drivers): more than a 2-CPU node ever runs at once.
 WORKER_PORTS = 24
-
-
-def _ray_binary() -> str:
-    candidate = Path(sys.executable).parent / "ray"
-    found = str(candidate) if candidate.exists() else shutil.which("ray")
-    if not found:
-        raise RuntimeError("The 'ray' command is missing: install the dev extra (pip install -e '.[dev]').")
-    return found
 
 
 @dataclass
@@ -71,7 +63,7 @@ class RayCluster:
         names = ["node-manager-port", "object-manager-port", "dashboard-agent-listen-port",
                  "dashboard-agent-grpc-port", "metrics-export-port", "runtime-env-agent-port"]  # fmt: skip
         command = [
-            _ray_binary(), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={self.port}",
+            venv_binary("ray"), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={self.port}",
             *(f"--{name}={port}" for name, port in zip(names, ports[1:7], strict=True)),
             f"--worker-port-list={','.join(map(str, ports[7:]))}", "--include-dashboard=false",
             "--disable-usage-stats", f"--num-cpus={self.num_cpus}", "--num-gpus=0",

