@@ -226,7 +226,7 @@ def test_run_layout_inside_a_step(config: S3Config, prefix: str, monkeypatch: py
                                   tmp_path: Path) -> None:  # fmt: skip
     monkeypatch.setenv("FLOWSTONE_DATASTORE_SYSROOT_S3", f"s3://{BUCKET}/{prefix}")
     monkeypatch.delenv("FLOWSTONE_DATATOOLS_S3ROOT", raising=False)
-    set_task_context(TaskContext("StepFlow", "7", str(tmp_path)))
+    set_task_context(TaskContext("StepFlow", "7", lambda: str(tmp_path)))
     try:
         with S3(run=object(), config=config) as s3:  # S3(run=self): a flow has no pathspec
             assert s3.put("k", "v") == f"s3://{BUCKET}/{prefix}/userdata/StepFlow/7/k"

@@ -90,7 +90,7 @@ def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataS
     datastore = flow_datastore.get_datastore_for_task(spec.run_id, spec.step_name, spec.task_id, spec.attempt, "w")
     datastore.init_task()
     _set_current(spec)
-    set_task_context(TaskContext(spec.flow_name, spec.run_id, current.tempdir))
+    set_task_context(TaskContext(spec.flow_name, spec.run_id, lambda: current.tempdir))
     flow = flow_cls(use_cli=False)
     result: TaskResult
     reads: dict[str, ExternalRead] = {}

@@ -245,7 +245,7 @@ class S3:
     def _tmp(self) -> str:
         if self._tmpdir is None:
             context = task_context()
-            root = self._tmproot or (context.tempdir if context is not None else None) or tempfile.gettempdir()
+            root = self._tmproot or (context.tempdir() if context is not None else None) or tempfile.gettempdir()
             self._tmpdir = tempfile.mkdtemp(prefix="flowstone.s3.", dir=root)
             self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmpdir, True)
         return self._tmpdir

@@ -4,6 +4,7 @@ task's scratch directory (where downloads go). The runtime sets it when a task s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 __all__ = ["TaskContext", "set_task_context", "task_context"]
@@ -12,7 +13,8 @@ __all__ = ["TaskContext", "set_task_context", "task_context"]
 class TaskContext(NamedTuple):
     flow_name: str
     run_id: str
-    tempdir: str
+    #: The task's scratch folder, created on first call (most tasks never download anything).
+    tempdir: Callable[[], str]
 
 
 _current: list[TaskContext | None] = [None]
