@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from flowstone.datastore import FlowDataStore, TaskDataStore
 from flowstone.errors import FlowstoneException
 from flowstone.flow.graph import FlowGraph
+from flowstone.flow.include_file import IncludedFile
 from flowstone.runtime.scheduler import TaskPlan
 
 __all__ = ["OriginTask", "ResumeIndex"]
@@ -91,5 +92,5 @@ class ResumeIndex:
         value = self._recorded_parameters.get(name)
         if isinstance(value, dict) and "included_file" in value:  # an IncludeFile: its content is in the store
             raw = bytes(self._fds.ca_store.load_blob(value["key"]))
-            return raw.decode(value["encoding"]) if value["is_text"] else raw
+            return IncludedFile(value["included_file"], raw, value["is_text"], value["encoding"]).value
         return value

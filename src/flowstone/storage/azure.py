@@ -21,7 +21,7 @@ from flowstone.errors import StorageError
 from flowstone.settings import Settings
 from flowstone.storage._azure_client import AzureTransport
 from flowstone.storage._azure_config import AzureConfig
-from flowstone.storage.base import ListEntry, ObjectInfo, Payload, Storage, check_key, iter_chunks
+from flowstone.storage.base import ListEntry, ObjectInfo, Payload, Storage, batches, check_key, iter_chunks
 
 __all__ = ["AzureStorage"]
 
@@ -103,14 +103,8 @@ class AzureStorage(Storage):
 
     # -- reads ------------------------------------------------------------------------------------
     def load_bytes(self, keys: Iterable[str]) -> Iterator[tuple[str, memoryview | bytes | None]]:
-        pending: list[str] = []
-        for key in keys:
-            pending.append(key)
-            if len(pending) == LOAD_BATCH:
-                yield from self._load_batch(pending)
-                pending = []
-        if pending:
-            yield from self._load_batch(pending)
+        for batch in batches(keys, LOAD_BATCH):
+            yield from self._load_batch(batch)
 
     def _load_batch(self, keys: Sequence[str]) -> Iterator[tuple[str, memoryview | bytes | None]]:
         loaded = self.transport.get_many([self._name(key) for key in keys])

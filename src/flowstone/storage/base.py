@@ -17,6 +17,7 @@ __all__ = [
     "ObjectInfo",
     "Payload",
     "Storage",
+    "batches",
     "byte_view",
     "check_key",
     "iter_chunks",
@@ -41,6 +42,18 @@ def iter_chunks(payload: Payload) -> Iterator[memoryview]:
             yield byte_view(chunk)
         return
     yield view
+
+
+def batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    """``items`` in lists of ``size`` (the last may be shorter), for backends that fetch a batch at once."""
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def check_key(key: str) -> str:

@@ -17,7 +17,7 @@ from flowstone.s3.errors import S3Exception
 from flowstone.s3.locations import parse_url
 from flowstone.s3.transport import Data, S3Transport
 from flowstone.settings import Settings
-from flowstone.storage.base import ListEntry, ObjectInfo, Payload, Storage, check_key, iter_chunks
+from flowstone.storage.base import ListEntry, ObjectInfo, Payload, Storage, batches, check_key, iter_chunks
 
 __all__ = ["S3Storage"]
 
@@ -106,14 +106,8 @@ class S3Storage(Storage):
 
     # -- reads ------------------------------------------------------------------------------------
     def load_bytes(self, keys: Iterable[str]) -> Iterator[tuple[str, memoryview | bytes | None]]:
-        pending: list[str] = []
-        for key in keys:
-            pending.append(key)
-            if len(pending) == LOAD_BATCH:
-                yield from self._load_batch(pending)
-                pending = []
-        if pending:
-            yield from self._load_batch(pending)
+        for batch in batches(keys, LOAD_BATCH):
+            yield from self._load_batch(batch)
 
     def _load_batch(self, keys: Sequence[str]) -> Iterator[tuple[str, memoryview | bytes | None]]:
         try:
