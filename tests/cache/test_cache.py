@@ -152,6 +152,26 @@ def test_a_lost_blob_turns_a_hit_into_a_miss(project: Project) -> None:
     assert rerun(project) == set()
 
 
+def test_a_damaged_record_of_an_earlier_task_is_a_miss_not_a_failure(project: Project) -> None:
+    run_id = project.latest_run_id()
+    start = project.fds.get_task_datastores(run_id=run_id, steps=["start"])[0]
+    done = project.datastore / "CacheFlow" / run_id / "start" / start.task_id / f"{start.attempt}.DONE"
+    done.write_bytes(done.read_bytes()[:20])  # truncated, as by a full disk
+    assert "start" in rerun(project)
+    assert "records of the earlier task" in project.why(f"{project.latest_run_id()}/start")
+    assert rerun(project) == set()  # the new run's start is what the cache points at now
+
+
+def test_a_damaged_cache_entry_is_a_miss_not_a_failure(project: Project) -> None:
+    entries = sorted((project.datastore / "CacheFlow" / "_cache").rglob("*.json"))
+    assert len(entries) == len(ALL_TASKS)
+    for entry in entries:
+        entry.write_text("{")
+    assert rerun(project) == set(ALL_TASKS)
+    assert "cache entry of this key is damaged" in project.why(f"{project.latest_run_id()}/start")
+    assert rerun(project) == set()
+
+
 def test_concurrent_runs_with_the_same_keys(tmp_path: Path) -> None:
     project = Project(tmp_path)
     procs = [project.start() for _ in range(2)]

@@ -10,7 +10,8 @@ from flowstone.datastore import FlowDataStore, TaskDataStore
 from flowstone.executors.inline import InlineExecutor
 from flowstone.flow.parameters import resolve_parameter_values
 from flowstone.runtime.console import Console
-from flowstone.runtime.run_loop import RunLoop, RunOptions, RunOutcome
+from flowstone.runtime.run_loop import RunLoop
+from flowstone.runtime.run_record import RunOptions, RunOutcome
 from flowstone.settings import Settings
 from flowstone.storage.memory import MemoryStorage
 

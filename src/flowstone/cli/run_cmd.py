@@ -15,7 +15,8 @@ from flowstone.executors.remote import RemoteExecutor
 from flowstone.flow.current import get_username
 from flowstone.runtime.console import Console
 from flowstone.runtime.remote_task import check_datastore_is_shared, check_resources
-from flowstone.runtime.run_loop import RunLoop, RunOptions, RunOutcome
+from flowstone.runtime.run_loop import RunLoop
+from flowstone.runtime.run_record import RunOptions, RunOutcome
 from flowstone.settings import Settings
 from flowstone.storage import storage_class
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from flowstone._environ import temporary_environ
+from flowstone.errors import ExecutorError
 from flowstone.executors.base import Exited, OutputLine
 from flowstone.executors.fork import ForkExecutor
 from flowstone.executors.remote import Warmup
@@ -130,8 +131,8 @@ def run_on_node(
     try:
         with temporary_environ(variables):  # the child is given the environment as it is at submit
             pid = server.submit(_TASK, _Pickled(task), time_limit)
-    except RuntimeError as exc:
-        raise RuntimeError(f"{exc}\n{server.startup_log()}") from None
+    except ExecutorError as exc:
+        raise ExecutorError(f"{exc}\n{server.startup_log()}") from None
     batch: list[tuple[str, bytes]] = []
     flushed = time.monotonic()
     try:

@@ -11,6 +11,8 @@ _EXPORTS = {
     "FlowSpec": "flowstone.flow.flowspec",
     "JSONType": "flowstone.flow.parameters",
     "Parameter": "flowstone.flow.parameters",
+    "StepDecorator": "flowstone.flow.decorators",
+    "make_step_decorator": "flowstone.flow.decorators",
     "current": "flowstone.flow.current",
     "cache": "flowstone.flow.decorators",
     "catch": "flowstone.flow.decorators",

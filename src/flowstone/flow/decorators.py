@@ -1,8 +1,11 @@
 """``@step`` and the step decorators: ``@retry``, ``@catch``, ``@timeout``, ``@resources``, ``@environment``.
 
-A step decorator holds validated attributes and a few hooks the task runner calls. Decorators can also be
-added to every step from the command line (``--with retry:times=2``), in which case a decorator already on a
-step wins.
+A step decorator holds validated attributes and hooks: declarative ones, saying what the step asks of the
+runtime (retries, a time limit, environment variables, resources, caching), read by the attempt policy in
+``runtime/attempts.py``; and task hooks called around the step in its process. A subclass of
+:class:`StepDecorator` turned into a decorator with :func:`make_step_decorator` takes part like the built-in
+ones. Decorators can also be added to every step from the command line (``--with retry:times=2``), in which
+case a decorator already on a step wins.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ __all__ = [
     "cache",
     "catch",
     "environment",
+    "make_step_decorator",
     "parse_decorator_spec",
     "resources",
     "retry",
@@ -81,23 +85,49 @@ class StepDecorator:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "attributes": dict(self.attributes), "static": self.statically_defined}
 
-    # task hooks (run inside the task process)
+    # What the step asks of the runtime: read by the attempt policy (runtime/attempts.py) and the executors.
+    # A decorator overrides the hooks it has something to say about; the defaults ask for nothing.
+    def extra_attempts(self) -> tuple[int, int]:
+        """(retries of the step's code, fallback attempts after the last retry crashed) this decorator asks for."""
+        return 0, 0
+
+    def retry_delay_seconds(self) -> float:
+        """How long to wait before retrying the step's code."""
+        return 0.0
+
+    def time_limit_seconds(self) -> float | None:
+        """The longest one attempt of the step may run, or None for no limit."""
+        return None
+
+    def task_environment(self) -> dict[str, str]:
+        """Environment variables set while the step runs."""
+        return {}
+
+    def resource_request(self) -> dict[str, float] | None:
+        """Machine resources the step needs (``cpu``, ``memory`` in MiB, ``gpu``), or None."""
+        return None
+
+    def cache_options(self) -> dict[str, Any] | None:
+        """How the step takes part in cross-run caching (``enabled``, ``version``, ``files``), or None."""
+        return None
+
+    #: Whether the decorator's attributes are part of the step's cache key.
+    keyed: ClassVar[bool] = True
+
+    # task hooks (run inside the task process, in this order)
     def task_pre_step(self, flow: Any) -> None:
         """Before the step function runs."""
 
     def task_post_step(self, flow: Any) -> None:
         """After the step function returned normally."""
 
-    def task_exception(self, exc: BaseException, flow: Any, attempt: int, last_attempt: int) -> bool:
-        """The step raised ``exc``; return True if the decorator handled it (the task then succeeds)."""
+    def task_exception(self, exc: BaseException, flow: Any) -> bool:
+        """The step raised ``exc`` in its last attempt that runs user code; return True if the decorator handled
+        it (the task then succeeds and the flow goes on)."""
         return False
 
     def task_finally(self, flow: Any) -> None:
         """After the step, whatever happened."""
-
-    def extra_attempts(self) -> tuple[int, int]:
-        """(retries of user code, extra fallback attempts) this decorator adds."""
-        return 0, 0
 
     def __repr__(self) -> str:
         attrs = ",".join(f"{k}={v!r}" for k, v in self.attributes.items())
@@ -114,6 +144,9 @@ class RetryDecorator(StepDecorator):
 
     def extra_attempts(self) -> tuple[int, int]:
         return int(self.attributes["times"]), 0
+
+    def retry_delay_seconds(self) -> float:
+        return 60.0 * float(self.attributes["minutes_between_retries"])
 
 
 class CatchDecorator(StepDecorator):
@@ -139,9 +172,7 @@ class CatchDecorator(StepDecorator):
     def task_post_step(self, flow: Any) -> None:
         self._set_var(flow, None)
 
-    def task_exception(self, exc: BaseException, flow: Any, attempt: int, last_attempt: int) -> bool:
-        if attempt < last_attempt:
-            return False  # retries left: let the retry happen
+    def task_exception(self, exc: BaseException, flow: Any) -> bool:
         if self.attributes["print_exception"]:
             print(f"@catch caught an exception from {flow.name}:", file=sys.stderr)
             traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
@@ -164,6 +195,9 @@ class TimeoutDecorator(StepDecorator):
         a = self.attributes
         return float(a["seconds"]) + 60 * float(a["minutes"]) + 3600 * float(a["hours"])
 
+    def time_limit_seconds(self) -> float | None:
+        return self.total_seconds
+
 
 class ResourcesDecorator(StepDecorator):
     """Resources a step asks for; recorded with the task and honoured by executors that can."""
@@ -176,6 +210,10 @@ class ResourcesDecorator(StepDecorator):
         self._require_number("memory")
         self._require_number("gpu", integer=True)
 
+    def resource_request(self) -> dict[str, float] | None:
+        a = self.attributes
+        return {"cpu": float(a["cpu"]), "memory": float(a["memory"]), "gpu": float(a["gpu"])}
+
 
 class EnvironmentDecorator(StepDecorator):
     name = "environment"
@@ -187,6 +225,9 @@ class EnvironmentDecorator(StepDecorator):
             raise FlowSpecError(f"@environment(vars=...) must be a dict of names to values, got {env!r}.")
         self.attributes["vars"] = {k: str(v) for k, v in env.items()}
 
+    def task_environment(self) -> dict[str, str]:
+        return dict(self.attributes["vars"])
+
 
 class CacheDecorator(StepDecorator):
     """How a step takes part in cross-run caching: ``enabled=False`` always runs it; ``version`` and ``files``
@@ -194,6 +235,7 @@ class CacheDecorator(StepDecorator):
 
     name = "cache"
     defaults = {"enabled": True, "version": None, "files": []}
+    keyed = False  # it says how the key is made; it is not part of it
 
     def _validate_attributes(self) -> None:
         files = self.attributes["files"]
@@ -204,21 +246,23 @@ class CacheDecorator(StepDecorator):
         if not isinstance(self.attributes["enabled"], bool):
             raise FlowSpecError(f"@cache(enabled=...) must be True or False, got {self.attributes['enabled']!r}.")
 
-
-DECORATORS: dict[str, type[StepDecorator]] = {
-    cls.name: cls
-    for cls in (
-        RetryDecorator,
-        CatchDecorator,
-        TimeoutDecorator,
-        ResourcesDecorator,
-        EnvironmentDecorator,
-        CacheDecorator,
-    )
-}
+    def cache_options(self) -> dict[str, Any] | None:
+        return dict(self.attributes)
 
 
-def _make_decorator_function(cls: type[StepDecorator]) -> Callable[..., Any]:
+#: Every step decorator by name (for ``--with NAME``): the built-in ones and those made with make_step_decorator.
+DECORATORS: dict[str, type[StepDecorator]] = {}
+
+
+def make_step_decorator(cls: type[StepDecorator]) -> Callable[..., Any]:
+    """The ``@name`` decorator for ``cls`` (used as ``@name`` or ``@name(attr=value)`` above ``@step``); ``cls``
+    can then also be added to every step with ``--with name``. The runtime calls its hooks; nothing else is
+    needed for a decorator of one's own to take part in a run."""
+    registered = DECORATORS.get(cls.name)
+    if registered is not None and registered is not cls and registered.__module__ == __name__:
+        raise FlowSpecError(f"'{cls.name}' is the name of flowstone's @{cls.name}: give {cls.__name__} another name.")
+    DECORATORS[cls.name] = cls
+
     def decorator(f: Any = None, **attributes: Any) -> Any:
         def attach(func: Any) -> Any:
             if not getattr(func, "is_step", False):
@@ -238,12 +282,12 @@ def _make_decorator_function(cls: type[StepDecorator]) -> Callable[..., Any]:
     return decorator
 
 
-retry = _make_decorator_function(RetryDecorator)
-catch = _make_decorator_function(CatchDecorator)
-timeout = _make_decorator_function(TimeoutDecorator)
-resources = _make_decorator_function(ResourcesDecorator)
-environment = _make_decorator_function(EnvironmentDecorator)
-cache = _make_decorator_function(CacheDecorator)
+retry = make_step_decorator(RetryDecorator)
+catch = make_step_decorator(CatchDecorator)
+timeout = make_step_decorator(TimeoutDecorator)
+resources = make_step_decorator(ResourcesDecorator)
+environment = make_step_decorator(EnvironmentDecorator)
+cache = make_step_decorator(CacheDecorator)
 
 
 def _split_top_level(text: str, sep: str) -> list[str]:

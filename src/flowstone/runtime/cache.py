@@ -19,11 +19,12 @@ import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from flowstone.datastore import ArtifactRecord, FlowDataStore
+from flowstone.datastore import ArtifactRecord, FlowDataStore, TaskDataStore
 from flowstone.datastore.hashing import hash_chunks
 from flowstone.datastore.records import dump_json
+from flowstone.errors import IntegrityError, TaskNotDone
 from flowstone.flow.artifacts import item_at
-from flowstone.flow.decorators import CacheDecorator, StepDecorator
+from flowstone.flow.decorators import StepDecorator
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.runtime.external import why_external_reads_changed
 from flowstone.runtime.fingerprint import StepFingerprinter
@@ -79,8 +80,7 @@ class TaskCache:
         """None if the step's results may be reused; otherwise the reason they may not."""
         if not self.enabled:
             return "caching is off for this run (--no-cache)"
-        deco = next((d for d in self.decorators[step_name] if isinstance(d, CacheDecorator)), None)
-        if deco is not None and not deco.attributes["enabled"]:
+        if not self._cache_options(step_name).get("enabled", True):
             return "the step has @cache(enabled=False)"
         if self.fingerprints.step(step_name).reads_run_identity:
             return "the step reads the run's identity (current.run_id, task_id or pathspec)"
@@ -105,9 +105,7 @@ class TaskCache:
             for name, text in sorted(fingerprint.sources.items()):
                 # kept for `why` diffs only: no need to wait for the disk
                 sources[name] = self.fds.ca_store.put(text.encode("utf-8"), durable=False).key
-            decorators = [
-                {"name": d.name, "attributes": d.attributes} for d in self.decorators[step_name] if d.name != "cache"
-            ]
+            decorators = [{"name": d.name, "attributes": d.attributes} for d in self.decorators[step_name] if d.keyed]
             self._code[step_name] = {
                 "sources": sources,
                 "constants": dict(sorted(fingerprint.constants.items())),
@@ -116,20 +114,27 @@ class TaskCache:
             }
         return self._code[step_name]
 
+    def _cache_options(self, step_name: str) -> dict[str, Any]:
+        """What the step's decorators say about caching it (``@cache``): enabled, version, files."""
+        options: dict[str, Any] = {}
+        for deco in self.decorators[step_name]:
+            options.update(deco.cache_options() or {})
+        return options
+
     def _extra(self, step_name: str) -> dict[str, Any]:
-        deco = next((d for d in self.decorators[step_name] if isinstance(d, CacheDecorator)), None)
-        if deco is None:
+        options = self._cache_options(step_name)
+        if not options:
             return {}
         root = self.fingerprints.project_root
         files = {}
-        for relative in deco.attributes["files"]:
+        for relative in options.get("files", []):
             path = os.path.join(root, relative)
             try:
                 with open(path, "rb") as f:
                     files[relative] = hash_chunks([f.read()])
             except OSError:
                 files[relative] = "missing"
-        return {"version": deco.attributes["version"], "files": files}
+        return {"version": options.get("version"), "files": files}
 
     def _environment_component(self, step_name: str) -> dict[str, Any]:
         python = ".".join(str(p) for p in sys.version_info[:3])
@@ -179,18 +184,34 @@ class TaskCache:
 
     # -- lookups and records ----------------------------------------------------------------------
     def lookup(self, key: CacheKey) -> CacheLookup:
-        entry = self.fds.load_cache_entry(key.hash)
+        try:
+            entry = self.fds.load_cache_entry(key.hash)
+        except IntegrityError as exc:
+            return CacheLookup(None, 0, f"the cache entry of this key is damaged ({exc})")
         if entry is None:
             return CacheLookup(None, 0, "no earlier task has this key")
-        return self.check_reusable(entry["run_id"], entry["step"], entry["task_id"], int(entry["attempt"]))
+        try:
+            run_id, step_name, task_id, attempt = (entry[k] for k in ("run_id", "step", "task_id", "attempt"))
+        except (KeyError, TypeError):
+            return CacheLookup(None, 0, f"the cache entry of this key is damaged (it holds {entry!r})")
+        return self.check_reusable(run_id, step_name, task_id, int(attempt))
 
     def check_reusable(self, run_id: str, step_name: str, task_id: str, attempt: int) -> CacheLookup:
-        """Whether a finished task can be reused: it is done and every blob it refers to is still stored."""
+        """Whether a finished task can be reused: it is done and every blob it refers to is still stored.
+
+        A task that is gone or not done is a miss; so is one whose records are damaged (the reason names them).
+        A storage that cannot be read is an error: a run should not silently redo everything because of it.
+        """
         pathspec = f"{self.fds.flow_name}/{run_id}/{step_name}/{task_id}"
         try:
             task = self.fds.get_datastore_for_task(run_id, step_name, task_id, attempt=attempt)
-        except Exception:
+            return self._check_task(task, pathspec, attempt)
+        except TaskNotDone:
             return CacheLookup(None, 0, f"the earlier task {pathspec} is gone or not done")
+        except IntegrityError as exc:
+            return CacheLookup(None, 0, f"the records of the earlier task {pathspec} are damaged ({exc})")
+
+    def _check_task(self, task: TaskDataStore, pathspec: str, attempt: int) -> CacheLookup:
         missing = [n for n, r in task.records.items() if r.inline is None and not self.fds.ca_store.exists(r.key)]
         if missing:
             return CacheLookup(None, 0, f"the earlier task {pathspec} lost the data of {', '.join(sorted(missing))}")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from flowstone.datastore import FlowDataStore, TaskDataStore
-from flowstone.errors import DataException
+from flowstone.errors import DataException, IntegrityError
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.flow.include_file import plain_values
 from flowstone.runtime.cache import TaskCache
@@ -29,7 +29,10 @@ def _earlier_twin(fds: FlowDataStore, task: TaskDataStore, metadata: dict[str, A
         if task.step_name not in fds.list_steps(run_id):
             continue
         for candidate in fds.get_task_datastores(run_id=run_id, steps=[task.step_name]):
-            meta = candidate.load_metadata(["foreach_stack", "cache"])
+            try:
+                meta = candidate.load_metadata(["foreach_stack", "cache"])
+            except IntegrityError:  # a damaged record is no key to compare with; the reason above names it
+                continue
             components = (meta.get("cache") or {}).get("components")
             if components and _foreach_position(meta) == position:
                 return candidate.pathspec, components

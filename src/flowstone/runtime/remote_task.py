@@ -26,10 +26,11 @@ from flowstone.datastore import FlowDataStore
 from flowstone.errors import FlowstoneException
 from flowstone.executors.base import Executor
 from flowstone.executors.remote import RemoteExecutor, RemoteTask, TaskResources
-from flowstone.flow.decorators import ResourcesDecorator, StepDecorator
+from flowstone.flow.decorators import StepDecorator
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.runtime.package import CODE_PACKAGE_ROOT
-from flowstone.runtime.task import TaskResult, TaskSpec, run_task
+from flowstone.runtime.task import run_task
+from flowstone.runtime.task_spec import TaskResult, TaskSpec
 
 __all__ = [
     "CodePackageRef",
@@ -74,12 +75,13 @@ def loading_flow_file() -> bool:
 
 # -- on the runner --------------------------------------------------------------------------------
 def resources_of(decorators: Iterable[StepDecorator]) -> TaskResources:
-    """The machine resources a step asks for with ``@resources(cpu=, memory= (MiB), gpu=)``."""
-    deco = next((d for d in decorators if isinstance(d, ResourcesDecorator)), None)
-    if deco is None:
+    """The machine resources a step's decorators ask for (``@resources(cpu=, memory= (MiB), gpu=)``): the
+    largest request of each kind."""
+    requests = [r for r in (d.resource_request() for d in decorators) if r is not None]
+    if not requests:
         return TaskResources()
-    a = deco.attributes
-    return TaskResources(float(a["cpu"]), int(float(a["memory"]) * _MiB), int(a["gpu"]))
+    cpu, memory, gpu = (max(float(r.get(kind) or 0) for r in requests) for kind in ("cpu", "memory", "gpu"))
+    return TaskResources(cpu, int(memory * _MiB), int(gpu))
 
 
 def code_package_ref(flow_cls: type[FlowSpec], key: str) -> CodePackageRef:
@@ -103,17 +105,14 @@ def runtime_name(executor: Executor) -> str:
 
 def remote_task(flow_cls: type[FlowSpec], spec: TaskSpec, fds: FlowDataStore) -> RemoteTask:
     """The task for a remote executor: it loads the flow from the run's code package on the node."""
-    if spec.code_package is None:
+    if spec.run.code_package is None:
         raise FlowstoneException("A remote task needs the run's code package, and this run has none.")
-    ref = code_package_ref(flow_cls, spec.code_package)
-    # FLOWSTONE_* variables (the run's datastore, the S3 endpoint) travel; credentials stay with the nodes
-    environment = {name: value for name, value in os.environ.items() if name.startswith("FLOWSTONE_")}
-    return RemoteTask(
+    ref = code_package_ref(flow_cls, spec.run.code_package)
+    return RemoteTask(  # the run's settings travel in the spec; credentials stay with the nodes
         run=functools.partial(run_packaged_task, ref, spec, fds),
         prepare=functools.partial(fetch_code_package, ref, fds),
         prepare_key=f"{ref.key}/{ref.module}/{ref.class_name}",
         resources=resources_of(spec.decorators),
-        environment=environment,
     )
 
 

@@ -1,18 +1,18 @@
 """Deciding, before a task runs, whether an earlier task's results can stand in for it (resume, then the cache),
-and recording the decision in the task's metadata under ``cache``."""
+and recording the decision in the task's metadata under ``cache``. A reused task is committed by
+``runtime/commit.py``."""
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from flowstone.datastore import FlowDataStore
 from flowstone.runtime.cache import CacheKey, Locator, TaskCache
 from flowstone.runtime.external import why_external_reads_changed
 from flowstone.runtime.resume import OriginTask, ResumeIndex
 from flowstone.runtime.scheduler import TaskPlan
 from flowstone.runtime.why import summarize_differences
 
-__all__ = ["Decision", "ReusePolicy", "clone_task"]
+__all__ = ["Decision", "ReusePolicy"]
 
 
 class Decision(NamedTuple):
@@ -68,28 +68,3 @@ class ReusePolicy:
                 "source": origin.datastore.pathspec}  # fmt: skip
         return Decision(origin, key, info, message)
 
-
-def clone_task(
-    fds: FlowDataStore, origin: OriginTask, run_id: str, task_id: str, input_paths: list[str], cache: dict[str, Any]
-) -> None:
-    """Record ``origin`` as a task of run ``run_id``: artifacts by reference, metadata and logs copied."""
-    source = origin.datastore
-    target = fds.get_datastore_for_task(run_id, source.step_name, task_id, attempt=0, mode="w")
-    target.save_artifacts((), refs=source.records.items())  # no attempt marker: nothing ran (one write less)
-    for stream in ("stdout", "stderr"):
-        lines = source.load_log_lines(stream)
-        if lines:
-            times = [t for t, _ in lines]
-            target.save_log(stream, "\n".join(line for _, line in lines) + "\n",
-                            timestamps=times if None not in times else None)  # type: ignore[arg-type]  # fmt: skip
-    target.save_metadata(
-        {
-            **origin.metadata,
-            "attempt": 0,
-            "input_paths": [f"{run_id}/{p}" for p in input_paths],
-            "origin_pathspec": source.pathspec,
-            "origin_run_id": source.run_id,
-            "cache": cache,
-        }
-    )
-    target.done()

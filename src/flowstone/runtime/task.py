@@ -1,8 +1,8 @@
 """Running one attempt of one task, inside the task's own process.
 
-``run_task`` reads the step's inputs, runs the step function under its decorators, and stores the artifacts and
-the task's metadata. It returns a :class:`TaskResult`; the DONE marker is written by the caller afterwards, once
-the task's logs are stored too.
+:func:`run_task` chains one concern per function: set the task's context, read its inputs, run the step under
+its decorators, save the artifacts, record the attempt's metadata. It returns a :class:`TaskResult`; the DONE
+marker is written by the runner afterwards, once the task's logs are stored too (``runtime/commit.py``).
 """
 
 from __future__ import annotations
@@ -14,74 +14,26 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any
 
 from flowstone._environ import temporary_environ
-from flowstone.datastore import FlowDataStore
+from flowstone.datastore import FlowDataStore, TaskDataStore
 from flowstone.errors import FlowSpecError, TimeoutException
-from flowstone.flow.artifacts import ArtifactSource, ForeachFrame, Inputs, InputView
+from flowstone.flow.artifacts import ArtifactSource, Inputs, InputView
 from flowstone.flow.current import current
-from flowstone.flow.decorators import (
-    CatchDecorator,
-    EnvironmentDecorator,
-    ExceptionWrapper,
-    StepDecorator,
-    TimeoutDecorator,
-)
+from flowstone.flow.decorators import ExceptionWrapper
 from flowstone.flow.flowspec import FlowSpec, Transition
+from flowstone.runtime.attempts import AttemptPolicy
+from flowstone.runtime.task_spec import TaskResult, TaskSpec
 from flowstone.s3.reads import ExternalRead, recording_reads
 from flowstone.s3.task_context import TaskContext, set_task_context
+from flowstone.settings import use_settings
 
-__all__ = ["TaskResult", "TaskSpec", "run_task"]
-
-
-class TaskSpec(NamedTuple):
-    """Everything a task process needs to run one attempt; picklable, so it can travel to another machine."""
-
-    flow_name: str
-    run_id: str
-    step_name: str
-    task_id: str
-    attempt: int
-    input_paths: tuple[str, ...]  # "step/task_id" within the run
-    input_attempts: tuple[int, ...]
-    foreach_stack: tuple[ForeachFrame, ...]
-    input_frames: tuple[ForeachFrame | None, ...]
-    decorators: tuple[StepDecorator, ...]
-    last_user_attempt: int  # attempts after this one run the @catch fallback instead of the step
-    parameter_values: dict[str, Any] | None = None  # set for 'start' only
-    max_num_splits: int = 100
-    origin_run_id: str | None = None
-    code_package: str | None = None
-    tags: tuple[str, ...] = ()
-    username: str = ""
-    cache: dict[str, Any] | None = None  # the cache decision and key components, kept in the task's metadata
-
-    @property
-    def pathspec(self) -> str:
-        return f"{self.flow_name}/{self.run_id}/{self.step_name}/{self.task_id}"
-
-    @property
-    def is_fallback(self) -> bool:
-        return self.attempt > self.last_user_attempt
-
-    def decorator(self, cls: type[StepDecorator]) -> Any:
-        return next((d for d in self.decorators if isinstance(d, cls)), None)
-
-
-class TaskResult(NamedTuple):
-    """What a task attempt reports back to the scheduler."""
-
-    ok: bool
-    next_steps: tuple[str, ...] = ()
-    foreach_var: str | None = None
-    num_splits: int = 0
-    exception: dict[str, Any] | None = None
-    caught: bool = False  # @catch turned a failure into success: such results are never cached
+__all__ = ["run_task"]
 
 
 class FailureHandledByCatch(Exception):
-    """Raised in place of the step in @catch's fallback attempt, after the last real attempt crashed."""
+    """Raised in place of the step in the fallback attempt, after the last real attempt crashed."""
 
 
 def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataStore) -> TaskResult:
@@ -89,47 +41,62 @@ def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataS
     started = time.time()
     datastore = flow_datastore.get_datastore_for_task(spec.run_id, spec.step_name, spec.task_id, spec.attempt, "w")
     datastore.init_task()
-    _set_current(spec)
-    set_task_context(TaskContext(spec.flow_name, spec.run_id, lambda: current.tempdir))
-    flow = flow_cls(use_cli=False)
-    result: TaskResult
+    policy = AttemptPolicy(spec.decorators)
     reads: dict[str, ExternalRead] = {}
-    try:
-        flow._bind_task(
-            spec.step_name,
-            *_read_inputs(flow_datastore, flow_cls, spec),
-            parameter_values=spec.parameter_values or {},
-            foreach_stack=list(spec.foreach_stack),
-            max_num_splits=spec.max_num_splits,
-            datastore=datastore,
-        )
-        with recording_reads() as reads:  # objects the step reads through S3 become part of its cache entry
-            result = _run_step(flow, spec)
-        if result.ok:
-            values, refs = flow._artifacts_to_persist()
-            datastore.save_artifacts(values, len_hint=len(values), refs=refs)
-    except Exception as exc:  # reading inputs or storing outputs failed: the task fails with the reason
-        result = TaskResult(False, exception=_describe(exc))
-        _print_exception(exc)
-    finally:
-        _cleanup_tempdir()
-        set_task_context(None)
-    datastore.save_metadata({**_task_metadata(spec, result, started), "external_reads": list(reads.values())})
+    with _task_context(spec):
+        try:
+            flow = _flow_with_inputs(flow_cls, spec, flow_datastore, datastore)
+            with recording_reads() as reads:  # objects the step reads through S3 become part of its cache entry
+                result = _run_step(flow, spec, policy)
+            if result.ok:
+                _save_artifacts(flow, datastore)
+        except Exception as exc:  # reading inputs or storing outputs failed: the task fails with the reason
+            result = TaskResult(False, exception=_describe(exc))
+            _print_exception(exc)
+    _record_metadata(datastore, spec, result, started, reads, policy.is_fallback(spec.attempt))
     return result
 
 
-def _set_current(spec: TaskSpec) -> None:
+@contextmanager
+def _task_context(spec: TaskSpec) -> Iterator[None]:
+    """``current``, the run's settings (for the Client API and the S3 client), the S3 client's task context,
+    and the variables naming the datastore (for processes the step starts); the scratch folder goes at the end."""
+    settings = spec.run.settings
     current._set(
         flow_name=spec.flow_name,
         run_id=spec.run_id,
         step_name=spec.step_name,
         task_id=spec.task_id,
         retry_count=spec.attempt,
-        origin_run_id=spec.origin_run_id,
-        username=spec.username,
-        tags=list(spec.tags),
+        origin_run_id=spec.run.origin_run_id,
+        username=spec.run.username,
+        tags=list(spec.run.tags),
         parameter_names=list(spec.parameter_values or ()),
     )
+    set_task_context(TaskContext(spec.flow_name, spec.run_id, lambda: current.tempdir))
+    try:
+        with use_settings(settings), temporary_environ(settings.datastore_environ()):
+            yield
+    finally:
+        set_task_context(None)
+        if current._tempdir:
+            shutil.rmtree(current._tempdir, ignore_errors=True)
+
+
+def _flow_with_inputs(
+    flow_cls: type[FlowSpec], spec: TaskSpec, fds: FlowDataStore, datastore: TaskDataStore
+) -> FlowSpec:
+    """A flow object bound to this task, its inputs ready to be read (lazily)."""
+    flow = flow_cls(use_cli=False)
+    flow._bind_task(
+        spec.step_name,
+        *_read_inputs(fds, flow_cls, spec),
+        parameter_values=spec.parameter_values or {},
+        foreach_stack=list(spec.foreach_stack),
+        max_num_splits=spec.run.max_num_splits,
+        datastore=datastore,
+    )
+    return flow
 
 
 def _read_inputs(fds: FlowDataStore, flow_cls: type[FlowSpec], spec: TaskSpec) -> tuple[ArtifactSource, Inputs | None]:
@@ -147,30 +114,36 @@ def _read_inputs(fds: FlowDataStore, flow_cls: type[FlowSpec], spec: TaskSpec) -
     return ArtifactSource.of_task(parents[0], parameter_names), inputs
 
 
-def _run_step(flow: FlowSpec, spec: TaskSpec) -> TaskResult:
-    """Call the step function under the decorators' hooks; turn its outcome into a TaskResult."""
+def _run_step(flow: FlowSpec, spec: TaskSpec, policy: AttemptPolicy) -> TaskResult:
+    """Call the step function under its decorators' hooks; turn its outcome into a TaskResult."""
     node = type(flow)._get_graph()[spec.step_name]
     caught = False
     try:
-        environment = spec.decorator(EnvironmentDecorator)
-        variables = environment.attributes["vars"] if environment else {}
-        with temporary_environ(variables), _time_limit(spec.decorator(TimeoutDecorator)):
+        with temporary_environ(policy.environment()), _time_limit(policy.time_limit):
             for deco in spec.decorators:
                 deco.task_pre_step(flow)
-            if spec.is_fallback:
+            if policy.is_fallback(spec.attempt):
                 raise FailureHandledByCatch(
-                    f"Attempt {spec.last_user_attempt} of {spec.pathspec} crashed; @catch continues the flow."
+                    f"Attempt {policy.last_user_attempt} of {spec.pathspec} crashed; @catch continues the flow."
                 )
             step_function = getattr(flow, spec.step_name)
             step_function(flow._task["inputs"]) if node.is_join else step_function()
             for deco in spec.decorators:
                 deco.task_post_step(flow)
     except Exception as exc:
-        if not any(d.task_exception(exc, flow, spec.attempt, spec.last_user_attempt) for d in spec.decorators):
+        if not policy.catches(exc, flow, spec.attempt):
             _print_exception(exc)
             return TaskResult(False, exception=_describe(exc))
         caught = True
         flow._transition = Transition(list(node.out_funcs))
+    finally:
+        for deco in spec.decorators:
+            deco.task_finally(flow)
+    return _transition_result(flow, spec, caught)
+
+
+def _transition_result(flow: FlowSpec, spec: TaskSpec, caught: bool) -> TaskResult:
+    """The result of a step that finished: where the flow goes next."""
     transition = flow._transition
     if spec.step_name == "end":
         return TaskResult(True, caught=caught)
@@ -182,12 +155,11 @@ def _run_step(flow: FlowSpec, spec: TaskSpec) -> TaskResult:
 
 
 @contextmanager
-def _time_limit(deco: TimeoutDecorator | None) -> Iterator[None]:
-    """Raise TimeoutException in the step after @timeout's duration (the runtime kills it a little later)."""
-    if deco is None:
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise TimeoutException in the step after ``seconds`` (the runner kills the process a little later)."""
+    if seconds is None:
         yield
         return
-    seconds = deco.total_seconds
 
     def on_alarm(signum: int, frame: Any) -> None:
         raise TimeoutException(f"Step {current.step_name} timed out after {seconds:g} seconds (@timeout).")
@@ -199,6 +171,38 @@ def _time_limit(deco: TimeoutDecorator | None) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _save_artifacts(flow: FlowSpec, datastore: TaskDataStore) -> None:
+    values, refs = flow._artifacts_to_persist()
+    datastore.save_artifacts(values, len_hint=len(values), refs=refs)
+
+
+def _record_metadata(datastore: TaskDataStore, spec: TaskSpec, result: TaskResult, started: float,
+                     reads: dict[str, ExternalRead], fallback: bool) -> None:  # fmt: skip
+    datastore.save_metadata({
+        "attempt": spec.attempt,
+        "attempt_ok": result.ok,
+        "started_at": started,
+        "finished_at": time.time(),
+        "input_paths": [f"{spec.run_id}/{p}" for p in spec.input_paths],
+        "foreach_stack": [f.to_json() for f in spec.foreach_stack],
+        "next_steps": list(result.next_steps),
+        "foreach_var": result.foreach_var,
+        "num_splits": result.num_splits,
+        "exception": result.exception,
+        "code_package": spec.run.code_package,
+        "decorators": [d.describe() for d in spec.decorators],
+        "origin_run_id": spec.run.origin_run_id,
+        "user": spec.run.username,
+        "hostname": os.uname().nodename,
+        "pid": os.getpid(),
+        "python_version": ".".join(str(part) for part in sys.version_info[:3]),
+        "fallback": fallback,
+        "caught": result.caught,
+        "cache": spec.cache,
+        "external_reads": list(reads.values()),
+    })  # fmt: skip
 
 
 _FLOWSTONE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -222,38 +226,3 @@ def _print_exception(exc: BaseException) -> None:
 
     exc = _strip_runtime_frames(exc)
     traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-
-
-def _cleanup_tempdir() -> None:
-    tempdir = current._tempdir
-    if tempdir:
-        shutil.rmtree(tempdir, ignore_errors=True)
-
-
-def _task_metadata(spec: TaskSpec, result: TaskResult, started: float) -> dict[str, Any]:
-    return {
-        "attempt": spec.attempt,
-        "attempt_ok": result.ok,
-        "started_at": started,
-        "finished_at": time.time(),
-        "input_paths": [f"{spec.run_id}/{p}" for p in spec.input_paths],
-        "foreach_stack": [f.to_json() for f in spec.foreach_stack],
-        "next_steps": list(result.next_steps),
-        "foreach_var": result.foreach_var,
-        "num_splits": result.num_splits,
-        "exception": result.exception,
-        "code_package": spec.code_package,
-        "decorators": [d.describe() for d in spec.decorators],
-        "origin_run_id": spec.origin_run_id,
-        "user": spec.username,
-        "hostname": os.uname().nodename,
-        "pid": os.getpid(),
-        "python_version": ".".join(str(part) for part in sys.version_info[:3]),
-        "fallback": spec.is_fallback,
-        "caught": result.caught,
-        "cache": spec.cache,
-    }
-
-
-def is_catch_step(spec: TaskSpec) -> bool:
-    return spec.decorator(CatchDecorator) is not None
