@@ -48,3 +48,21 @@ def test_import_is_light() -> None:
     assert loaded == "flowstone,flowstone._lazy"
     code = "import sys; from flowstone import Run; print('click' in sys.modules, 'asyncio' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split() == ["False"] * 2
+
+
+def test_every_error_is_under_the_one_root_and_drawn_in_its_tree() -> None:
+    from flowstone import errors
+    from flowstone.s3 import errors as s3_errors
+
+    classes = {
+        value
+        for module in (errors, s3_errors)
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, Exception) and value.__module__ == module.__name__
+    }
+    classes.discard(errors.ExceptionWrapper)  # a record of a user's exception, not one flowstone raises
+    assert errors.__doc__ is not None
+    tree = errors.__doc__.split("Third-party errors")[0]
+    for cls in classes:
+        assert issubclass(cls, errors.FlowstoneException), cls
+        assert f" {cls.__name__} " in tree, f"{cls.__name__} is missing from errors.py's tree"

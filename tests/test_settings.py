@@ -62,9 +62,9 @@ def test_missing_remote_root_says_what_to_set() -> None:
 
 
 def test_make_storage_unknown_and_memory() -> None:
-    assert make_storage("memory").TYPE == "memory"
+    assert make_storage("memory", Settings()).TYPE == "memory"
     with pytest.raises(FlowstoneException, match="Unknown datastore type"):
-        make_storage("ftp")
+        make_storage("ftp", Settings())
 
 
 def test_datastore_type_of_root() -> None:
@@ -73,3 +73,23 @@ def test_datastore_type_of_root() -> None:
     assert datastore_type_of_root("s3://bucket/prefix") == "s3"
     assert datastore_type_of_root("azure://container/prefix") == "azure"
     assert datastore_type_of_root("/some/path") is None and datastore_type_of_root(None) is None
+
+
+def test_current_settings_are_the_environments_outside_a_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowstone.settings import current_settings, use_settings
+
+    monkeypatch.setenv("FLOWSTONE_INLINE_MAX_BYTES", "7")
+    assert current_settings().inline_max_bytes == 7
+    run_settings = Settings(inline_max_bytes=99)
+    with use_settings(run_settings):  # as the runtime does while a task runs
+        assert current_settings() is run_settings
+    assert current_settings().inline_max_bytes == 7
+
+
+def test_settings_name_their_datastore_for_child_processes(tmp_path: Path) -> None:
+    local = Settings(datastore_sysroot_local=str(tmp_path))
+    assert local.datastore_environ() == {
+        "FLOWSTONE_DEFAULT_DATASTORE": "local",
+        "FLOWSTONE_DATASTORE_SYSROOT_LOCAL": str(tmp_path),
+    }
+    assert Settings(default_datastore="memory").datastore_environ() == {}

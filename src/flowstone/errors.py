@@ -1,9 +1,13 @@
 """Every error flowstone raises, under one root.
 
     FlowstoneException                  anything flowstone raises on purpose
+    ├── ConfigurationError              a setting or a configuration object has an invalid value
     ├── DataException                   the datastore cannot read or write what was asked
     │   ├── UnpicklableArtifactException    an artifact value cannot be serialized
-    │   └── StorageError                a storage backend failed (wraps the backend's own error)
+    │   ├── StorageError                a storage backend failed (wraps the backend's own error)
+    │   ├── IntegrityError              stored bytes fail their check (a blob's hash, a record's form)
+    │   └── TaskNotDone                 a task has no completed attempt (not started, running, or failed)
+    ├── ExecutorError                   an executor cannot start or run tasks (its server or cluster failed)
     ├── FlowstoneNotFound               a flow, run, step, task or artifact does not exist
     ├── FlowstoneNamespaceMismatch      an object exists but is outside the current namespace
     ├── FlowSpecError                   a flow is malformed (graph or decorator problem)
@@ -12,7 +16,15 @@
     │   ├── UnhandledInMergeArtifactsException   values differ between branches
     │   └── MissingInMergeArtifactsException     an included artifact is in no branch
     ├── TaskFailed                      a task raised or crashed
-    └── TimeoutException                a step ran longer than its @timeout allows
+    ├── TimeoutException                a step ran longer than its @timeout allows
+    └── S3Exception                     an operation of the S3 client failed (in flowstone.s3.errors)
+        ├── S3NotFound                  the object does not exist
+        │   └── S3BucketNotFound        the bucket does not exist
+        ├── S3AccessDenied              the credentials are missing, wrong, or lack a permission
+        ├── S3URLException              a URL or key is malformed, or a relative key has no root
+        ├── S3InvalidObject             a value to store is of a type that cannot be stored
+        ├── S3InvalidRange              a byte range lies outside the object
+        └── S3TransientError            a transient failure outlasted every retry
 
 Third-party errors are translated at the boundary with ``raise ... from exc``; every message says what
 happened and, where there is one, what to do about it.
@@ -25,17 +37,21 @@ import traceback
 from typing import Any
 
 __all__ = [
+    "ConfigurationError",
     "DataException",
     "ExceptionWrapper",
+    "ExecutorError",
     "FlowSpecError",
     "FlowstoneException",
     "FlowstoneNamespaceMismatch",
     "FlowstoneNotFound",
+    "IntegrityError",
     "MergeArtifactsException",
     "MissingInMergeArtifactsException",
     "ParameterError",
     "StorageError",
     "TaskFailed",
+    "TaskNotDone",
     "TimeoutException",
     "UnhandledInMergeArtifactsException",
     "UnpicklableArtifactException",
@@ -68,6 +84,19 @@ class StorageError(DataException):
     headline = "Storage error"
 
 
+class IntegrityError(DataException):
+    """Stored bytes fail their check: a blob whose content does not match its hash, a record that does not
+    parse. Nothing wrong is returned; the message names the object."""
+
+    headline = "Damaged data"
+
+
+class TaskNotDone(DataException):
+    """A task, or the attempt asked for, has no completed attempt: it has not started, is running, or failed."""
+
+    headline = "Task not done"
+
+
 class UnpicklableArtifactException(DataException):
     """An artifact's value cannot be serialized."""
 
@@ -82,6 +111,18 @@ class UnpicklableArtifactException(DataException):
             artifact_name=artifact_name,
         )
         self.artifact_name = artifact_name
+
+
+class ConfigurationError(FlowstoneException):
+    """A setting (an environment variable, a command-line option) or a configuration object is invalid."""
+
+    headline = "Invalid configuration"
+
+
+class ExecutorError(FlowstoneException):
+    """An executor cannot start or run tasks: its fork server died, or its cluster cannot be reached."""
+
+    headline = "Executor error"
 
 
 class FlowstoneNotFound(FlowstoneException):

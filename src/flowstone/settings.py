@@ -1,18 +1,28 @@
 """Configuration: one frozen :class:`Settings`, built once from the environment and passed down.
 
 Nothing else in flowstone reads configuration from the environment; code that needs a setting takes a
-``Settings`` argument.
+``Settings`` argument. The entry points a user calls without one (the Client API, the ``S3`` client) ask
+:func:`current_settings`: inside a task, the settings of the task's run (set by the runtime with
+:func:`use_settings`); elsewhere, the environment's.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
-from flowstone.errors import FlowstoneException
+from flowstone.errors import ConfigurationError
 
-__all__ = ["LOCAL_ROOT_DIRNAME", "Settings", "datastore_type_of_root", "find_local_root"]
+__all__ = [
+    "LOCAL_ROOT_DIRNAME",
+    "Settings",
+    "current_settings",
+    "datastore_type_of_root",
+    "find_local_root",
+    "use_settings",
+]
 
 LOCAL_ROOT_DIRNAME = ".flowstone"
 ENV_PREFIX = "FLOWSTONE_"
@@ -93,12 +103,12 @@ class Settings(_SettingsFields):
     def __new__(cls, *args: Any, **kwargs: Any) -> Settings:
         self = super().__new__(cls, *args, **kwargs)
         if self.default_datastore not in DATASTORE_TYPES:
-            raise FlowstoneException(
+            raise ConfigurationError(
                 f"Unknown datastore type '{self.default_datastore}'. "
                 f"Set FLOWSTONE_DEFAULT_DATASTORE to one of: {', '.join(DATASTORE_TYPES)}."
             )
         if self.executor not in EXECUTOR_TYPES:
-            raise FlowstoneException(
+            raise ConfigurationError(
                 f"Unknown executor '{self.executor}'. Set FLOWSTONE_EXECUTOR to one of: {', '.join(EXECUTOR_TYPES)}."
             )
         return self
@@ -144,8 +154,36 @@ class Settings(_SettingsFields):
             return "memory://"
         root = getattr(self, f"datastore_sysroot_{ds_type}", None)
         if not root:
-            raise FlowstoneException(
+            raise ConfigurationError(
                 f"No root is configured for the '{ds_type}' datastore. "
                 f"Set FLOWSTONE_DATASTORE_SYSROOT_{ds_type.upper()} (or pass --datastore-root)."
             )
         return str(root)
+
+    def datastore_environ(self) -> dict[str, str]:
+        """The variables that name this datastore, for processes a task starts (a flow run from a step, say)."""
+        if self.default_datastore == "memory":  # private to one process: nothing another process could open
+            return {}
+        ds_type = self.default_datastore
+        return {
+            ENV_PREFIX + "DEFAULT_DATASTORE": ds_type,
+            f"{ENV_PREFIX}DATASTORE_SYSROOT_{ds_type.upper()}": self.datastore_root(ds_type),
+        }
+
+
+_in_use: list[Settings] = []
+
+
+def current_settings() -> Settings:
+    """The settings of the run this process works for, while the runtime runs a task; else the environment's."""
+    return _in_use[-1] if _in_use else Settings.from_env()
+
+
+@contextmanager
+def use_settings(settings: Settings) -> Iterator[Settings]:
+    """Make ``settings`` the process's current settings for the block."""
+    _in_use.append(settings)
+    try:
+        yield settings
+    finally:
+        _in_use.remove(settings)

@@ -16,6 +16,10 @@ import pytest
 from flowstone.executors.fork import ForkExecutor
 from tests.executors.conformance import ExecutorTests, collect, exit_of, lines_of
 
+# The tests here fork in the test process, which runs the test runner's own I/O thread (pytest-xdist's): the
+# executor rightly warns about it. Forks from a clean process are checked in subprocesses below.
+pytestmark = pytest.mark.filterwarnings("ignore:The fork executor started in a process:RuntimeWarning")
+
 
 class TestForkExecutor(ExecutorTests):
     isolates_crashes = True
@@ -172,11 +176,37 @@ def test_tasks_see_the_runners_current_environment_and_directory(
 
 def test_starting_after_threads_is_warned_about() -> None:
     stop = threading.Event()
-    worker = threading.Thread(target=stop.wait)
+    worker = threading.Thread(target=stop.wait, name="a-busy-worker")
     worker.start()
     try:
-        with pytest.warns(RuntimeWarning, match="already runs"):
+        with pytest.warns(RuntimeWarning, match=r"other thread\(s\) \(.*a-busy-worker.*\)"):
             ForkExecutor().shutdown()
     finally:
         stop.set()
         worker.join()
+
+
+_CLEAN_START = """
+import warnings
+warnings.simplefilter("error")  # any warning fails the script
+{setup}
+from flowstone.executors.fork import ForkExecutor
+ForkExecutor().shutdown()
+print("no warning")
+"""
+
+
+def _run_script(setup: str) -> subprocess.CompletedProcess[str]:
+    code = _CLEAN_START.format(setup=setup)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_numpy_imported_and_used_before_the_executor_is_quiet() -> None:
+    """numpy's BLAS thread pool stops itself at fork: the common ML flow file gets no warning."""
+    done = _run_script("import numpy\nnumpy.ones((300, 300)) @ numpy.ones((300, 300))")
+    assert done.returncode == 0 and done.stdout.strip() == "no warning", done.stderr
+
+
+def test_a_thread_started_before_the_executor_is_warned_about_in_a_clean_process() -> None:
+    done = _run_script("import threading\nthreading.Thread(target=threading.Event().wait, daemon=True).start()")
+    assert done.returncode != 0 and "RuntimeWarning: The fork executor started" in done.stderr

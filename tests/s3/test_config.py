@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from flowstone.errors import ConfigurationError
 from flowstone.s3.config import RetryPolicy, S3Config
 from flowstone.settings import Settings
 
@@ -49,7 +50,7 @@ def test_repr_hides_credentials() -> None:
     [{"max_concurrency": 0}, {"part_size": 1024}, {"inject_failures": 1.5}, {"retry": RetryPolicy(attempts=0)}],
 )
 def test_invalid_values_are_refused(changes: dict[str, object]) -> None:
-    with pytest.raises(ValueError, match="S3Config"):
+    with pytest.raises(ConfigurationError, match="S3Config"):
         S3Config(**changes)  # type: ignore[arg-type]
 
 

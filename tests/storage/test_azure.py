@@ -84,8 +84,9 @@ def test_construction_and_unpickling_start_no_thread() -> None:
     """Tasks are forked from a process that must hold no client threads: nothing starts before first use."""
     code = (
         "import pickle, threading\n"
+        "from flowstone.settings import Settings\n"
         "from flowstone.storage.azure import AzureStorage\n"
-        "s = pickle.loads(pickle.dumps(AzureStorage('azure://some-container/prefix')))\n"
+        "s = pickle.loads(pickle.dumps(AzureStorage('azure://some-container/prefix', Settings())))\n"
         "print(threading.active_count(), s._transport)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
@@ -93,7 +94,7 @@ def test_construction_and_unpickling_start_no_thread() -> None:
 
 
 def test_prefixes_do_not_leak_into_each_other(azure_env: dict[str, str]) -> None:
-    one, other = AzureStorage(_root()), AzureStorage(_root())
+    one, other = AzureStorage(_root(), Settings.from_env()), AzureStorage(_root(), Settings.from_env())
     one.save_one("a/x", b"1")
     assert other.load_one("a/x") is None and other.list_content("") == []
 
@@ -115,7 +116,7 @@ def test_metaflow_style_root_without_scheme() -> None:
 def test_large_blob_goes_up_as_blocks_from_chunks(azure_env: dict[str, str], azurite: Azurite) -> None:
     """Above single_put_max, a payload is cut into blocks (views of its chunks, joined only across chunk edges)
     and committed once; a generator payload is read as it is sent."""
-    storage = AzureStorage(_root(), config=_small_blocks())
+    storage = AzureStorage(_root(), Settings.from_env(), config=_small_blocks())
     chunks = [b"h" * 16, bytes(range(256)) * (10 << 10), memoryview(b"t" * (MiB + 5))]  # ~3.5 MiB, 3 chunks
     expected = b"".join(bytes(c) for c in chunks)
     assert storage.put_if_absent("big", chunks) is True
@@ -130,7 +131,7 @@ def test_large_blob_goes_up_as_blocks_from_chunks(azure_env: dict[str, str], azu
 
 
 def test_large_put_if_absent_has_one_winner_whose_blocks_are_not_mixed(azure_env: dict[str, str]) -> None:
-    storage = AzureStorage(_root(), config=_small_blocks())
+    storage = AzureStorage(_root(), Settings.from_env(), config=_small_blocks())
     payloads = [bytes([i]) * (3 * MiB + 100) for i in range(4)]
     barrier = threading.Barrier(len(payloads))
     results: dict[int, bool] = {}
@@ -159,7 +160,8 @@ def test_cut_blocks_copies_only_across_chunk_edges() -> None:
 
 
 def test_transient_failures_are_retried(azure_env: dict[str, str]) -> None:
-    storage = AzureStorage(_root(), config=_small_blocks(inject_failures=0.5, backoff=0.01, seed=3))
+    config = _small_blocks(inject_failures=0.5, backoff=0.01, seed=3)
+    storage = AzureStorage(_root(), Settings.from_env(), config=config)
     items = [(f"k/{i}", bytes([i]) * 100) for i in range(20)] + [("k/big", b"B" * (3 * MiB))]
     assert storage.save_bytes(items) == [True] * len(items)
     assert dict((k, bytes(v or b"")) for k, v in storage.load_bytes([k for k, _ in items])) == dict(items)
@@ -184,7 +186,7 @@ def test_a_killed_upload_leaves_no_visible_blob(azure_env: dict[str, str], azuri
         "            print('uploading', flush=True)\n"
         "            sys.stdin.read()  # hold still until killed\n"
         "        yield bytes([i]) * MiB\n"
-        f"AzureStorage({root!r}, config=config).put_if_absent('dir/partial', payload())\n"
+        f"AzureStorage({root!r}, Settings.from_env(), config=config).put_if_absent('dir/partial', payload())\n"
     )
     child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
@@ -193,7 +195,7 @@ def test_a_killed_upload_leaves_no_visible_blob(azure_env: dict[str, str], azuri
         child.send_signal(signal.SIGKILL)
         child.wait()
     assert child.returncode == -signal.SIGKILL
-    storage = AzureStorage(root)
+    storage = AzureStorage(root, Settings.from_env())
     assert not storage.exists("dir/partial") and storage.load_one("dir/partial") is None
     assert storage.list_content("dir") == [] and storage.list_content("") == []
     blob = _service(azurite).get_blob_client(CONTAINER, f"{storage.prefix}/dir/partial")
@@ -202,7 +204,7 @@ def test_a_killed_upload_leaves_no_visible_blob(azure_env: dict[str, str], azuri
 
 
 def test_missing_container_is_a_clear_error(azure_env: dict[str, str]) -> None:
-    storage = AzureStorage("azure://no-such-container/x")
+    storage = AzureStorage("azure://no-such-container/x", Settings.from_env())
     with pytest.raises(StorageError, match="no-such-container") as err:
         storage.save_one("k", b"v")
     assert "does not exist" in str(err.value) and ACCOUNT in str(err.value)
@@ -241,7 +243,7 @@ def test_account_key_and_endpoint_from_the_environment(azurite: Azurite, monkeyp
     monkeypatch.setenv("FLOWSTONE_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT", azurite.endpoint)
     monkeypatch.setenv("AZURE_STORAGE_ACCOUNT", ACCOUNT)
     monkeypatch.setenv("AZURE_STORAGE_KEY", ACCOUNT_KEY)
-    storage = AzureStorage(_root())
+    storage = AzureStorage(_root(), Settings.from_env())
     storage.save_one("k", b"v")
     assert bytes(storage.load_one("k")) == b"v"  # type: ignore[arg-type]
 
@@ -255,7 +257,7 @@ def test_sas_token_from_the_environment(azurite: Azurite, monkeypatch: pytest.Mo
     monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
     monkeypatch.setenv("FLOWSTONE_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT", azurite.endpoint)
     monkeypatch.setenv("AZURE_STORAGE_SAS_TOKEN", token)
-    storage = AzureStorage(_root())
+    storage = AzureStorage(_root(), Settings.from_env())
     storage.save_one("d/k", b"v")
     assert bytes(storage.load_one("d/k")) == b"v" and [e.name for e in storage.list_content("d")] == ["k"]  # type: ignore[arg-type]
     with pytest.raises(StorageError, match="403") as err:  # the token may not delete
@@ -275,7 +277,7 @@ def test_no_credentials_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> Non
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AZURE_STORAGE_ACCOUNT", "someaccount")
     with pytest.raises(StorageError, match=r"AZURE_STORAGE_CONNECTION_STRING.*azure-identity"):
-        AzureStorage(_root()).exists("k")
+        AzureStorage(_root(), Settings.from_env()).exists("k")
 
 
 def test_config_from_the_environment_hides_secrets() -> None:
@@ -293,7 +295,7 @@ def test_config_from_the_environment_hides_secrets() -> None:
 
 
 def test_a_forked_child_opens_its_own_clients(azure_env: dict[str, str]) -> None:
-    storage = AzureStorage(_root())
+    storage = AzureStorage(_root(), Settings.from_env())
     storage.save_one("parent", b"p")  # the parent's loop thread and clients now exist
     read, write = os.pipe()
     pid = os.fork()

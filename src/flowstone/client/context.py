@@ -1,8 +1,9 @@
 """Process-wide client state: the current namespace and the datastore the client reads.
 
 Like Metaflow, ``namespace()`` changes what every client object sees in this process; the default is the
-current user's namespace (``user:<name>``). The datastore comes from the environment (the same settings a run
-uses) unless ``metadata('local@/path')`` or ``datastore(...)`` points elsewhere.
+current user's namespace (``user:<name>``). The datastore is the one of the current settings (inside a step:
+its run's; elsewhere: the environment's) unless ``metadata('local@/path')`` or ``datastore(...)`` points
+elsewhere.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from flowstone.datastore import FlowDataStore
 from flowstone.flow.current import get_username
-from flowstone.settings import Settings
+from flowstone.settings import Settings, current_settings
 from flowstone.storage import Storage, make_storage
 
 __all__ = [
@@ -27,7 +28,8 @@ __all__ = [
 ]
 
 _UNSET = object()
-_state: dict[str, Any] = {"namespace": _UNSET, "settings": None, "storage": None, "flows": {}}
+# "settings": chosen with datastore()/metadata(), else None; "storage" and "flows" are built for "built_for"
+_state: dict[str, Any] = {"namespace": _UNSET, "settings": None, "built_for": None, "storage": None, "flows": {}}
 
 
 def namespace(ns: str | None) -> str | None:
@@ -51,9 +53,11 @@ def default_namespace() -> str:
 
 
 def _settings() -> Settings:
-    if _state["settings"] is None:
-        _state["settings"] = Settings.from_env()
-    return _state["settings"]
+    """The settings the client reads with; what was built for other settings is dropped."""
+    settings = _state["settings"] or current_settings()
+    if settings != _state["built_for"]:
+        _state.update(built_for=settings, storage=None, flows={})
+    return settings
 
 
 def datastore(ds_type: str | None = None, root: str | None = None) -> str:
@@ -62,7 +66,7 @@ def datastore(ds_type: str | None = None, root: str | None = None) -> str:
     settings = Settings.from_env(**overrides)
     if root:
         settings = settings.replace(**{f"datastore_sysroot_{settings.default_datastore}": root})
-    _state.update(settings=settings, storage=None, flows={})
+    _state["settings"] = settings
     return get_metadata()
 
 
@@ -79,24 +83,24 @@ def get_metadata() -> str:
 
 def default_metadata() -> str:
     """Go back to the datastore given by the environment."""
-    _state.update(settings=None, storage=None, flows={})
+    _state["settings"] = None
     return get_metadata()
 
 
 def root_storage() -> Storage:
     """The storage the client reads."""
+    settings = _settings()
     if _state["storage"] is None:
-        settings = _settings()
-        _state["storage"] = make_storage(settings.default_datastore, settings=settings)
+        _state["storage"] = make_storage(settings.default_datastore, settings)
     return _state["storage"]
 
 
 def flow_datastore(flow_name: str, ds_spec: tuple[str, str] | None = None) -> FlowDataStore:
     """The (cached) datastore of ``flow_name``: the current one, or the one named by ``ds_spec`` (type, root)."""
     key = (flow_name, ds_spec)
+    settings = _settings()
     cached = _state["flows"].get(key)
     if cached is None:
-        settings = _settings()
         storage = root_storage() if ds_spec is None else _storage_for(ds_spec)
         cached = _state["flows"][key] = FlowDataStore(flow_name, storage=storage, settings=settings)
     return cached
@@ -106,7 +110,7 @@ def _storage_for(ds_spec: tuple[str, str]) -> Storage:
     current = root_storage()
     if (current.TYPE, current.root) == ds_spec:
         return current
-    return make_storage(ds_spec[0], ds_spec[1], settings=_settings())
+    return make_storage(ds_spec[0], _settings(), ds_spec[1])
 
 
 def normalize_root(ds_type: str, root: str) -> str:

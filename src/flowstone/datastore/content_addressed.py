@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from flowstone.datastore import blob_format
 from flowstone.datastore.hashing import hash_chunks, is_valid_key
-from flowstone.errors import DataException
+from flowstone.errors import DataException, IntegrityError
 from flowstone.storage.base import Payload, Storage, iter_chunks
 
 __all__ = ["BLOB_PREFIX", "ContentAddressedStore", "StoredBlob"]
@@ -129,8 +129,8 @@ class ContentAddressedStore:
             raise self._corrupt(key, path, "its content does not match its hash")
         return content
 
-    def _corrupt(self, key: str, path: str, why: str) -> DataException:
-        return DataException(
+    def _corrupt(self, key: str, path: str, why: str) -> IntegrityError:
+        return IntegrityError(
             f"Blob {key} at {self.storage.describe(path)} is corrupted: {why}. The value was not loaded. "
             f"Delete the blob and re-run the task that produced it."
         )

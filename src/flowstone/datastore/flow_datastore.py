@@ -12,7 +12,7 @@ from flowstone.datastore.content_addressed import BLOB_PREFIX, ContentAddressedS
 from flowstone.datastore.records import dump_json, load_json
 from flowstone.datastore.serializers import SerializerRegistry, default_registry
 from flowstone.datastore.task_datastore import TaskDataStore
-from flowstone.errors import DataException
+from flowstone.errors import DataException, TaskNotDone
 from flowstone.settings import Settings
 from flowstone.storage import Storage, make_storage
 
@@ -38,8 +38,8 @@ class FlowDataStore:
                 f"'{flow_name}' cannot be a flow name: use a Python identifier other than '{BLOB_PREFIX}'."
             )
         self.flow_name = flow_name
-        self.settings = settings or Settings.from_env()
-        self.storage = storage or make_storage(ds_type or self.settings.default_datastore, ds_root, self.settings)
+        self.settings = settings if settings is not None else Settings()  # the caller reads the environment
+        self.storage = storage or make_storage(ds_type or self.settings.default_datastore, self.settings, ds_root)
         self.ca_store = ContentAddressedStore(self.storage, BLOB_PREFIX, self.settings.compress_ratio_threshold)
         self.serializers = serializers or default_registry()
 
@@ -161,7 +161,7 @@ class FlowDataStore:
         for run, step, task in triples:
             try:
                 found.append(TaskDataStore(self, run, step, task, attempt, mode, allow_not_done))
-            except DataException:
+            except TaskNotDone:
                 if pathspecs is not None and allow_not_done:
                     raise
         return found

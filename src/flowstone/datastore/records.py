@@ -6,7 +6,7 @@ import base64
 import json
 from typing import Any, NamedTuple
 
-from flowstone.errors import DataException
+from flowstone.errors import IntegrityError
 
 __all__ = ["ArtifactRecord", "dump_json", "load_json"]
 
@@ -58,4 +58,4 @@ def load_json(data: Any, where: str) -> Any:
     try:
         return json.loads(bytes(data))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise DataException(f"Record {where} is not valid JSON ({exc}); it may be damaged.") from exc
+        raise IntegrityError(f"Record {where} is not valid JSON ({exc}); it may be damaged.") from exc

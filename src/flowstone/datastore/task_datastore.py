@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from flowstone.datastore import layout
 from flowstone.datastore.hashing import hash_chunks
 from flowstone.datastore.records import ArtifactRecord, dump_json, load_json
-from flowstone.errors import DataException, UnpicklableArtifactException
+from flowstone.errors import DataException, IntegrityError, TaskNotDone, UnpicklableArtifactException
 
 if TYPE_CHECKING:
     from flowstone.datastore.flow_datastore import FlowDataStore
@@ -96,16 +96,16 @@ class TaskDataStore:
         if attempt is not None:
             kinds = attempts.get(int(attempt))
             if kinds is None:
-                raise DataException(f"Task {self.pathspec} has no attempt {attempt}.")
+                raise TaskNotDone(f"Task {self.pathspec} has no attempt {attempt}.")
             if layout.DONE not in kinds and not allow_not_done:
-                raise DataException(f"Attempt {attempt} of task {self.pathspec} is not done.")
+                raise TaskNotDone(f"Attempt {attempt} of task {self.pathspec} is not done.")
             return int(attempt), layout.DONE in kinds
         done = [a for a, kinds in attempts.items() if layout.DONE in kinds]
         if done:
             return max(done), True
         if allow_not_done and attempts:
             return max(attempts), False
-        raise DataException(
+        raise TaskNotDone(
             f"Task {self.pathspec} has no completed attempt"
             + (" (it has not started)." if not attempts else " (it is running, or it failed).")
         )
@@ -236,7 +236,7 @@ class TaskDataStore:
     def _verified_inline(self, name: str, record: ArtifactRecord) -> memoryview:
         data = memoryview(record.inline or b"")
         if hash_chunks([data], data.nbytes) != record.key:
-            raise DataException(
+            raise IntegrityError(
                 f"Artifact '{name}' of task {self.pathspec} is corrupted: its stored bytes do not match its "
                 f"hash {record.key}. The value was not loaded."
             )

@@ -22,6 +22,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowstone.errors import ExecutorError
 from flowstone.executors.base import Event, Executor, Exited, OutputLine
 from flowstone.executors.fork_server import LENGTH, RECORD, start_server
 
@@ -95,7 +96,7 @@ class ForkExecutor(Executor):
         finally:
             self._sock.setblocking(True)
         if block and not data:
-            raise RuntimeError("The fork server stopped unexpectedly; the run cannot start more tasks.")
+            raise ExecutorError("The fork server stopped unexpectedly; the run cannot start more tasks.")
         self._inbox += data
         records = []
         while len(self._inbox) >= RECORD.size:
@@ -215,20 +216,38 @@ def _fork_server_here() -> tuple[int, socket.socket]:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()  # or the server's children would print the runner's buffered output again
-    threads = _os_thread_count()
-    if threads > 1:
+    server = start_server()
+    # Count the threads that lived through the fork. Native thread pools that are safe to fork (OpenBLAS,
+    # which numpy loads at import) stop their threads in a pthread_atfork handler and start them again on
+    # their next use; threads still here right after the fork were running during it, and a lock one of
+    # them held stays locked forever in the server and in every task forked from it.
+    others = _other_threads()
+    if others:
         warnings.warn(
-            f"The fork executor starts in a process that already runs {threads} threads; a task forked from it "
-            f"may deadlock on a lock one of them held. Create the executor before starting I/O clients.",
+            f"The fork executor started in a process that runs {len(others)} other thread(s) "
+            f"({', '.join(others)}); a task forked from it may deadlock on a lock one of them held. Start I/O "
+            f"clients and background threads after the executor, or in the steps that use them.",
             RuntimeWarning,
             stacklevel=3,
         )
-    return start_server()
+    return server
 
 
-def _os_thread_count() -> int:
-    """Threads of this process, native ones included (Python's threading module sees only its own)."""
+def _other_threads() -> list[str]:
+    """The names of this process's threads besides the calling one, native ones included."""
+    me = threading.get_native_id()
     try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:
-        return threading.active_count()
+        tids = [int(tid) for tid in os.listdir("/proc/self/task")]
+    except OSError:  # no /proc: what Python's threading module knows
+        return [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+    python_names = {t.native_id: t.name for t in threading.enumerate()}
+    names = []
+    for tid in tids:
+        if tid == me:
+            continue
+        if tid in python_names:
+            names.append(python_names[tid])
+            continue
+        with contextlib.suppress(OSError), open(f"/proc/self/task/{tid}/comm") as f:
+            names.append(f.read().strip() or str(tid))
+    return names

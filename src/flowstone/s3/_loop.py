@@ -54,7 +54,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         running = None
     if running is loop:
         coro.close()
-        raise RuntimeError("A synchronous S3 call was made from the S3 event loop itself; await the async method.")
+        raise S3Exception("A synchronous S3 call was made from the S3 event loop itself; await the async method.")
     future = asyncio.run_coroutine_threadsafe(coro, loop)
     try:
         return future.result()

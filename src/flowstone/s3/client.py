@@ -27,6 +27,7 @@ from flowstone.s3.locations import S3Location, client_root, join, parse_url
 from flowstone.s3.objects import RangeInfo, S3GetObject, S3Object, S3PutObject
 from flowstone.s3.reads import record_read
 from flowstone.s3.task_context import task_context
+from flowstone.settings import current_settings
 
 if TYPE_CHECKING:
     from flowstone.s3.transport import Data, Fetched, ObjectInfo, PutRequest, S3Transport
@@ -65,7 +66,8 @@ class S3:
         *,
         config: S3Config | None = None,
     ) -> None:
-        self._root = client_root(s3root, bucket, prefix, run)
+        self._settings = current_settings()  # inside a step: its run's settings
+        self._root = client_root(s3root, bucket, prefix, run, self._settings.s3_userdata_root())
         self._tmproot = tmproot
         self._config = config
         self._tmpdir: str | None = None
@@ -219,7 +221,7 @@ class S3:
             except ImportError as exc:
                 raise S3Exception("The S3 client needs obstore: pip install 'flowstone[s3]'.") from exc
             if self._config is None:
-                self._config = S3Config.from_env()
+                self._config = S3Config.from_settings(self._settings)
             transport = self._transports[bucket] = S3Transport(bucket, self._config)
         return transport
 

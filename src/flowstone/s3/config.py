@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from flowstone.errors import ConfigurationError
 from flowstone.settings import Settings
 
 __all__ = ["MiB", "RetryPolicy", "S3Config"]
@@ -72,15 +73,17 @@ class S3Config:
 
     def __post_init__(self) -> None:
         if min(self.max_concurrency, self.part_concurrency, self.parts_in_flight) < 1:
-            raise ValueError("S3Config: max_concurrency, part_concurrency and parts_in_flight must be at least 1")
+            raise ConfigurationError(
+                "S3Config: max_concurrency, part_concurrency and parts_in_flight must be at least 1"
+            )
         if self.part_size < 5 * MiB:
-            raise ValueError("S3Config: part_size must be at least 5 MiB (the S3 minimum for multipart parts)")
+            raise ConfigurationError("S3Config: part_size must be at least 5 MiB (the S3 minimum for multipart parts)")
         if self.download_part_size < 1 * MiB:
-            raise ValueError("S3Config: download_part_size must be at least 1 MiB")
+            raise ConfigurationError("S3Config: download_part_size must be at least 1 MiB")
         if not 0.0 <= self.inject_failures <= 1.0:
-            raise ValueError("S3Config: inject_failures is a rate between 0 and 1")
+            raise ConfigurationError("S3Config: inject_failures is a rate between 0 and 1")
         if self.retry.attempts < 1:
-            raise ValueError("S3Config: retry.attempts must be at least 1")
+            raise ConfigurationError("S3Config: retry.attempts must be at least 1")
 
     @classmethod
     def from_settings(cls, settings: Settings, environ: Mapping[str, str] | None = None, **overrides: Any) -> S3Config:

@@ -10,7 +10,6 @@ from typing import Any, NamedTuple
 
 from flowstone.s3.errors import S3Exception, S3URLException
 from flowstone.s3.task_context import task_context
-from flowstone.settings import Settings
 
 __all__ = ["S3Location", "client_root", "join", "parse_url"]
 
@@ -47,12 +46,15 @@ def join(root: str | None, key: str | None) -> str:
     return root if not key else root.rstrip("/") + "/" + key.lstrip("/")
 
 
-def client_root(s3root: str | None, bucket: str | None, prefix: str | None, run: Any) -> str | None:
-    """The root URL of a client made with these arguments (None: keys must be full URLs)."""
+def client_root(
+    s3root: str | None, bucket: str | None, prefix: str | None, run: Any, userdata_root: str | None
+) -> str | None:
+    """The root URL of a client made with these arguments (None: keys must be full URLs); ``userdata_root`` is
+    where runs keep their objects (see :meth:`~flowstone.settings.Settings.s3_userdata_root`)."""
     if run is not None:
         if s3root is not None:
             raise S3Exception("Pass either run= or s3root= to S3(), not both.")
-        return _run_root(run, bucket, prefix)
+        return _run_root(run, bucket, prefix, userdata_root)
     if s3root is not None:
         if bucket is not None or prefix is not None:
             raise S3Exception("Pass either s3root= or bucket=/prefix= to S3(), not both.")
@@ -72,10 +74,9 @@ def _make_root(bucket: str, prefix: str | None, *more: str) -> str:
     return root
 
 
-def _run_root(run: Any, bucket: str | None, prefix: str | None) -> str:
+def _run_root(run: Any, bucket: str | None, prefix: str | None, base: str | None) -> str:
     """``<userdata root>/<FlowName>/<run_id>``, with ``bucket``/``prefix`` replacing the root's parts."""
     flow_name, run_id = _run_ids(run)
-    base = Settings.from_env().s3_userdata_root()
     if base is None and bucket is None:
         raise S3Exception(
             "S3(run=...) needs a root for run data: set FLOWSTONE_DATATOOLS_S3ROOT (or FLOWSTONE_DATASTORE_SYSROOT_S3, "

@@ -33,9 +33,8 @@ def storage_class(ds_type: str) -> type[Storage]:
     return getattr(module, class_name)
 
 
-def make_storage(ds_type: str, root: str | None = None, settings: Settings | None = None) -> Storage:
+def make_storage(ds_type: str, settings: Settings, root: str | None = None) -> Storage:
     """Instantiate the storage backend ``ds_type`` rooted at ``root`` (default: from settings)."""
-    settings = settings or Settings.from_env()
     cls: Any = storage_class(ds_type)
     root = root or settings.datastore_root(ds_type)
     if ds_type == "local":

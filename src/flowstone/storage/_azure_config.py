@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from flowstone.errors import StorageError
+from flowstone.errors import ConfigurationError, StorageError
 from flowstone.settings import Settings
 
 __all__ = ["AzureConfig", "MiB"]
@@ -66,11 +66,11 @@ class AzureConfig:
 
     def __post_init__(self) -> None:
         if self.max_concurrency < 1 or self.block_concurrency < 1:
-            raise ValueError("AzureConfig: max_concurrency and block_concurrency must be at least 1")
+            raise ConfigurationError("AzureConfig: max_concurrency and block_concurrency must be at least 1")
         if not MiB <= self.block_size <= 4000 * MiB:
-            raise ValueError("AzureConfig: block_size must be between 1 MiB and 4000 MiB")
+            raise ConfigurationError("AzureConfig: block_size must be between 1 MiB and 4000 MiB")
         if self.retries < 0 or not 0.0 <= self.inject_failures <= 1.0:
-            raise ValueError("AzureConfig: retries must be >= 0 and inject_failures a rate between 0 and 1")
+            raise ConfigurationError("AzureConfig: retries must be >= 0 and inject_failures a rate between 0 and 1")
 
     @classmethod
     def from_settings(

@@ -17,6 +17,8 @@ import weakref
 from collections.abc import Coroutine
 from typing import Any, Protocol, TypeVar
 
+from flowstone.errors import StorageError
+
 __all__ = ["close_at_exit", "run", "submit"]
 
 T = TypeVar("T")
@@ -55,7 +57,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         running = None
     if running is not None and running is _state["loop"]:
         coro.close()
-        raise RuntimeError("A synchronous Azure storage call was made from its own event loop.")
+        raise StorageError("A synchronous Azure storage call was made from its own event loop.")
     future = submit(coro)
     try:
         return future.result()

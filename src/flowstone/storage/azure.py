@@ -37,12 +37,12 @@ class AzureStorage(Storage):
 
     TYPE = "azure"
 
-    def __init__(self, root: str, settings: Settings | None = None, config: AzureConfig | None = None) -> None:
+    def __init__(self, root: str, settings: Settings, config: AzureConfig | None = None) -> None:
         container, prefix = parse_root(root)
         self.container = container
         self.prefix = prefix
         super().__init__(f"azure://{container}/{prefix}" if prefix else f"azure://{container}")
-        self.settings = settings or Settings.from_env()
+        self.settings = settings
         self._config = config  # None: built from the settings and the environment on first use
         self._transport: AzureTransport | None = None
 

@@ -32,7 +32,7 @@ class S3Storage(Storage):
 
     TYPE = "s3"
 
-    def __init__(self, root: str, settings: Settings | None = None) -> None:
+    def __init__(self, root: str, settings: Settings) -> None:
         try:
             _, bucket, prefix = parse_url(root)
         except S3Exception as exc:
@@ -40,7 +40,7 @@ class S3Storage(Storage):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         super().__init__(f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}")
-        self.settings = settings or Settings.from_env()
+        self.settings = settings
         self._transport: S3Transport | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
