@@ -13,7 +13,8 @@ import click
 from flowstone.errors import FlowstoneException
 
 if TYPE_CHECKING:
-    from flowstone.client.runs import Run, Task
+    from flowstone.client.runs import Run
+    from flowstone.client.tasks import Task
 
 # The client is imported inside the commands: a flow file's `run` should not pay for it.
 
@@ -33,7 +34,7 @@ def _use_datastore(ctx: click.Context) -> None:
 
 def resolve_tasks(pathspec: str) -> Iterator[Task]:
     """The tasks named by ``Flow/run/step`` (all of the step's tasks) or ``Flow/run/step/task``."""
-    from flowstone.client.runs import Step, Task
+    from flowstone.client.tasks import Step, Task
 
     parts = pathspec.strip("/").split("/")
     if len(parts) == 4:
