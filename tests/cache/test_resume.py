@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flowstone.client import context
-from flowstone.client.objects import Flow
+from flowstone.client.runs import Flow
 from tests.cache.project import ALL_TASKS, Project
 
 BEFORE = {

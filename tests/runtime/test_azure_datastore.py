@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 from flowstone.client import context
-from flowstone.client.objects import Flow, Run
+from flowstone.client.runs import Flow, Run
 from tests.runtime.helpers import FlowRun, run_flow
 from tests.runtime.test_interruptions import _flow, _start_gated
 

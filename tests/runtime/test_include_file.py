@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flowstone.client import context
-from flowstone.client.objects import Run
+from flowstone.client.runs import Run
 from flowstone.datastore.hashing import hash_chunks
 from tests.runtime.helpers import run_flow
 

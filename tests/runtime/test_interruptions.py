@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from flowstone.client import context
-from flowstone.client.objects import Run
+from flowstone.client.runs import Run
 from flowstone.datastore import FlowDataStore
 from flowstone.settings import Settings
 from tests.runtime.helpers import FLOWS, run_flow

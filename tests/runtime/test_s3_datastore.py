@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 from flowstone.client import context
-from flowstone.client.objects import Flow, Run
+from flowstone.client.runs import Flow, Run
 from flowstone.s3.config import S3Config
 from flowstone.s3.locations import parse_url
 from flowstone.s3.transport import S3Transport

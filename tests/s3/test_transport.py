@@ -11,7 +11,8 @@ import pytest
 
 from flowstone.s3.config import MiB, S3Config
 from flowstone.s3.errors import S3BucketNotFound, S3InvalidObject, S3InvalidRange, S3URLException
-from flowstone.s3.transport import PutRequest, S3Transport
+from flowstone.s3.transport import S3Transport
+from flowstone.s3.transport_values import PutRequest
 from tests.s3.conftest import BUCKET
 
 BIG = os.urandom(20 * MiB)

@@ -126,6 +126,17 @@ def _choose_executor(state: CliState, run_decospecs: tuple[str, ...], ray_addres
 
 def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     """The click command group for ``flow_cls``."""
+    cli = _flow_group(flow_cls)
+    cli.add_command(_check_command())
+    cli.add_command(_show_command(flow_cls))
+    cli.add_command(_run_command(flow_cls))
+    cli.add_command(_resume_command())
+    inspect_cmds.add_commands(cli)
+    return cli
+
+
+def _flow_group(flow_cls: type[FlowSpec]) -> click.Group:
+    """The group itself: its options choose the datastore and settings every command works with."""
 
     @click.group(
         help=(flow_cls.__doc__ or f"Run and inspect {flow_cls.__name__}.").strip(),
@@ -151,29 +162,49 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     def cli(ctx: click.Context, datastore: str | None, datastore_root: str | None, metadata: str | None,
             environment: str | None, event_logger: str | None, monitor: str | None, package_suffixes: str | None,
             pylint: bool | None, quiet: bool, decospecs: tuple[str, ...]) -> None:  # fmt: skip
-        if metadata not in (None, "local"):
-            _note_ignored("--metadata", metadata, "run metadata is kept in the datastore itself.")
-        if environment not in (None, "local"):
-            _note_ignored("--environment", environment, "tasks run in the current Python environment.")
-        for option, value in (("--event-logger", event_logger), ("--monitor", monitor)):
-            if value not in (None, "nullSidecarLogger", "nullSidecarMonitor"):
-                _note_ignored(option, value, "there are no sidecars.")
-        if package_suffixes is not None:
-            _note_ignored("--package-suffixes", package_suffixes, "the code package holds the flow's local modules.")
-        if pylint:
-            _note_ignored("--pylint", True, "flowstone does not run pylint; use 'check' for graph checks.")
-        ds_type = datastore or datastore_type_of_root(datastore_root) or Settings.from_env().default_datastore
-        overrides: dict[str, Any] = {"default_datastore": ds_type}
-        if datastore_root:
-            overrides[f"datastore_sysroot_{ds_type}"] = datastore_root
-        ctx.obj = CliState(flow_cls, Settings.from_env(**overrides), quiet, decospecs)
+        _note_compatibility_options(metadata, environment, event_logger, monitor, package_suffixes, pylint)
+        ctx.obj = CliState(flow_cls, _group_settings(datastore, datastore_root), quiet, decospecs)
 
-    @cli.command(help="Check the flow's graph for errors.")
+    return cli
+
+
+def _note_compatibility_options(metadata: str | None, environment: str | None, event_logger: str | None,
+                                monitor: str | None, package_suffixes: str | None,
+                                pylint: bool | None) -> None:  # fmt: skip
+    """Say which of Metaflow's options, given values that would matter there, do nothing here."""
+    if metadata not in (None, "local"):
+        _note_ignored("--metadata", metadata, "run metadata is kept in the datastore itself.")
+    if environment not in (None, "local"):
+        _note_ignored("--environment", environment, "tasks run in the current Python environment.")
+    for option, value in (("--event-logger", event_logger), ("--monitor", monitor)):
+        if value not in (None, "nullSidecarLogger", "nullSidecarMonitor"):
+            _note_ignored(option, value, "there are no sidecars.")
+    if package_suffixes is not None:
+        _note_ignored("--package-suffixes", package_suffixes, "the code package holds the flow's local modules.")
+    if pylint:
+        _note_ignored("--pylint", True, "flowstone does not run pylint; use 'check' for graph checks.")
+
+
+def _group_settings(datastore: str | None, datastore_root: str | None) -> Settings:
+    """The settings from the environment, with the datastore (and its root) the group's options chose."""
+    ds_type = datastore or datastore_type_of_root(datastore_root) or Settings.from_env().default_datastore
+    overrides: dict[str, Any] = {"default_datastore": ds_type}
+    if datastore_root:
+        overrides[f"datastore_sysroot_{ds_type}"] = datastore_root
+    return Settings.from_env(**overrides)
+
+
+def _check_command() -> click.Command:
+    @click.command(help="Check the flow's graph for errors.")
     @click.pass_obj
     def check(state: CliState) -> None:
         _validate(state)
 
-    @cli.command(help="Show the flow's steps and how they connect.")
+    return check
+
+
+def _show_command(flow_cls: type[FlowSpec]) -> click.Command:
+    @click.command(help="Show the flow's steps and how they connect.")
     @click.pass_obj
     def show(state: CliState) -> None:
         graph = flow_cls._get_graph()
@@ -189,6 +220,12 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
                 arrow = f"    => {', '.join(node.out_funcs)}"
                 click.echo(arrow + (f"  (foreach {node.foreach_param})" if node.foreach_param else ""))
             click.echo()
+
+    return show
+
+
+def _run_command(flow_cls: type[FlowSpec]) -> click.Command:
+    """``run``, with an option for each of the flow's parameters."""
 
     @click.command(help="Run the flow (steps whose code, inputs and environment are unchanged reuse earlier results).")
     @_run_options
@@ -213,6 +250,11 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
         if not ok:
             raise click.exceptions.Exit(1)
 
+    run.params.extend(_parameter_options(flow_cls))
+    return run
+
+
+def _resume_command() -> click.Command:
     @click.command(help="Resume a run: reuse its successful tasks, run the rest (from STEP on, if given).")
     @click.argument("step_to_rerun", required=False)
     @click.option("--origin-run-id", default=None, help="The run to resume (default: your latest run of this flow).")
@@ -233,11 +275,7 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
         if not ok:
             raise click.exceptions.Exit(1)
 
-    run.params.extend(_parameter_options(flow_cls))
-    cli.add_command(run)
-    cli.add_command(resume)
-    inspect_cmds.add_commands(cli)
-    return cli
+    return resume
 
 
 def _fail(headline: str, message: str) -> NoReturn:

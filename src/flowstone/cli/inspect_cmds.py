@@ -13,7 +13,8 @@ import click
 from flowstone.errors import FlowstoneException
 
 if TYPE_CHECKING:
-    from flowstone.client.objects import Run, Task
+    from flowstone.client.runs import Run
+    from flowstone.client.tasks import Task
 
 # The client is imported inside the commands: a flow file's `run` should not pay for it.
 
@@ -33,7 +34,7 @@ def _use_datastore(ctx: click.Context) -> None:
 
 def resolve_tasks(pathspec: str) -> Iterator[Task]:
     """The tasks named by ``Flow/run/step`` (all of the step's tasks) or ``Flow/run/step/task``."""
-    from flowstone.client.objects import Step, Task
+    from flowstone.client.tasks import Step, Task
 
     parts = pathspec.strip("/").split("/")
     if len(parts) == 4:
@@ -127,7 +128,7 @@ def tag_group() -> None:
 
 def _run_for(ctx: click.Context, run_id: str) -> Run:
     _use_datastore(ctx)
-    from flowstone.client.objects import Run
+    from flowstone.client.runs import Run
 
     return Run(_full_pathspec(ctx, run_id))
 

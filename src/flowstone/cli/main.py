@@ -11,7 +11,8 @@ import click
 from flowstone import __version__
 from flowstone.cli import inspect_cmds
 from flowstone.client import context
-from flowstone.client.objects import Flow, Metaflow, Run, Step, Task
+from flowstone.client.runs import Flow, Metaflow, Run
+from flowstone.client.tasks import Step, Task
 from flowstone.errors import FlowstoneException
 from flowstone.settings import SHARED_DATASTORE_TYPES, Settings, datastore_type_of_root
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from flowstone.datastore import ArtifactRecord
 
 if TYPE_CHECKING:
-    from flowstone.client.objects import Task
+    from flowstone.client.tasks import Task
 
 __all__ = ["DataArtifact", "MetaflowArtifacts", "MetaflowData"]
 

@@ -11,7 +11,7 @@ from flowstone.datastore import FlowDataStore
 from flowstone.errors import FlowstoneException, FlowstoneNamespaceMismatch, FlowstoneNotFound
 
 if TYPE_CHECKING:
-    from flowstone.client.objects import Run
+    from flowstone.client.runs import Run
 
 __all__ = ["ClientObject", "Metadata", "run_sort_key", "to_datetime"]
 
@@ -67,7 +67,7 @@ class ClientObject:
 
     def _run(self) -> Run:
         """The run this object belongs to (not checked against the namespace)."""
-        from flowstone.client.objects import Run
+        from flowstone.client.runs import Run
 
         return Run._lazy(self._parts[0], self._parts[1], self._ds)
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from flowstone.client import context
-from flowstone.client.objects import Run
+from flowstone.client.runs import Run
 from flowstone.errors import FlowstoneException
 from flowstone.settings import Settings
 

@@ -27,10 +27,11 @@ from flowstone.s3.locations import S3Location, client_root, join, parse_url
 from flowstone.s3.objects import RangeInfo, S3GetObject, S3Object, S3PutObject
 from flowstone.s3.reads import record_read
 from flowstone.s3.task_context import task_context
+from flowstone.s3.transport_values import Data, Fetched, ObjectInfo, PutRequest
 from flowstone.settings import current_settings
 
 if TYPE_CHECKING:
-    from flowstone.s3.transport import Data, Fetched, ObjectInfo, PutRequest, S3Transport
+    from flowstone.s3.transport import S3Transport
 
 __all__ = ["S3"]
 
@@ -300,8 +301,6 @@ class S3:
         return [(location.bucket, info) for location, infos in zip(locations, listings, strict=True) for info in infos]
 
     def _put_request(self, item: tuple[str, Any] | S3PutObject, files: bool) -> tuple[str, S3Location, PutRequest]:
-        from flowstone.s3.transport import PutRequest
-
         if isinstance(item, S3PutObject):
             key, value, path = item.key, item.value, item.path
             content_type, metadata = item.content_type, item.metadata

@@ -14,6 +14,8 @@ make a multipart upload conditional here: it is atomic and race-free, and limite
 single PUT); a Path payload is read into memory for it. One ambiguity is inherent: if a conditional PUT succeeds
 but its response is lost, the retry finds the object present and reports False.
 
+The values it takes and returns are in :mod:`flowstone.s3.transport_values`.
+
 obstore's tokio runtime does not survive ``fork``: a child forked from a process that used the transport gets an
 error from the synchronous methods (flowstone forks tasks from a server that never imports obstore).
 """
@@ -24,11 +26,9 @@ import asyncio
 import os
 import threading
 from collections.abc import Awaitable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import obstore
 from obstore import exceptions as obe
@@ -39,58 +39,29 @@ from flowstone.s3._retry import LoopSlots, Retrier, TransportStats, describe, ht
 from flowstone.s3._sinks import FileSink, MemorySink, Sink
 from flowstone.s3.config import MiB, S3Config
 from flowstone.s3.errors import S3BucketNotFound, S3Exception, S3InvalidObject, S3NotFound
+from flowstone.s3.transport_values import (
+    Data,
+    Fetched,
+    ObjectInfo,
+    PutRequest,
+    Range,
+    object_info,
+    payload_size,
+    put_attributes,
+    put_payload,
+)
 
 if TYPE_CHECKING:
-    from obstore import GetResult, ObjectMeta
+    from obstore import GetResult
 
-__all__ = ["Data", "Fetched", "ObjectInfo", "PutRequest", "S3Transport", "TransportStats"]
+__all__ = ["S3Transport", "TransportStats"]
 
 T = TypeVar("T")
-#: What can be uploaded: a bytes-like object (anything with the buffer protocol), a local file's path, or a list
-#: of bytes-like chunks making up one object (uploaded in order; a multipart upload streams them without joining).
-Data = bytes | bytearray | memoryview | Path | list[memoryview]
-#: A byte range as ``(offset, length)``; ``length=None`` means to the end of the object.
-Range = tuple[int, int | None]
 
 MAX_SINGLE_PUT = 5 * 1024 * MiB
 #: Bodies stream into files in pieces this big: every stream in flight buffers about one, so this, not the number
 #: of concurrent requests, is what bounds a batch's memory.
 STREAM_CHUNK = 512 * 1024
-_STANDARD_ATTRIBUTES = frozenset(
-    {"Content-Disposition", "Content-Encoding", "Content-Language", "Content-Type", "Cache-Control", "Storage-Class"}
-)
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """What S3 says about one object. ``metadata``/``content_type`` are None when not fetched (listings)."""
-
-    key: str
-    size: int
-    last_modified: float
-    etag: str | None
-    version: str | None = None
-    metadata: Mapping[str, str] | None = None
-    content_type: str | None = None
-
-
-class Fetched(NamedTuple):
-    """One downloaded object or range: its info (``size`` is the whole object's), the bytes' place, the bytes."""
-
-    info: ObjectInfo
-    offset: int
-    length: int
-    data: memoryview | None = None
-
-
-class PutRequest(NamedTuple):
-    """One object to upload, with its own metadata and content type."""
-
-    key: str
-    data: Data
-    metadata: Mapping[str, str] | None = None
-    content_type: str | None = None
-
 
 _stores: dict[tuple[int, str, S3Config], S3Store] = {}
 _stores_lock = threading.Lock()
@@ -124,51 +95,6 @@ def _make_store(bucket: str, config: S3Config) -> S3Store:
             f"Cannot set up S3 access to bucket '{bucket}': {describe(exc, config.secrets())}. Check the endpoint "
             f"(FLOWSTONE_S3_ENDPOINT_URL), region and credentials."
         ) from exc
-
-
-def object_info(meta: ObjectMeta, attributes: Mapping[str, str] | None = None, key: str | None = None) -> ObjectInfo:
-    """An :class:`ObjectInfo` from obstore's metadata (and, from a GET or HEAD, the object's attributes)."""
-    metadata = content_type = None
-    if attributes is not None:
-        content_type = attributes.get("Content-Type")
-        metadata = {name: value for name, value in attributes.items() if name not in _STANDARD_ATTRIBUTES}
-    return ObjectInfo(key if key is not None else meta["path"], meta["size"], meta["last_modified"].timestamp(),
-                      meta["e_tag"], meta["version"], metadata, content_type)  # fmt: skip
-
-
-def _attributes(metadata: Mapping[str, str] | None, content_type: str | None) -> dict[str, str] | None:
-    attributes = {str(name): str(value) for name, value in (metadata or {}).items()}
-    if content_type:
-        attributes["Content-Type"] = content_type
-    return attributes or None
-
-
-def _size(data: Data) -> int:
-    if isinstance(data, Path):
-        return os.stat(data).st_size  # a missing file fails here, before any request
-    try:
-        if isinstance(data, list):
-            return sum(memoryview(chunk).nbytes for chunk in data)
-        return memoryview(data).nbytes
-    except TypeError as exc:
-        raise S3InvalidObject(f"Cannot upload a {type(data).__name__}: pass bytes-like data or a Path.") from exc
-
-
-def _flat(data: Any) -> memoryview:
-    view = memoryview(data)
-    return view if view.format in ("B", "b", "c") and view.ndim == 1 else view.cast("B")
-
-
-def _payload(data: Data, multipart: bool) -> Data:
-    """``data`` as obstore takes it: a Path, a flat, contiguous byte buffer, or (multipart only) a list of them."""
-    if isinstance(data, Path):
-        return data
-    if isinstance(data, list):
-        chunks = [_flat(chunk) for chunk in data]
-        if multipart:
-            return chunks
-        return chunks[0] if len(chunks) == 1 else memoryview(b"".join(chunks))  # a single PUT needs one buffer
-    return _flat(data)
 
 
 async def _gather(coros: Sequence[Awaitable[T]]) -> list[T]:
@@ -222,17 +148,17 @@ class S3Transport:
         """Async form of :meth:`put_many`."""
         requests = [PutRequest(*item) for item in items]
         return await _gather([
-            self._put(r.key, r.data, if_absent, _attributes(r.metadata or metadata, r.content_type or content_type))
+            self._put(r.key, r.data, if_absent, put_attributes(r.metadata or metadata, r.content_type or content_type))
             for r in requests
         ])  # fmt: skip
 
     async def _put(self, key: str, data: Data, if_absent: bool, attributes: dict[str, str] | None) -> bool:
-        size = _size(data)
+        size = payload_size(data)
         if if_absent and size > MAX_SINGLE_PUT:
             raise S3InvalidObject(f"Cannot create {self.url(key)} conditionally: {size} bytes is over S3's 5 GiB "
                                   f"limit for a single PUT. Upload it without overwrite=False.")  # fmt: skip
         multipart = not if_absent and size > self.config.part_size
-        payload = _payload(data, multipart)
+        payload = put_payload(data, multipart)
 
         async def attempt() -> bool:
             try:

@@ -1,9 +1,9 @@
 """The Azure Blob transport: batches of requests through the SDK's async client, on the private event loop of
 :mod:`flowstone.storage._azure_loop`. Clients are opened per process on first use (a forked child opens its own).
 
-Retries are the SDK's retry policy with short timeouts and a bounded number of attempts (full-jitter backoff),
-so a dead endpoint fails within seconds. Every failure leaves this module as a :class:`StorageError` naming the
-account, the container and the blob, scrubbed of credentials.
+Retries are the SDK's retry policy with short timeouts and a bounded number of attempts (full-jitter backoff;
+see :mod:`flowstone.storage._azure_sdk`), so a dead endpoint fails within seconds. Every failure leaves this
+module as a :class:`StorageError` naming the account, the container and the blob, scrubbed of credentials.
 """
 
 from __future__ import annotations
@@ -11,11 +11,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
-import random
 import threading
-import urllib.request
 import uuid
-import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
@@ -30,15 +27,14 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.core.pipeline.transport import AioHttpTransport, AsyncHttpTransport
 from azure.storage.blob import BlobBlock, BlobProperties
-from azure.storage.blob.aio import BlobServiceClient, ContainerClient, ExponentialRetry
 
 from flowstone.errors import StorageError
 from flowstone.storage import _azure_loop
 from flowstone.storage._azure_config import AzureConfig
+from flowstone.storage._azure_sdk import ProcessClients, TransportStats
 
-__all__ = ["AzureTransport", "BlobInfo", "TransportStats"]
+__all__ = ["AzureTransport", "BlobInfo"]
 
 T = TypeVar("T")
 
@@ -47,63 +43,10 @@ T = TypeVar("T")
 _inherited: list[Any] = []
 
 
-@dataclass
-class TransportStats:
-    """What a transport did: retries made by the retry policy, failures injected by ``inject_failures``."""
-
-    retries: int = 0
-    injected_failures: int = 0
-
-
 @dataclass(frozen=True)
 class BlobInfo:
     size: int
     modified: float  # seconds since the epoch
-
-
-class _Retry(ExponentialRetry):
-    """The SDK's storage retry policy (what to retry) with full-jitter backoff and a count of retries."""
-
-    def __init__(self, config: AzureConfig, stats: TransportStats) -> None:
-        n = config.retries
-        super().__init__(retry_total=n, retry_connect=n, retry_read=n, retry_status=n, random_jitter_range=0)
-        self._base, self._cap, self._stats = config.backoff, config.max_backoff, stats
-        self._rng = random.Random(config.seed)
-
-    def get_backoff_time(self, settings: dict[str, Any]) -> float:
-        return self._rng.uniform(0.0, min(self._cap, self._base * 2 ** max(settings["count"] - 1, 0)))
-
-    async def sleep(self, settings: Any, transport: Any) -> None:
-        self._stats.retries += 1
-        await super().sleep(settings, transport)
-
-
-class _FaultyTransport(AsyncHttpTransport):
-    """Fails the first attempt of a fraction of requests with a connection error before sending it."""
-
-    def __init__(self, inner: AsyncHttpTransport, config: AzureConfig, stats: TransportStats) -> None:
-        self._inner, self._rate, self._seed, self._stats = inner, config.inject_failures, config.seed, stats
-        self._attempts: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
-
-    async def send(self, request: Any, **kwargs: Any) -> Any:
-        attempt = self._attempts[request] = self._attempts.get(request, 0) + 1
-        if attempt == 1 and random.Random(f"{self._seed}:{request.method}:{request.url}").random() < self._rate:
-            self._stats.injected_failures += 1
-            raise ServiceRequestError(f"injected transient failure (inject_failures={self._rate})")
-        return await self._inner.send(request, **kwargs)
-
-    async def open(self) -> None:
-        await self._inner.open()
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-    async def __aenter__(self) -> _FaultyTransport:
-        await self._inner.__aenter__()
-        return self
-
-    async def __aexit__(self, *args: Any) -> None:
-        await self._inner.__aexit__(*args)
 
 
 class _BufferWriter:
@@ -129,42 +72,6 @@ class _BufferWriter:
         return True
 
 
-class _ProcessClients:
-    """The clients of one transport in one process, created on the loop on first use."""
-
-    def __init__(self, transport: AzureTransport) -> None:
-        config = transport.config
-        options: dict[str, Any] = {
-            "retry_policy": _Retry(config, transport.stats),
-            "max_single_put_size": config.single_put_max,
-            "max_block_size": config.block_size,
-            "max_chunk_get_size": config.block_size,
-        }
-        # aiohttp scans the environment for proxies on every request when it may use them (a third of the CPU
-        # for small blobs): let it only when a proxy is configured
-        http: AsyncHttpTransport = AioHttpTransport(
-            connection_timeout=config.connect_timeout,
-            read_timeout=config.read_timeout,
-            use_env_settings=bool(urllib.request.getproxies()),
-        )
-        if config.inject_failures:
-            http = _FaultyTransport(http, config, transport.stats)
-        options["transport"] = http
-        self.credential: Any = None
-        if config.connection_string:
-            self.service = BlobServiceClient.from_connection_string(config.connection_string, **options)
-        else:
-            url, self.credential = config.client_arguments()
-            self.service = BlobServiceClient(url, credential=self.credential, **options)
-        self.container: ContainerClient = self.service.get_container_client(transport.container)
-        self.requests = asyncio.Semaphore(config.max_concurrency)
-
-    async def close(self) -> None:
-        await self.service.close()
-        if self.credential is not None and hasattr(self.credential, "close"):
-            await self.credential.close()
-
-
 class AzureTransport:
     """Batched blob operations on one container; every method blocks until its whole batch is done."""
 
@@ -172,7 +79,7 @@ class AzureTransport:
         self.config = config
         self.container = container
         self.stats = TransportStats()
-        self._clients: _ProcessClients | None = None
+        self._clients: ProcessClients | None = None
         self._pid: int | None = None
         self._clients_lock = threading.Lock()
 
@@ -190,16 +97,16 @@ class AzureTransport:
 
         return _azure_loop.run(gather()) if coros else []
 
-    async def _open(self) -> _ProcessClients:
+    async def _open(self) -> ProcessClients:
         with self._clients_lock:
             if self._clients is None or self._pid != os.getpid():
                 if self._clients is not None:
                     _inherited.append(self._clients)
-                self._clients, self._pid = _ProcessClients(self), os.getpid()
+                self._clients, self._pid = ProcessClients(self.config, self.container, self.stats), os.getpid()
                 _azure_loop.close_at_exit(self)
             return self._clients
 
-    async def _call(self, action: str, name: str, request: Callable[[_ProcessClients], Awaitable[T]]) -> T:
+    async def _call(self, action: str, name: str, request: Callable[[ProcessClients], Awaitable[T]]) -> T:
         """Await one request under the concurrency limit; failures become :class:`StorageError`."""
         try:
             clients = await self._open()
@@ -216,7 +123,7 @@ class AzureTransport:
         return self._run_all([self._put(name, data, if_absent) for name, data in items])
 
     async def _put(self, name: str, data: bytes, if_absent: bool) -> bool:
-        async def request(clients: _ProcessClients) -> bool:
+        async def request(clients: ProcessClients) -> bool:
             try:
                 await clients.container.upload_blob(name, data, length=len(data), overwrite=not if_absent)
             except (ResourceExistsError, ResourceModifiedError):
@@ -254,14 +161,14 @@ class AzureTransport:
         return _azure_loop.run(self._commit(name, block_ids, if_absent))
 
     async def _stage(self, name: str, block_id: str, block: memoryview | bytes) -> None:
-        async def request(clients: _ProcessClients) -> None:
+        async def request(clients: ProcessClients) -> None:
             data: Any = block  # bytes, or a flat byte view the SDK sends as it is (without a copy)
             await clients.container.get_blob_client(name).stage_block(block_id, data, length=len(data))
 
         await self._call("write", name, request)
 
     async def _commit(self, name: str, block_ids: list[str], if_absent: bool) -> bool:
-        async def request(clients: _ProcessClients) -> bool:
+        async def request(clients: ProcessClients) -> bool:
             blocks = [BlobBlock(block_id) for block_id in block_ids]
             try:
                 await clients.container.get_blob_client(name).commit_block_list(
@@ -279,7 +186,7 @@ class AzureTransport:
         self._run_all([self._delete(name) for name in names])
 
     async def _delete(self, name: str) -> None:
-        async def request(clients: _ProcessClients) -> None:
+        async def request(clients: ProcessClients) -> None:
             try:
                 await clients.container.delete_blob(name)
             except ResourceNotFoundError as exc:
@@ -294,7 +201,7 @@ class AzureTransport:
         return self._run_all([self._get(name) for name in names])
 
     async def _get(self, name: str) -> memoryview | None:
-        async def request(clients: _ProcessClients) -> memoryview | None:
+        async def request(clients: ProcessClients) -> memoryview | None:
             try:
                 download = await clients.container.download_blob(name, max_concurrency=self.config.block_concurrency)
             except ResourceNotFoundError as exc:
@@ -311,7 +218,7 @@ class AzureTransport:
         return self._run_all([self._head(name) for name in names])
 
     async def _head(self, name: str) -> BlobInfo | None:
-        async def request(clients: _ProcessClients) -> BlobInfo | None:
+        async def request(clients: ProcessClients) -> BlobInfo | None:
             try:
                 props = await clients.container.get_blob_client(name).get_blob_properties()
             except ResourceNotFoundError as exc:
@@ -325,7 +232,7 @@ class AzureTransport:
     def list_one_level(self, prefix: str) -> tuple[list[str], list[str]]:
         """The blob names and the sub-prefixes (ending in '/') directly under ``prefix`` (which ends in '/')."""
 
-        async def request(clients: _ProcessClients) -> tuple[list[str], list[str]]:
+        async def request(clients: ProcessClients) -> tuple[list[str], list[str]]:
             blobs: list[str] = []
             prefixes: list[str] = []
             async for item in clients.container.walk_blobs(name_starts_with=prefix or None, delimiter="/"):

@@ -6,8 +6,8 @@ only if its name is free, so of racing writers exactly one wins, whatever the bl
 staged blocks (sent concurrently, with bounded memory) and become visible only when their block list is committed:
 an upload killed half-way leaves nothing visible.
 
-Configuration and credentials: :mod:`flowstone.storage._azure_config`; requests, retries and errors:
-:mod:`flowstone.storage._azure_client`.
+Configuration and credentials: :mod:`flowstone.storage._azure_config`; requests and errors:
+:mod:`flowstone.storage._azure_client`; the SDK's clients and retry policy: :mod:`flowstone.storage._azure_sdk`.
 """
 
 from __future__ import annotations

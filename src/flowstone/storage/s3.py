@@ -15,7 +15,8 @@ from flowstone.errors import StorageError
 from flowstone.s3.config import S3Config
 from flowstone.s3.errors import S3Exception
 from flowstone.s3.locations import parse_url
-from flowstone.s3.transport import Data, S3Transport
+from flowstone.s3.transport import S3Transport
+from flowstone.s3.transport_values import Data
 from flowstone.settings import Settings
 from flowstone.storage.base import ListEntry, ObjectInfo, Payload, Storage, batches, check_key, iter_chunks
 
