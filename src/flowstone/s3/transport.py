@@ -109,9 +109,9 @@ async def _gather(coros: Sequence[Awaitable[T]]) -> list[T]:
 class S3Transport:
     """Batched object operations on one bucket (keys are paths inside it, without a leading '/')."""
 
-    def __init__(self, bucket: str, config: S3Config | None = None) -> None:
+    def __init__(self, bucket: str, config: S3Config) -> None:
         self.bucket = bucket
-        self.config = config if config is not None else S3Config.from_env()
+        self.config = config
         self.store = _store(bucket, self.config)
         self._retrier = Retrier(bucket, self.config)
         self._multipart_uploads = LoopSlots(max(1, self.config.parts_in_flight // self.config.part_concurrency))
