@@ -33,11 +33,16 @@ def test_no_decorators_means_one_attempt_and_no_limit() -> None:
 def test_retries_then_the_catch_fallback() -> None:
     policy = AttemptPolicy((RetryDecorator({"times": 2, "minutes_between_retries": 0.5}), CatchDecorator()))
     assert (policy.last_user_attempt, policy.last_attempt) == (2, 3)
-    assert policy.after_failure(0) == NextAttempt(1, 30.0, False)
-    assert policy.after_failure(1) == NextAttempt(2, 30.0, False)
+    assert policy.after_failure(0) == NextAttempt(1, 0.0, False)  # retried at once, as Metaflow does locally
+    assert policy.after_failure(1) == NextAttempt(2, 0.0, False)
     assert policy.after_failure(2) == NextAttempt(3, 0.0, True)  # the fallback runs no user code: no wait
     assert policy.after_failure(3) is None
     assert [policy.is_fallback(a) for a in range(4)] == [False, False, False, True]
+
+
+def test_a_decorator_can_ask_for_a_wait_before_retries() -> None:
+    policy = AttemptPolicy((RetryDecorator({"times": 1}), _Asking({"delay": 7.5})))
+    assert policy.after_failure(0) == NextAttempt(1, 7.5, False)
 
 
 def test_the_shortest_time_limit_wins_and_the_runner_allows_grace() -> None:
@@ -138,7 +143,7 @@ class _Asking(StepDecorator):
     """Asks for what its attributes say."""
 
     name = "asking"
-    defaults = {"limit": None, "catches": False, "env": {}}
+    defaults = {"limit": None, "catches": False, "env": {}, "delay": 0.0}
 
     def __init__(self, attributes: dict[str, Any] | None = None, statically_defined: bool = True) -> None:
         super().__init__(attributes, statically_defined)
@@ -149,6 +154,9 @@ class _Asking(StepDecorator):
 
     def task_environment(self) -> dict[str, str]:
         return dict(self.attributes["env"])
+
+    def retry_delay_seconds(self) -> float:
+        return float(self.attributes["delay"])
 
     def task_exception(self, exc: BaseException, flow: Any) -> bool:
         self.heard.append(type(exc).__name__)

@@ -145,8 +145,8 @@ class RetryDecorator(StepDecorator):
     def extra_attempts(self) -> tuple[int, int]:
         return int(self.attributes["times"]), 0
 
-    def retry_delay_seconds(self) -> float:
-        return 60.0 * float(self.attributes["minutes_between_retries"])
+    # minutes_between_retries is recorded, not waited for: as in Metaflow, a failed attempt on this machine is
+    # retried at once (the wait is for remote schedulers, which flowstone does not drive)
 
 
 class CatchDecorator(StepDecorator):
