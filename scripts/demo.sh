@@ -4,6 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export FLOWSTONE_DATASTORE_SYSROOT_LOCAL="${FLOWSTONE_DATASTORE_SYSROOT_LOCAL:-$PWD/.flowstone}"
+# runs are attributed to a user; a bare container has none but root, which does not count
+if [ -z "${FLOWSTONE_USER:-}${METAFLOW_USER:-}${SUDO_USER:-}${USERNAME:-}" ] && [ "${USER:-root}" = root ]; then
+    export FLOWSTONE_USER=demo
+fi
 .venv/bin/python examples/hello_flow.py run
 .venv/bin/flowstone runs HelloFlow --limit 3
 .venv/bin/python -c "

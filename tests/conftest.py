@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flowstone.datastore import FlowDataStore
-from flowstone.settings import Settings
+from flowstone.settings import Settings, resolve_username
 from flowstone.storage.local import LocalStorage
 from flowstone.storage.memory import MemoryStorage
 from tests.servers.azurite import Azurite
@@ -15,6 +16,10 @@ from tests.servers.seaweedfs import SeaweedFS
 
 # test flows import their helper module ('behaviours') the way a flow file imports a sibling module
 sys.path.insert(0, str(Path(__file__).parent / "flows"))
+
+# runs are attributed to a user; CI may run the suite as root with no USER, and root does not count
+if resolve_username() is None:
+    os.environ["FLOWSTONE_USER"] = "tester"
 
 
 @pytest.fixture

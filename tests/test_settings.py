@@ -93,3 +93,16 @@ def test_settings_name_their_datastore_for_child_processes(tmp_path: Path) -> No
         "FLOWSTONE_DATASTORE_SYSROOT_LOCAL": str(tmp_path),
     }
     assert Settings(default_datastore="memory").datastore_environ() == {}
+
+
+def test_the_user_is_found_as_metaflow_finds_it() -> None:
+    from flowstone.settings import resolve_username
+
+    assert resolve_username({"USER": "ada"}) == "ada"
+    assert resolve_username({"USERNAME": "grace", "USER": "ada"}) == "grace"
+    assert resolve_username({"SUDO_USER": "linus", "USERNAME": "grace"}) == "linus"
+    assert resolve_username({"METAFLOW_USER": "mf", "SUDO_USER": "linus"}) == "mf"
+    assert resolve_username({"FLOWSTONE_USER": "fs", "METAFLOW_USER": "mf"}) == "fs"
+    assert resolve_username({"USER": "root"}) is None  # root names no one
+    assert resolve_username({"METAFLOW_USER": "root", "USER": "ada"}) == "ada"
+    assert resolve_username({}) is None

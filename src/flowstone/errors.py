@@ -2,6 +2,7 @@
 
     FlowstoneException                  anything flowstone raises on purpose
     ├── ConfigurationError              a setting or a configuration object has an invalid value
+    │   └── UnknownUser                 no variable names the user runs are attributed to
     ├── DataException                   the datastore cannot read or write what was asked
     │   ├── UnpicklableArtifactException    an artifact value cannot be serialized
     │   ├── StorageError                a storage backend failed (wraps the backend's own error)
@@ -54,6 +55,7 @@ __all__ = [
     "TaskNotDone",
     "TimeoutException",
     "UnhandledInMergeArtifactsException",
+    "UnknownUser",
     "UnpicklableArtifactException",
 ]
 
@@ -117,6 +119,19 @@ class ConfigurationError(FlowstoneException):
     """A setting (an environment variable, a command-line option) or a configuration object is invalid."""
 
     headline = "Invalid configuration"
+
+
+class UnknownUser(ConfigurationError):
+    """No variable names the user runs are attributed to (``root`` does not count)."""
+
+    headline = "Unknown user"
+
+    def __init__(self, msg: str = "") -> None:
+        super().__init__(
+            msg
+            or "flowstone could not tell who you are: set FLOWSTONE_USER (or METAFLOW_USER, or USER) to your user "
+            "name. Runs are attributed to a user and 'root' is not one."
+        )
 
 
 class ExecutorError(FlowstoneException):

@@ -16,11 +16,13 @@ from flowstone.errors import (
     TaskFailed,
     TimeoutException,
     UnhandledInMergeArtifactsException,
+    UnknownUser,
     UnpicklableArtifactException,
 )
 
 MetaflowException = FlowstoneException
 MetaflowNotFound = FlowstoneNotFound
+MetaflowUnknownUser = UnknownUser
 MetaflowNamespaceMismatch = FlowstoneNamespaceMismatch
 MetaflowExceptionWrapper = ExceptionWrapper
 InvalidNextException = FlowSpecError
@@ -37,6 +39,7 @@ __all__ = [
     "MetaflowExceptionWrapper",
     "MetaflowNamespaceMismatch",
     "MetaflowNotFound",
+    "MetaflowUnknownUser",
     "MissingInMergeArtifactsException",
     "ParameterFieldFailed",
     "TaskFailed",

@@ -21,6 +21,7 @@ __all__ = [
     "current_settings",
     "datastore_type_of_root",
     "find_local_root",
+    "resolve_username",
     "use_settings",
 ]
 
@@ -53,6 +54,21 @@ def find_local_root(start: str | os.PathLike[str] | None = None) -> str:
         if parent == folder:
             return os.path.join(first, LOCAL_ROOT_DIRNAME)
         folder = parent
+
+
+#: Where the user's name is looked for, in order (as Metaflow looks, with flowstone's own variable first).
+USER_VARIABLES = ("FLOWSTONE_USER", "METAFLOW_USER", "SUDO_USER", "USERNAME", "USER")
+
+
+def resolve_username(environ: Mapping[str, str] | None = None) -> str | None:
+    """The name runs are attributed to, from the first of :data:`USER_VARIABLES` that is set; ``root`` does not
+    count (it names no one). None if no variable names a user."""
+    env = os.environ if environ is None else environ
+    for name in USER_VARIABLES:
+        user = env.get(name)
+        if user and user != "root":
+            return user
+    return None
 
 
 def datastore_type_of_root(root: str | None) -> str | None:

@@ -83,3 +83,20 @@ def test_code_package_holds_flow_and_local_modules(tmp_path: Path) -> None:
     assert flow_source == (Path(__file__).parents[1] / "flows" / "linear_flow.py").read_bytes()
     again = run_flow("linear_flow.py", root=tmp_path / "ds")
     assert again.fds.load_run_record(again.run_id)["code_package"] == record["code_package"]
+
+
+def test_a_run_needs_a_user_other_than_root(tmp_path: Path) -> None:
+    bare = {name: "" for name in ("FLOWSTONE_USER", "METAFLOW_USER", "SUDO_USER", "USERNAME")}
+    run = run_flow("linear_flow.py", root=tmp_path / "ds", env={**bare, "USER": "root"})
+    assert run.proc.returncode == 1 and run.run_id is None
+    assert "Unknown user" in run.output and "set FLOWSTONE_USER (or METAFLOW_USER, or USER)" in run.output
+    named = run_flow("linear_flow.py", root=tmp_path / "ds", env={**bare, "USER": "root", "METAFLOW_USER": "ada"})
+    assert named.ok, named.output
+    assert "user:ada" in named.fds.load_run_record(named.run_id)["system_tags"]
+
+
+def test_parameters_from_metaflows_variables(tmp_path: Path) -> None:
+    run = run_flow("linear_flow.py", root=tmp_path / "ds", env={"METAFLOW_RUN_SCALE": "4"})
+    assert run.ok and run.end_result() == {"total": 24, "scale": 4}
+    both = run_flow("linear_flow.py", root=tmp_path / "ds", env={"METAFLOW_RUN_SCALE": "4", "FLOWSTONE_RUN_SCALE": "6"})
+    assert both.ok and both.end_result() == {"total": 36, "scale": 6}  # flowstone's own name wins

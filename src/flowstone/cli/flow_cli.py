@@ -61,7 +61,7 @@ def _parameter_options(flow_cls: type[FlowSpec]) -> list[click.Option]:
                 type=str,
                 default=None,
                 help=help_text.strip() or None,
-                envvar=f"FLOWSTONE_RUN_{param.name.upper().replace('-', '_')}",
+                envvar=[f"{prefix}_RUN_{param.name.upper().replace('-', '_')}" for prefix in ("FLOWSTONE", "METAFLOW")],
                 show_envvar=True,
             )
         )

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 from typing import Any
 
-from flowstone.errors import FlowstoneException
+from flowstone.errors import FlowstoneException, UnknownUser
+from flowstone.settings import resolve_username
 
 __all__ = ["Current", "current", "get_username"]
 
 
 def get_username() -> str:
-    """The user runs are attributed to: FLOWSTONE_USER, else USER/USERNAME, else the login name."""
-    for var in ("FLOWSTONE_USER", "USER", "USERNAME"):
-        if os.environ.get(var):
-            return os.environ[var]
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
+    """The user runs are attributed to (see :func:`~flowstone.settings.resolve_username`); raises UnknownUser if
+    no variable names one."""
+    user = resolve_username()
+    if user is None:
+        raise UnknownUser()
+    return user
 
 
 class Current:
