@@ -150,9 +150,9 @@ class TaskCache:
         return self._records[cache_key]
 
     def _inputs_component(self, plan: TaskPlan, locate: Locator, parameters: dict[str, Any]) -> dict[str, Any]:
-        if not plan.input_paths:  # start: the parameters are its inputs
-            registry = self.fds.serializers
-            return {"artifacts": {name: hash_chunks(registry.serialize(v).chunks) for name, v in parameters.items()}}
+        if not plan.input_paths:  # the first step: the parameters and the flow's constants (it stores both)
+            values = {**self.flow_cls._get_constants(), **parameters}
+            return {"artifacts": {name: self._value_hash(value) for name, value in values.items()}}
         parents = [self._records_of(p, locate) for p in plan.input_paths]
         if len(parents) > 1 or self.flow_cls._get_graph()[plan.step_name].is_join:
             return {"joined": [_digest({n: r.key for n, r in sorted(records.items())}) for records in parents]}
@@ -167,6 +167,12 @@ class TaskCache:
                 entry["item"] = self._item_hash(var_record, frame.index)
             foreach.append(entry)
         return {"artifacts": artifacts, "foreach": foreach}
+
+    def _value_hash(self, value: Any) -> str:
+        try:
+            return hash_chunks(self.fds.serializers.serialize(value).chunks)
+        except Exception as exc:  # the task will fail storing it, and say why; the key just has to differ
+            return f"unserializable {type(value).__name__}: {exc}"
 
     def _item_hash(self, record: ArtifactRecord, index: int) -> str:
         if record.key not in self._item_hashes:
