@@ -44,3 +44,22 @@ def test_a_changed_constant_runs_the_first_step_again(tmp_path: Path) -> None:
     assert changed.ok, changed.output
     assert "Cache hit" not in changed.output  # the stored constant changed, and with it every step's inputs
     assert changed.task("start")["RATE"] == 0.25 and changed.task("join")["rates"] == [0.75, 0.75]
+
+
+def test_current_gives_client_objects_and_the_runs_user_tags(tmp_path: Path) -> None:
+    run = run_flow("current_flow.py", "--tag", "one", "--tag", "two", root=tmp_path / "ds")
+    assert run.ok, run.output
+    start = run.task("start")
+    assert start["tags_seen"] == {"one", "two"} and run.task("end")["tags_in_end"] == {"one", "two"}
+    assert start["task_obj"].pathspec == f"CurrentObjectsFlow/{run.run_id}/start/{start.task_id}"
+    assert start["run_obj"].pathspec == f"CurrentObjectsFlow/{run.run_id}"
+    assert start["has_step_name"] is True and start["missing"] == "default"
+
+
+def test_current_outside_a_flow_is_empty() -> None:
+    from flowstone import current
+
+    assert not current.is_running_flow
+    assert current.flow_name is None and current.pathspec is None and current.task is None and current.run is None
+    assert current.tags is None and current.parameter_names == [] and current.tempdir is None
+    assert "flow_name" not in current and current.get("project_name", "none") == "none"

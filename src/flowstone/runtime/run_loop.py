@@ -23,7 +23,7 @@ from flowstone.flow.include_file import plain_values
 from flowstone.flow.lint import check_graph
 from flowstone.runtime.attempts import AttemptPolicy
 from flowstone.runtime.cache import CacheKey, TaskCache
-from flowstone.runtime.commit import AttemptLogs, commit_attempt, commit_clone
+from flowstone.runtime.commit import AttemptLogs, commit_attempt, commit_clone, why_it_died
 from flowstone.runtime.console import Console
 from flowstone.runtime.remote_task import runtime_name, task_function
 from flowstone.runtime.resume import ResumeIndex
@@ -200,10 +200,7 @@ class RunLoop:
         result = event.result if isinstance(event.result, TaskResult) else None
         died = None
         if result is None:
-            stopped = self._stopping and event.returncode < 0
-            died = (
-                "The task was stopped because the run failed." if stopped else f"The task process {event.description}."
-            )
+            died = why_it_died(event, stopped_by_run=self._stopping and event.returncode < 0)
             self.console.task_line(active.prefix, died, "stderr")
         cache = (self.cache, active.cache_key) if active.cache_key is not None else None
         commit_attempt(self.fds, spec, active.logs, result, died, cache)

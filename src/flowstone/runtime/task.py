@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,7 +74,7 @@ def _task_context(spec: TaskSpec, flow_cls: type[FlowSpec]) -> Iterator[None]:
         tags=list(spec.run.tags),
         parameter_names=[param.name for _, param in flow_cls._get_parameters()],
     )
-    set_task_context(TaskContext(spec.flow_name, spec.run_id, lambda: current.tempdir))
+    set_task_context(TaskContext(spec.flow_name, spec.run_id, lambda: current.tempdir or tempfile.gettempdir()))
     try:
         with use_settings(settings), temporary_environ(settings.datastore_environ()):
             yield
