@@ -206,6 +206,8 @@ class RunLoop:
         commit_attempt(self.fds, spec, active.logs, result, died, cache)
         plan = TaskPlan(spec.step_name, spec.input_paths, spec.foreach_stack, spec.input_frames)
         if result is not None and result.ok:
+            if result.foreach_var is not None:
+                self.console.task_line(active.prefix, f"Foreach yields {result.num_splits} child steps.", system=True)
             self.console.task_line(active.prefix, "Task finished successfully.", system=True)
             self._task_succeeded(plan, spec.task_id, spec.attempt, result)
         else:
