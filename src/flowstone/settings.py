@@ -47,6 +47,7 @@ METAFLOW_TWINS: dict[str, tuple[str, Callable[[str], str]]] = {
     "datastore_sysroot_azure": ("METAFLOW_DATASTORE_SYSROOT_AZURE", str),
     "s3_endpoint_url": ("METAFLOW_S3_ENDPOINT_URL", str),
     "datatools_s3root": ("METAFLOW_DATATOOLS_S3ROOT", str),
+    "s3_server_side_encryption": ("METAFLOW_S3_SERVER_SIDE_ENCRYPTION", str),
     "azure_storage_blob_service_endpoint": ("METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT", str),
 }
 
@@ -126,6 +127,23 @@ class _SettingsFields(NamedTuple):
     datatools_s3root: str | None = None
     # For testing robustness: this fraction of S3 requests fails with a transient error (and is retried)
     s3_inject_failures: float = 0.0
+    # How the S3 client and the S3 datastore reach S3 and how long they wait (docs/s3.md explains each)
+    s3_max_concurrency: int = 64
+    s3_retry_attempts: int = 6
+    s3_retry_base_delay: float = 0.1
+    s3_retry_max_delay: float = 10.0
+    s3_connect_timeout: float = 10.0
+    s3_read_timeout: float = 20.0
+    s3_request_timeout: float = 120.0
+    s3_deadline: float = 120.0
+    s3_progress_after: float = 10.0
+    s3_part_size_mb: int = 8
+    s3_download_part_size_mb: int = 16
+    s3_part_concurrency: int = 4
+    s3_parts_in_flight: int = 32
+    s3_virtual_hosted_style: bool = False
+    # Server-side encryption for uploads ('AES256', 'aws:kms'); unset: the bucket's default
+    s3_server_side_encryption: str | None = None
     # Azure Blob Storage account URL (https://<account>.blob.core.windows.net, or an emulator's); unset: taken from
     # the connection string or AZURE_STORAGE_ACCOUNT. Credentials come from the standard Azure variables, never here.
     azure_storage_blob_service_endpoint: str | None = None
@@ -142,6 +160,8 @@ class _SettingsFields(NamedTuple):
     executor: str = "local"
     # The Ray cluster to run on (its head's host:port); unset: Ray's own lookup (RAY_ADDRESS, else a local Ray)
     ray_address: str | None = None
+    # Show the full chain of an error (tracebacks, the storage library's own report), not just what failed and why
+    debug: bool = False
 
 
 class Settings(_SettingsFields):
