@@ -43,7 +43,7 @@ def test_exhausted_retries_name_the_url_and_count_attempts(config: S3Config, pre
     transport = S3Transport(BUCKET, config.replace(inject_failures=1.0))
     with pytest.raises(S3TransientError, match=f"GET s3://{BUCKET}/{prefix}/k failed after 4 attempts") as info:
         transport.get_many([f"{prefix}/k"])
-    assert "try again later" in str(info.value)
+    assert "injected on purpose" in str(info.value)
     assert (transport.stats.requests, transport.stats.retries) == (4, 3)
 
 
@@ -67,8 +67,8 @@ def test_permanent_errors_are_not_retried(config: S3Config, prefix: str) -> None
 def test_only_the_failing_object_fails_a_batch(config: S3Config, prefix: str) -> None:
     transport = S3Transport(BUCKET, config)
     transport.put_many([(f"{prefix}/a", b"a")])
-    with pytest.raises(S3Exception, match="empty segments"):
-        transport.get_many([f"{prefix}/a", f"{prefix}//bad", f"{prefix}/a"])
+    with pytest.raises(S3Exception, match="range"):
+        transport.get_many([f"{prefix}/a"] * 3, [None, (5, 1), None])
     assert transport.stats.requests == 1 + 3  # the put, then each get once: the good keys were still fetched
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
 from flowstone.errors import UnknownUser
+from flowstone.s3.task_context import TaskContext, set_task_context_source
 from flowstone.settings import resolve_username
 
 __all__ = ["Current", "current", "get_username"]
@@ -24,13 +26,33 @@ class Current:
     ``is_running_flow`` False), as in Metaflow; ``current.get(name, default)`` and ``name in current`` read any
     value, those that decorators add (``project_name``, ``parallel``...) included."""
 
+    _tempdir: str | None = None  # a class default too: code that deletes the attribute leaves it None
+
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}
-        self._tempdir: str | None = None
+        self._tempdir = None
 
     def _set(self, **values: Any) -> None:
         self._values = dict(values)
         self._tempdir = None
+
+    def _set_env(self, flow: Any = None, run_id: str | None = None, step_name: str | None = None,
+                 task_id: str | None = None, retry_count: int | None = None, origin_run_id: str | None = None,
+                 namespace: str | None = None, username: str | None = None, metadata_str: str | None = None,
+                 is_running: bool = True, tags: Any = None) -> None:  # fmt: skip
+        """Metaflow's internal way to make ``current`` describe a running task (Metaflow's own tests fake a
+        running flow with it); flowstone's runtime uses :meth:`_set`."""
+        values = {"flow_name": getattr(flow, "name", None), "run_id": run_id if is_running else None,
+                  "step_name": step_name, "task_id": task_id, "retry_count": retry_count,
+                  "origin_run_id": origin_run_id, "username": username,
+                  "tags": list(tags) if tags is not None else None}  # fmt: skip
+        self._set(**{name: value for name, value in values.items() if value is not None})
+
+    def _task_context(self) -> TaskContext | None:
+        """What the S3 client needs of the running task (see :mod:`flowstone.s3.task_context`)."""
+        if not self.is_running_flow or self.flow_name is None:
+            return None
+        return TaskContext(self.flow_name, str(self.run_id), lambda: self.tempdir or tempfile.gettempdir())
 
     def _update(self, **values: Any) -> None:
         """Add values to the running task's (decorators add theirs)."""
@@ -112,8 +134,6 @@ class Current:
     def tempdir(self) -> str | None:
         """A scratch folder for this task, removed when the task ends (None outside a running flow)."""
         if self._tempdir is None and self.is_running_flow:
-            import tempfile
-
             self._tempdir = tempfile.mkdtemp(prefix=f"flowstone-{self.run_id}-{self.step_name}-{self.task_id}-")
         return self._tempdir
 
@@ -134,3 +154,4 @@ def _client() -> Any:
 
 
 current = Current()
+set_task_context_source(current._task_context)

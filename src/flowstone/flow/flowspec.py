@@ -101,7 +101,12 @@ class FlowSpec:
 
     @property
     def name(self) -> str:
-        return type(self).__name__
+        """The flow's name: its class name, unless set (a subclass's ``__init__`` may, as in Metaflow)."""
+        return self.__dict__.get("_flow_name", type(self).__name__)
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self.__dict__["_flow_name"] = value
 
     # Metaflow's private names that flows and tools read: the graph, the running step, the foreach stack
     @property

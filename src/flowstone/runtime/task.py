@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +26,6 @@ from flowstone.flow.flowspec import FlowSpec, Transition
 from flowstone.runtime.attempts import AttemptPolicy
 from flowstone.runtime.task_spec import TaskResult, TaskSpec
 from flowstone.s3.reads import ExternalRead, recording_reads
-from flowstone.s3.task_context import TaskContext, set_task_context
 from flowstone.settings import use_settings
 
 __all__ = ["run_task"]
@@ -60,7 +58,7 @@ def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataS
 
 @contextmanager
 def _task_context(spec: TaskSpec, flow_cls: type[FlowSpec]) -> Iterator[None]:
-    """``current``, the run's settings (for the Client API and the S3 client), the S3 client's task context,
+    """``current`` (which the S3 client reads too), the run's settings (for the Client API and the S3 client),
     and the variables naming the datastore (for processes the step starts); the scratch folder goes at the end."""
     settings = spec.run.settings
     current._set(
@@ -74,12 +72,10 @@ def _task_context(spec: TaskSpec, flow_cls: type[FlowSpec]) -> Iterator[None]:
         tags=list(spec.run.tags),
         parameter_names=[param.name for _, param in flow_cls._get_parameters()],
     )
-    set_task_context(TaskContext(spec.flow_name, spec.run_id, lambda: current.tempdir or tempfile.gettempdir()))
     try:
         with use_settings(settings), temporary_environ(settings.datastore_environ()):
             yield
     finally:
-        set_task_context(None)
         if current._tempdir:
             shutil.rmtree(current._tempdir, ignore_errors=True)
 

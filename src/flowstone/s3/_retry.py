@@ -1,7 +1,12 @@
-"""Retries with backoff and the translation of obstore's errors into :mod:`flowstone.s3.errors`.
+"""Retries with backoff, the deadline of an operation, and failure injection.
 
-This is the only retry mechanism (obstore's own retries are off), so what is retried, how often, and what the
-caller sees in the end are decided here, and the failure-injection hook can exercise all of it.
+This is the only retry mechanism (obstore's own retries are off), so what is retried, how often, for how long, and
+what the caller sees in the end are decided here, and the failure-injection hook can exercise all of it.
+
+Injected failures follow Metaflow's ``inject_failure_rate``: the rate of the first attempt is capped at 90%, falls
+on later attempts (a third, then half as much again, and so on, down to 0 by the 12th attempt), LIST requests are
+never failed, and injected failures do not use up ``retry.attempts`` (they stand for failures that pass). A rate
+of 1.0 is the exception: every attempt fails and counts, to exercise running out of attempts.
 """
 
 from __future__ import annotations
@@ -9,47 +14,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
+import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from obstore import exceptions as obe
-
-from flowstone.s3.config import S3Config
-from flowstone.s3.errors import (
-    S3AccessDenied,
-    S3BucketNotFound,
-    S3Exception,
-    S3InvalidRange,
-    S3NotFound,
-    S3TransientError,
-    S3URLException,
+from flowstone.s3._failures import (
+    DeadlineExceeded,
+    InjectedFailure,
+    StalledResponse,
+    describe,
+    is_transient,
+    translate,
 )
+from flowstone.s3._progress import current_batch
+from flowstone.s3.config import S3Config
 
-__all__ = [
-    "InjectedFailure",
-    "LoopSlots",
-    "Retrier",
-    "TransportStats",
-    "describe",
-    "http_status",
-    "is_transient",
-    "translate",
-]
+__all__ = ["LoopSlots", "Retrier", "TransportStats", "answered", "injected_percent"]
 
 T = TypeVar("T")
 log = logging.getLogger("flowstone.s3")
-
-_STATUS = re.compile(r"status code: (\d{3})")
-_CODE = re.compile(r"<Code>([A-Za-z]+)</Code>")
-_TRANSIENT_CODES = {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "RequestTimeTooSkewed"}
-_NETWORK_WORDS = ("error sending request", "connection", "timed out", "timeout", "decoding response body",
-                  "broken pipe", "reset by peer", "incomplete", "unexpected eof")  # fmt: skip
-
-
-class InjectedFailure(Exception):
-    """A transient failure made up by ``S3Config.inject_failures`` (the request was never sent)."""
 
 
 @dataclass
@@ -59,73 +44,6 @@ class TransportStats:
     requests: int = 0
     retries: int = 0
     injected_failures: int = 0
-
-
-def http_status(exc: BaseException) -> int | None:
-    """The HTTP status in an obstore error, if the server answered."""
-    found = _STATUS.search(str(exc))
-    return int(found.group(1)) if found else None
-
-
-def _s3_code(exc: BaseException) -> str | None:
-    found = _CODE.search(str(exc))
-    return found.group(1) if found else None
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether trying the same request again may succeed (throttling, 5xx, dropped or timed-out connections)."""
-    if isinstance(exc, InjectedFailure):
-        return True
-    if isinstance(exc, (FileNotFoundError, ValueError, obe.PermissionDeniedError, obe.UnauthenticatedError,
-                        obe.AlreadyExistsError, obe.PreconditionError, obe.NotModifiedError,
-                        obe.InvalidPathError, obe.NotSupportedError, obe.UnknownConfigurationKeyError)):  # fmt: skip
-        return False
-    status = http_status(exc)
-    if status is not None:
-        return status >= 500 or status in (408, 429) or _s3_code(exc) in _TRANSIENT_CODES
-    text = str(exc).lower()
-    return isinstance(exc, (obe.GenericError, obe.JoinError, OSError)) and any(w in text for w in _NETWORK_WORDS)
-
-
-def describe(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
-    """A one-line account of ``exc`` for a message: its S3 error code or first line, without any secret."""
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    first = re.sub(r"Error performing \w+ \S+ in [^-]+- ", "", first)
-    first = re.sub(r":?\s*<\?xml.*$", "", first)
-    code = _s3_code(exc)
-    text = f"{code}: {first}" if code and code not in first else first
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def translate(exc: BaseException, url: str, action: str, attempts: int, secrets: tuple[str, ...]) -> S3Exception:
-    """The :mod:`flowstone.s3.errors` exception for ``exc``, raised while doing ``action`` on ``url``."""
-    reason = describe(exc, secrets)
-    code, status = _s3_code(exc), http_status(exc)
-    if isinstance(exc, FileNotFoundError) or status == 404:
-        if code == "NoSuchBucket":
-            bucket = url.split("/")[2] if url.startswith("s3://") else url
-            return S3BucketNotFound(f"The bucket of {url} ('{bucket}') does not exist. Check the bucket name.")
-        return S3NotFound(f"{url} does not exist. Check the URL, or pass return_missing=True to get it back as "
-                          f"an object with exists=False.")  # fmt: skip
-    if isinstance(exc, obe.PermissionDeniedError | obe.UnauthenticatedError) or status in (401, 403):
-        return S3AccessDenied(f"Access denied to {url} ({action}): {reason}. Check the AWS credentials "
-                              f"(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS profile) and that they "
-                              f"may {action} this object.")  # fmt: skip
-    if isinstance(exc, ValueError | obe.InvalidPathError):
-        return S3URLException(f"Invalid S3 key in {url}: {reason}. Keys cannot contain empty segments ('//') "
-                              f"or '.'/'..' segments.")  # fmt: skip
-    if status == 416 or code == "InvalidRange":
-        return S3InvalidRange(f"The range requested from {url} starts at or beyond the end of the object. "
-                              f"Ask for a range inside the object (see S3Object.range_info.total_size).")  # fmt: skip
-    if isinstance(exc, obe.PreconditionError) and action == "GET":
-        return S3Exception(f"{url} changed while it was being downloaded. Try again once writers are done.")
-    if is_transient(exc):
-        return S3TransientError(f"{action} {url} failed after {attempts} attempt{'s' * (attempts > 1)}: {reason}. "
-                                f"The store is overloaded or unreachable; try again later, lower "
-                                f"S3Config.max_concurrency, or allow more retries (S3Config.retry).")  # fmt: skip
-    return S3Exception(f"{action} {url} failed: {reason}.")
 
 
 class LoopSlots:
@@ -145,8 +63,69 @@ class LoopSlots:
         return semaphore
 
 
+class _Expired(Exception):
+    """A wait ran out of time."""
+
+
+async def _within(awaitable: Awaitable[T], seconds: float | None) -> T:
+    """``await awaitable``, or raise :class:`_Expired` once ``seconds`` pass (None: no limit). A TimeoutError of
+    the awaitable itself (a socket's) is not this wait's and passes through."""
+    if seconds is None:
+        return await awaitable
+    if sys.version_info >= (3, 11):
+        limit = asyncio.timeout(seconds)
+        try:
+            async with limit:
+                return await awaitable
+        except TimeoutError:
+            if limit.expired():
+                raise _Expired from None
+            raise
+    try:
+        return await asyncio.wait_for(awaitable, seconds)
+    except asyncio.TimeoutError:  # on 3.10 a class of its own, raised only by wait_for
+        raise _Expired from None
+
+
+async def answered(awaitable: Awaitable[T], seconds: float) -> T:
+    """``await awaitable``, which must answer within ``seconds`` (``S3Config.read_timeout``), else
+    :class:`StalledResponse`: a response's first byte, or the next piece of a body."""
+    try:
+        return await _within(awaitable, seconds)
+    except _Expired:
+        raise StalledResponse(f"the server sent nothing for {seconds:g} s (FLOWSTONE_S3_READ_TIMEOUT)") from None
+
+
+def injected_percent(rate: float, attempt: int) -> int:
+    """The percentage of attempt number ``attempt`` (1 for the first) that failure injection at ``rate`` fails."""
+    if rate >= 1.0:
+        return 100
+    percent = min(90, round(rate * 100))
+    for previous in range(1, attempt):
+        percent = percent // 3 if previous % 2 else min(90, percent * 3 // 2)
+    return percent
+
+
+class _Attempts:
+    """The state of one operation's attempts: how many, how many real failures, since when, the last failure."""
+
+    def __init__(self) -> None:
+        self.tries = self.failures = 0
+        self.started: float | None = None
+        self.last: BaseException | None = None
+
+    def remaining(self, deadline: float) -> float:
+        if self.started is None:
+            self.started = time.monotonic()
+        return deadline - (time.monotonic() - self.started)
+
+    def overdue(self, deadline: float) -> DeadlineExceeded:
+        last = f"; the last problem: {describe(self.last)}" if self.last is not None else ""
+        return DeadlineExceeded(f"no result within FLOWSTONE_S3_DEADLINE ({deadline:g} s){last}")
+
+
 class Retrier:
-    """Runs one request at a time per call: bounded by a semaphore, retried with backoff while transient."""
+    """Runs requests bounded by a semaphore, retried with backoff while transient, within the deadline."""
 
     def __init__(self, bucket: str, config: S3Config) -> None:
         self.bucket = bucket
@@ -157,29 +136,59 @@ class Retrier:
 
     def _inject(self, action: str, key: str, detail: object, attempt: int) -> None:
         rate = self.config.inject_failures
-        if rate and random.Random(f"{self.config.seed}:{action}:{key}:{detail}:{attempt}").random() < rate:
+        if not rate or action == "LIST":
+            return
+        draw = random.Random(f"{self.config.seed}:{action}:{key}:{detail}:{attempt}").random()
+        if draw * 100 < injected_percent(rate, attempt):
             self.stats.injected_failures += 1
             raise InjectedFailure(f"injected transient failure (S3Config.inject_failures={rate})")
 
-    async def call(self, action: str, key: str, request: Callable[[], Awaitable[T]], detail: object = "") -> T:
-        """Await ``request()`` until it succeeds, a permanent error occurs, or the attempts run out.
+    async def call(self, action: str, key: str, request: Callable[[], Awaitable[T]], detail: object = "",
+                   bounded: bool = True) -> T:  # fmt: skip
+        """Await ``request()`` until it succeeds, a permanent error occurs, the attempts run out or the deadline
+        passes. ``bounded=False``: an attempt under way is not cut at the deadline (a multipart upload moving
+        data), but no attempt starts after it.
 
         Failures are raised as :mod:`flowstone.s3.errors` exceptions naming ``s3://bucket/key``.
         """
-        attempts = self.config.retry.attempts
-        for attempt in range(1, attempts + 1):
+        state = _Attempts()
+        while True:
+            state.tries += 1
             try:
-                async with self._requests():
-                    self.stats.requests += 1
-                    self._inject(action, key, detail, attempt)
-                    return await request()
-            except Exception as exc:
-                url = f"s3://{self.bucket}/{key}"
-                if attempt == attempts or not is_transient(exc):
-                    raise translate(exc, url, action, attempt, self.config.secrets()) from exc
-                self.stats.retries += 1
-                delay = self.config.retry.delay(attempt, self._rng)
-                log.debug("%s %s: attempt %d failed (%s); retrying in %.3fs", action, url, attempt,
-                          describe(exc, self.config.secrets()), delay)  # fmt: skip
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
+                return await self._attempt(action, key, request, detail, state, bounded)
+            except Exception as exc:  # every failure is judged: retried, or raised translated
+                await self._judge(action, key, exc, state)
+
+    async def _attempt(self, action: str, key: str, request: Callable[[], Awaitable[T]], detail: object,
+                       state: _Attempts, bounded: bool) -> T:  # fmt: skip
+        async with self._requests():
+            remaining = state.remaining(self.config.deadline)
+            self.stats.requests += 1
+            if remaining <= 0:
+                raise state.overdue(self.config.deadline)
+            self._inject(action, key, detail, state.tries)
+            try:
+                return await _within(request(), remaining if bounded else None)
+            except _Expired:
+                raise state.overdue(self.config.deadline) from None
+
+    async def _judge(self, action: str, key: str, exc: Exception, state: _Attempts) -> None:
+        """Return after waiting out the backoff if ``exc`` deserves another attempt, else raise it translated."""
+        config, url = self.config, f"s3://{self.bucket}/{key}"
+        injected = isinstance(exc, InjectedFailure)
+        if not injected or config.inject_failures >= 1.0:
+            state.failures += 1
+        if not injected:
+            state.last = exc
+        if state.failures >= config.retry.attempts or not is_transient(exc):
+            raise translate(exc, url, action, state.tries, config) from (exc if config.debug else None)
+        self.stats.retries += 1
+        reason = describe(exc, config.secrets())
+        # injected failures stand for no load on the server: no need to back off
+        delay = 0.0 if injected else min(config.retry.delay(state.failures, self._rng),
+                                         max(0.0, state.remaining(config.deadline)))  # fmt: skip
+        batch = current_batch()
+        if batch is not None and not injected:
+            batch.note_problem(url, state.tries, reason)
+        log.debug("%s %s: attempt %d failed (%s); retrying in %.3fs", action, url, state.tries, reason, delay)
+        await asyncio.sleep(delay)

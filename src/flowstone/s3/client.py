@@ -8,26 +8,24 @@ knows what external data the step saw.
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import itertools
-import json
 import os
-import re
 import shutil
 import tempfile
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flowstone.s3 import _loop
+from flowstone.s3._progress import gather_all
+from flowstone.s3.client_requests import PutItem, PutValue, described, downloaded, get_range, listed, put_item
 from flowstone.s3.config import S3Config
-from flowstone.s3.errors import S3Exception, S3InvalidObject, S3NotFound, S3URLException
-from flowstone.s3.locations import S3Location, client_root, join, parse_url
-from flowstone.s3.objects import RangeInfo, S3GetObject, S3Object, S3PutObject
-from flowstone.s3.reads import record_read
+from flowstone.s3.errors import S3Exception, S3NotFound, S3URLException
+from flowstone.s3.locations import S3Location, client_root, parse_url, resolve, shown
+from flowstone.s3.objects import S3GetObject, S3Object, S3PutObject
 from flowstone.s3.task_context import task_context
-from flowstone.s3.transport_values import Data, Fetched, ObjectInfo, PutRequest
+from flowstone.s3.transport_values import ObjectInfo, Range
 from flowstone.settings import current_settings
 
 if TYPE_CHECKING:
@@ -36,9 +34,10 @@ if TYPE_CHECKING:
 __all__ = ["S3"]
 
 R = TypeVar("R")
-#: What ``put``/``put_many`` store: text (as UTF-8), bytes-like data, or a binary file object (read whole).
-PutValue = Any
-_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$&'*+.^_`|~-]+$")
+#: What runs on one transport: (the transport, the indexes of its locations) -> one result per index.
+Batch = Callable[["S3Transport", list[int]], Awaitable[Sequence[R]]]
+#: Metaflow's S3 options for its own boto3 client, which flowstone's transport cannot honour.
+_UNSUPPORTED = ("role", "session_vars", "client_params", "external_client")
 
 
 class S3:
@@ -53,27 +52,33 @@ class S3:
       datastore root's ``userdata`` folder); ``bucket``/``prefix`` replace the root's bucket and path.
 
     ``tmproot`` is where downloads go (default: the task's scratch folder inside a step, else the system's
-    temporary folder). ``config`` sets the endpoint, credentials, concurrency and retries (default: from the
-    environment, see :class:`~flowstone.s3.config.S3Config`).
+    temporary folder). ``encryption`` is the server-side encryption of uploads ('AES256', 'aws:kms'; default
+    ``FLOWSTONE_S3_SERVER_SIDE_ENCRYPTION``). ``config`` sets the endpoint, credentials, concurrency, retries and
+    timeouts (default: from the environment, see :class:`~flowstone.s3.config.S3Config`).
+    ``inject_failure_rate`` (a percentage, Metaflow's testing option) makes that share of requests fail
+    transiently, to exercise the retries.
     """
 
-    def __init__(
-        self,
-        tmproot: str | os.PathLike[str] | None = None,
-        bucket: str | None = None,
-        prefix: str | None = None,
-        run: Any = None,
-        s3root: str | None = None,
-        *,
-        config: S3Config | None = None,
-    ) -> None:
+    def __init__(self, tmproot: str | os.PathLike[str] | None = None, bucket: str | None = None,
+                 prefix: str | None = None, run: Any = None, s3root: str | None = None,
+                 encryption: str | None = None, *, config: S3Config | None = None, inject_failure_rate: float = 0,
+                 **options: Any) -> None:  # fmt: skip
+        given = sorted(set(options) & set(_UNSUPPORTED))
+        if given:
+            raise S3Exception(f"S3({given[0]}=...) is Metaflow's option for its boto3 client, which flowstone does not "
+                              f"use: set the credentials and endpoint in the environment (AWS_*, "
+                              f"FLOWSTONE_S3_ENDPOINT_URL) or pass config=S3Config(...).")  # fmt: skip
+        if options:
+            raise TypeError(f"S3() got an unexpected keyword argument '{sorted(options)[0]}'")
         self._settings = current_settings()  # inside a step: its run's settings
         self._root = client_root(s3root, bucket, prefix, run, self._settings.s3_userdata_root())
         self._tmproot = tmproot
+        self._encryption = encryption or self._settings.s3_server_side_encryption
         self._config = config
+        self._inject_rate = min(max(float(inject_failure_rate), 0.0), 100.0) / 100
         self._tmpdir: str | None = None
         self._cleanup: weakref.finalize[Any, Any] | None = None
-        self._transports: dict[str, S3Transport] = {}
+        self._transports: dict[tuple[str, str | None], S3Transport] = {}
         self._names = itertools.count()
 
     def __enter__(self) -> S3:
@@ -99,8 +104,7 @@ class S3:
 
         ``key`` is a URL or a key under the client's root (None: the root itself). A missing object raises
         :class:`~flowstone.s3.errors.S3NotFound`, or with ``return_missing=True`` comes back with
-        ``exists == False``. Content type and metadata always come with the download (``return_info`` is
-        accepted for compatibility).
+        ``exists == False``. ``return_info=False`` leaves out the content type, metadata and range.
         """
         return self.get_many([key], return_missing, return_info)[0]
 
@@ -111,30 +115,31 @@ class S3:
         A missing object raises :class:`~flowstone.s3.errors.S3NotFound` (after the others finished), unless
         ``return_missing=True``, which returns it with ``exists == False``.
         """
-        requests = [self._get_request(key) for key in keys]
-        tmpdir = self._tmp()
-        paths = [os.path.join(tmpdir, f"obj-{next(self._names):07d}") for _ in requests]
-        fetched = self._per_bucket(
-            [location for location, _ in requests],
-            lambda transport, idx: transport.download_many_async(
-                [(requests[i][0].key, paths[i]) for i in idx], [requests[i][1] for i in idx]
-            ),
-        )
-        return [
-            self._downloaded(location, path, result, return_missing)
-            for (location, _), path, result in zip(requests, paths, fetched, strict=True)
-        ]
+        keys_and_ranges = [get_range(key) for key in keys]
+        locations = [self._object_location(key) for key, _ in keys_and_ranges]
+        found = self._fetch(locations, [rng for _, rng in keys_and_ranges], [self._root] * len(locations),
+                            return_info)  # fmt: skip
+        return [obj if obj is not None else self._missing(location, return_missing)
+                for location, obj in zip(locations, found, strict=True)]  # fmt: skip
 
-    def get_recursive(self, keys: Iterable[str], return_info: bool = False) -> list[S3Object]:
-        """Download every object under each prefix in ``keys`` (sorted by URL within each prefix)."""
-        urls = [f"s3://{info_bucket}/{info.key}" for info_bucket, info in self._list_objects(keys)]
-        return [obj for obj in self.get_many(urls, return_missing=True) if obj.exists]  # vanished since listed
+    def get_recursive(self, keys: Iterable[str | None], return_info: bool = False) -> list[S3Object]:
+        """Download every object under each prefix in ``keys``: grouped by prefix in the order given, sorted by
+        URL within each; each object's ``prefix`` is the prefix it was found under."""
+        prefixes, infos = self._list_objects(keys)
+        locations = [S3Location(f"s3://{prefix.bucket}/{info.key}", prefix.bucket, info.key)
+                     for prefix, info in zip(prefixes, infos, strict=True)]  # fmt: skip
+        found = self._fetch(locations, [None] * len(locations), [p.url for p in prefixes], return_info)
+        for location, prefix, obj in zip(locations, prefixes, found, strict=True):
+            if obj is None:
+                gone = f"{shown(location.url)} was listed under {shown(prefix.url)} but was gone before it could be"
+                raise S3NotFound(f"{gone} downloaded (deleted meanwhile). Try again once writers are done.")
+        return [obj for obj in found if obj is not None]
 
     def get_all(self, return_info: bool = False) -> list[S3Object]:
         """Download every object under the client's root (needs ``s3root=``, ``bucket=`` or ``run=``)."""
         if self._root is None:
             raise S3URLException("get_all() needs a client with a root: S3(s3root=...), S3(bucket=...) or S3(run=...).")
-        return self.get_recursive([self._root], return_info)
+        return self.get_recursive([None], return_info)
 
     def info(self, key: str | None = None, return_missing: bool = False) -> S3Object:
         """Describe one object (size, metadata, content type, last modified) without downloading it."""
@@ -143,14 +148,15 @@ class S3:
     def info_many(self, keys: Iterable[str | None], return_missing: bool = False) -> list[S3Object]:
         """Describe many objects concurrently without downloading them; results in the order of ``keys``."""
         locations = [self._object_location(key) for key in keys]
-        infos = self._per_bucket(locations, lambda t, idx: t.head_many_async([locations[i].key for i in idx]))
-        return [
-            self._described(location, info, return_missing) for location, info in zip(locations, infos, strict=True)
-        ]
+        signed = self._encryption is not None  # only a signed HEAD tells the server-side encryption
+        infos = self._per_bucket(locations, lambda t, idx: t.head_many_async([locations[i].key for i in idx],
+                                                                             signed and t.signed.available))
+        return [self._missing(location, return_missing) if info is None else described(location, self._root, info)
+                for location, info in zip(locations, infos, strict=True)]  # fmt: skip
 
     # -- listing --------------------------------------------------------------------------------------------
 
-    def list_paths(self, keys: Iterable[str] | None = None) -> list[S3Object]:
+    def list_paths(self, keys: Iterable[str | None] | None = None) -> list[S3Object]:
         """The objects and sub-prefixes directly under each prefix in ``keys`` (default: the client's root).
 
         Prefixes come back with ``exists == False`` and a URL ending in '/'. Each prefix's entries are sorted.
@@ -158,28 +164,21 @@ class S3:
         locations = self._prefix_locations(keys)
         listings = self._per_bucket(
             locations,
-            lambda t, idx: _gather([t.list_one_level_async(locations[i].key) for i in idx]),
+            lambda t, idx: gather_all([t.list_one_level_async(locations[i].key) for i in idx]),
         )
         found: list[S3Object] = []
         for location, (objects, prefixes) in zip(locations, listings, strict=True):
             base = f"s3://{location.bucket}/"
-            entries = [_listed(base + info.key, location.url, info) for info in objects]
+            entries = [listed(base + info.key, location.url, info) for info in objects]
             entries += [S3Object(base + prefix, location.url, exists=False) for prefix in prefixes]
             found += sorted(entries, key=lambda obj: obj.url)
         return found
 
-    def list_recursive(self, keys: Iterable[str] | None = None) -> list[S3Object]:
+    def list_recursive(self, keys: Iterable[str | None] | None = None) -> list[S3Object]:
         """Every object under each prefix in ``keys`` (default: the client's root), at any depth, sorted."""
-        locations = self._prefix_locations(keys)
-        listings = self._per_bucket(
-            locations,
-            lambda t, idx: _gather([t.list_recursive_async(locations[i].key) for i in idx]),
-        )
-        return [
-            _listed(f"s3://{location.bucket}/{info.key}", location.url, info)
-            for location, infos in zip(locations, listings, strict=True)
-            for info in infos
-        ]
+        prefixes, infos = self._list_objects(keys if keys is not None else [None])
+        return [listed(f"s3://{prefix.bucket}/{info.key}", prefix.url, info)
+                for prefix, info in zip(prefixes, infos, strict=True)]  # fmt: skip
 
     # -- writing --------------------------------------------------------------------------------------------
 
@@ -188,13 +187,14 @@ class S3:
         """Upload one object (str as UTF-8, bytes-like data, or a binary file object); return its URL.
 
         With ``overwrite=False`` the object is created only if the key is free (a conditional write: of two
-        concurrent writers exactly one wins); an existing object is left as it was.
+        concurrent writers exactly one wins); an existing object is left as it was. ``metadata`` is any dict JSON
+        can encode; it comes back as it was from ``get`` and ``info``.
         """
         if not isinstance(key, S3PutObject):
             key = S3PutObject(key, obj, content_type=content_type, metadata=metadata)
-        item = self._put_request(key, files=False)
+        item = self._put_item(key, files=False)
         self._upload([item], overwrite)
-        return item[1].url
+        return item.location.url
 
     def put_many(self, key_objs: Iterable[tuple[str, PutValue] | S3PutObject],
                  overwrite: bool = True) -> list[tuple[str, str]]:  # fmt: skip
@@ -203,19 +203,19 @@ class S3:
         Each item is a ``(key, value)`` pair or an :class:`S3PutObject` (with metadata and content type). With
         ``overwrite=False``, keys that already exist are left alone and are not in the result.
         """
-        return self._upload([self._put_request(item, files=False) for item in key_objs], overwrite)
+        return self._upload([self._put_item(item, files=False) for item in key_objs], overwrite)
 
     def put_files(self, key_paths: Iterable[tuple[str, str | os.PathLike[str]] | S3PutObject],
                   overwrite: bool = True) -> list[tuple[str, str]]:  # fmt: skip
         """Upload local files concurrently (streamed from disk, large ones in parallel parts); return
         ``(key, url)`` for each object written. Items are ``(key, path)`` pairs or :class:`S3PutObject` with
         ``path``."""
-        return self._upload([self._put_request(item, files=True) for item in key_paths], overwrite)
+        return self._upload([self._put_item(item, files=True) for item in key_paths], overwrite)
 
     # -- helpers --------------------------------------------------------------------------------------------
 
-    def _transport(self, bucket: str) -> S3Transport:
-        transport = self._transports.get(bucket)
+    def _transport(self, bucket: str, encryption: str | None = None) -> S3Transport:
+        transport = self._transports.get((bucket, encryption))
         if transport is None:
             try:
                 from flowstone.s3.transport import S3Transport
@@ -223,20 +223,23 @@ class S3:
                 raise S3Exception("The S3 client needs obstore: pip install 'flowstone[s3]'.") from exc
             if self._config is None:
                 self._config = S3Config.from_settings(self._settings)
-            transport = self._transports[bucket] = S3Transport(bucket, self._config)
+                if self._inject_rate:
+                    self._config = self._config.replace(inject_failures=self._inject_rate)
+            config = self._config.replace(server_side_encryption=encryption) if encryption else self._config
+            transport = self._transports[(bucket, encryption)] = S3Transport(bucket, config)
         return transport
 
-    def _per_bucket(
-        self, locations: Sequence[S3Location], batch: Callable[[S3Transport, list[int]], Awaitable[Sequence[R]]]
-    ) -> list[R]:
-        """Run ``batch`` once per bucket (concurrently) on the indexes of its locations; results in input order."""
-        groups: dict[str, list[int]] = {}
+    def _per_bucket(self, locations: Sequence[S3Location], batch: Batch[R],
+                    encryptions: Sequence[str | None] | None = None) -> list[R]:  # fmt: skip
+        """Run ``batch`` once per bucket (and encryption; concurrently) on the indexes of its locations; results
+        in input order."""
+        groups: dict[tuple[str, str | None], list[int]] = {}
         for index, location in enumerate(locations):
-            groups.setdefault(location.bucket, []).append(index)
-        transports = {bucket: self._transport(bucket) for bucket in groups}
+            groups.setdefault((location.bucket, encryptions[index] if encryptions else None), []).append(index)
+        transports = {group: self._transport(*group) for group in groups}
 
         async def run_all() -> list[R]:
-            results = await _gather([batch(transports[bucket], idx) for bucket, idx in groups.items()])
+            results = await gather_all([batch(transports[group], idx) for group, idx in groups.items()])
             ordered: list[Any] = [None] * len(locations)
             for idx, result in zip(groups.values(), results, strict=True):
                 for index, value in zip(idx, result, strict=True):
@@ -244,6 +247,30 @@ class S3:
             return ordered
 
         return _loop.run(run_all()) if locations else []
+
+    def _fetch(self, locations: Sequence[S3Location], ranges: Sequence[Range | None], prefixes: Sequence[str | None],
+               return_info: bool) -> list[S3Object | None]:  # fmt: skip
+        """Download each location (or its range) to a local file; None for a missing object."""
+        tmpdir = self._tmp()
+        paths = [os.path.join(tmpdir, f"obj-{next(self._names):07d}") for _ in locations]
+        fetched = self._per_bucket(locations, lambda t, idx: t.download_many_async(
+            [(locations[i].key, paths[i]) for i in idx], [ranges[i] for i in idx]))  # fmt: skip
+        if return_info and self._encryption is not None:
+            fetched = self._with_encryption(locations, fetched)
+        return [None if got is None else downloaded(location, prefix, path, got, return_info)
+                for location, prefix, path, got in zip(locations, prefixes, paths, fetched, strict=True)]  # fmt: skip
+
+    def _with_encryption(self, locations: Sequence[S3Location], fetched: list[Any]) -> list[Any]:
+        """``fetched`` with the server-side encryption each object reports, asked with signed HEADs (obstore's
+        answers do not carry it); left unknown without static credentials to sign with."""
+        wanted = [i for i, got in enumerate(fetched) if got is not None and got.info.encryption is None]
+        targets = [locations[i] for i in wanted]
+        infos = self._per_bucket(targets, lambda t, idx: t.head_many_async([targets[i].key for i in idx], True)
+                                 if t.signed.available else _nothing(len(idx)))  # fmt: skip
+        for i, info in zip(wanted, infos, strict=True):
+            if info is not None:
+                fetched[i] = fetched[i]._replace(info=dataclasses.replace(fetched[i].info, encryption=info.encryption))
+        return fetched
 
     def _tmp(self) -> str:
         if self._tmpdir is None:
@@ -254,110 +281,40 @@ class S3:
         return self._tmpdir
 
     def _object_location(self, key: str | None) -> S3Location:
-        location = parse_url(join(self._root, key))
-        if not location.key.strip("/"):
+        location = parse_url(resolve(self._root, key))
+        if not location.key:
             raise S3URLException(f"'{location.url}' names a bucket, not an object: add the object's key.")
-        if location.key.endswith("/"):
-            raise S3URLException(f"'{location.url}' names a folder, not an object: drop the trailing '/'.")
         return location
 
-    def _prefix_locations(self, keys: Iterable[str] | None) -> list[S3Location]:
-        return [parse_url(join(self._root, key)) for key in (keys if keys is not None else [None])]
-
-    def _get_request(self, key: str | S3GetObject | None) -> tuple[S3Location, tuple[int, int | None] | None]:
-        if isinstance(key, S3GetObject):
-            return self._object_location(key.key), (key.offset, key.length)
-        return self._object_location(key), None
-
-    def _downloaded(self, location: S3Location, path: str, fetched: Fetched | None, return_missing: bool) -> S3Object:
-        if fetched is None:
-            return self._missing(location, return_missing)
-        info = fetched.info
-        record_read(location.url, info.etag, info.version)
-        return S3Object(location.url, self._root, path=path, size=fetched.length, last_modified=info.last_modified,
-                        etag=info.etag, version=info.version, metadata=info.metadata,
-                        content_type=info.content_type, has_info=True,
-                        range_info=RangeInfo(info.size, fetched.offset, fetched.length))  # fmt: skip
-
-    def _described(self, location: S3Location, info: ObjectInfo | None, return_missing: bool) -> S3Object:
-        if info is None:
-            return self._missing(location, return_missing)
-        record_read(location.url, info.etag, info.version)  # what a step learns from info() is a read too
-        return S3Object(location.url, self._root, size=info.size, last_modified=info.last_modified, etag=info.etag,
-                        version=info.version, metadata=info.metadata, content_type=info.content_type,
-                        has_info=True)  # fmt: skip
+    def _prefix_locations(self, keys: Iterable[str | None] | None) -> list[S3Location]:
+        return [parse_url(resolve(self._root, key)) for key in (keys if keys is not None else [None])]
 
     def _missing(self, location: S3Location, return_missing: bool) -> S3Object:
         if not return_missing:
-            raise S3NotFound(f"{location.url} does not exist. Check the URL, or pass return_missing=True to get it "
-                             f"back as an object with exists=False.")  # fmt: skip
+            raise S3NotFound(f"{shown(location.url)} does not exist. Check the URL, or pass return_missing=True to get "
+                             f"it back as an object with exists=False.")  # fmt: skip
         return S3Object(location.url, self._root, exists=False)
 
-    def _list_objects(self, keys: Iterable[str]) -> list[tuple[str, ObjectInfo]]:
+    def _list_objects(self, keys: Iterable[str | None]) -> tuple[list[S3Location], list[ObjectInfo]]:
+        """Every object under each prefix: (the prefix it was found under, its info), prefix by prefix."""
         locations = self._prefix_locations(list(keys))
         listings = self._per_bucket(
-            locations, lambda t, idx: _gather([t.list_recursive_async(locations[i].key) for i in idx])
+            locations, lambda t, idx: gather_all([t.list_recursive_async(locations[i].key) for i in idx])
         )
-        return [(location.bucket, info) for location, infos in zip(locations, listings, strict=True) for info in infos]
+        pairs = [(location, info) for location, infos in zip(locations, listings, strict=True) for info in infos]
+        return [location for location, _ in pairs], [info for _, info in pairs]
 
-    def _put_request(self, item: tuple[str, Any] | S3PutObject, files: bool) -> tuple[str, S3Location, PutRequest]:
-        if isinstance(item, S3PutObject):
-            key, value, path = item.key, item.value, item.path
-            content_type, metadata = item.content_type, item.metadata
-        else:
-            key, value = item
-            path, content_type, metadata = (value, None, None) if files else (None, None, None)
-            value = None if files else value
-        location = self._object_location(key)
-        data = _local_file(path, location.url) if value is None and path is not None else _data(value, location.url)
-        return key, location, PutRequest(location.key, data, _metadata(metadata, location.url), content_type)
+    def _put_item(self, item: tuple[str, Any] | S3PutObject, files: bool) -> PutItem:
+        return put_item(item, files, self._object_location, self._encryption)
 
-    def _upload(self, items: list[tuple[str, S3Location, PutRequest]], overwrite: bool) -> list[tuple[str, str]]:
+    def _upload(self, items: list[PutItem], overwrite: bool) -> list[tuple[str, str]]:
         written = self._per_bucket(
-            [location for _, location, _ in items],
-            lambda t, idx: t.put_many_async([items[i][2] for i in idx], if_absent=not overwrite),
+            [item.location for item in items],
+            lambda t, idx: t.put_many_async([items[i].request for i in idx], if_absent=not overwrite),
+            [item.encryption for item in items],
         )
-        return [(key, location.url) for (key, location, _), done in zip(items, written, strict=True) if done]
+        return [(item.key, item.location.url) for item, done in zip(items, written, strict=True) if done]
 
 
-async def _gather(coros: Sequence[Awaitable[R]]) -> list[R]:
-    return list(await asyncio.gather(*coros))
-
-
-def _listed(url: str, prefix: str, info: ObjectInfo) -> S3Object:
-    return S3Object(url, prefix, size=info.size, last_modified=info.last_modified, etag=info.etag,
-                    version=info.version)  # fmt: skip
-
-
-def _data(value: PutValue, url: str) -> Data:
-    """``value`` as bytes-like data: text as UTF-8, a file object read whole."""
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, bytes | bytearray | memoryview):
-        return value
-    if hasattr(value, "read"):
-        return _data(value.read(), url)
-    try:
-        return memoryview(value)
-    except TypeError:
-        raise S3InvalidObject(
-            f"Cannot store a {type(value).__name__} at {url}: pass str, bytes-like data or a binary file object "
-            f"(serialize other values first, e.g. with json.dumps or pickle.dumps)."
-        ) from None
-
-
-def _local_file(path: str | os.PathLike[str], url: str) -> Path:
-    local = Path(path)
-    if not local.is_file():
-        raise S3NotFound(f"Cannot upload {local} to {url}: there is no such local file.")
-    return local
-
-
-def _metadata(metadata: Mapping[str, Any] | None, url: str) -> dict[str, str] | None:
-    """User metadata as S3 stores it: header-safe names, string values (others JSON-encoded)."""
-    if not metadata:
-        return None
-    for name in metadata:
-        if not isinstance(name, str) or not _HEADER_NAME.match(name):
-            raise S3InvalidObject(f"Metadata name {name!r} for {url} is not valid: use letters, digits and '-_.'.")
-    return {name: value if isinstance(value, str) else json.dumps(value) for name, value in metadata.items()}
+async def _nothing(count: int) -> list[None]:
+    return [None] * count

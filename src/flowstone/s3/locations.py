@@ -1,17 +1,21 @@
 """Where the S3 client's keys point: parsing ``s3://`` URLs and choosing a client's root.
 
-A client has a root (a URL prefix) when made with ``s3root=``, ``bucket=``/``prefix=`` or ``run=``; relative keys
-are resolved against it. Without a root, every key must be a full ``s3://bucket/key`` URL.
+A client has a root (a URL prefix) when made with ``s3root=``, ``bucket=``/``prefix=`` or ``run=``; keys are then
+relative to it (a full ``s3://`` URL is refused: it would silently escape the root). Without a root, every key
+must be a full ``s3://bucket/key`` URL.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
-from flowstone.s3.errors import S3Exception, S3URLException
+from flowstone.s3.errors import S3URLException
 from flowstone.s3.task_context import task_context
 
-__all__ = ["S3Location", "client_root", "join", "parse_url"]
+__all__ = ["S3Location", "client_root", "parse_url", "resolve", "shown"]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class S3Location(NamedTuple):
@@ -20,6 +24,11 @@ class S3Location(NamedTuple):
     url: str
     bucket: str
     key: str
+
+
+def shown(url: str) -> str:
+    """``url`` for a message: ASCII control characters (valid in S3 keys) written as ``\\xNN``."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", url)
 
 
 def parse_url(url: str) -> S3Location:
@@ -32,18 +41,24 @@ def parse_url(url: str) -> S3Location:
     return S3Location(url, bucket, key)
 
 
-def join(root: str | None, key: str | None) -> str:
-    """The URL of ``key``: ``key`` itself if it is an ``s3://`` URL, else ``key`` under ``root``."""
+def resolve(root: str | None, key: str | None) -> str:
+    """The URL ``key`` names: a key under ``root`` (None or '': the root itself), or, for a client without a root,
+    a full ``s3://`` URL."""
     if key is not None and not isinstance(key, str):
         raise S3URLException(f"Keys are strings (or S3GetObject/S3PutObject), not {type(key).__name__}.")
-    if key and key.startswith("s3://"):
-        return key
     if root is None:
+        if key and key.startswith("s3://"):
+            return key
         raise S3URLException(
             f"'{key}' is not a full S3 URL and this S3 client has no root to resolve it against. Use "
             f"s3://bucket/key, or create the client with S3(s3root=...), S3(bucket=..., prefix=...) or S3(run=...)."
         )
-    return root if not key else root.rstrip("/") + "/" + key.lstrip("/")
+    if not key:
+        return root
+    if key.startswith("s3://"):
+        raise S3URLException(f"'{key}' is a full S3 URL, but this client's keys are relative to its root {root}: "
+                             f"pass the key under the root, or use a client without a root (S3()).")  # fmt: skip
+    return root + "/" + key.lstrip("/")
 
 
 def client_root(
@@ -53,17 +68,17 @@ def client_root(
     where runs keep their objects (see :meth:`~flowstone.settings.Settings.s3_userdata_root`)."""
     if run is not None:
         if s3root is not None:
-            raise S3Exception("Pass either run= or s3root= to S3(), not both.")
+            raise S3URLException("Pass either run= or s3root= to S3(), not both.")
         return _run_root(run, bucket, prefix, userdata_root)
     if s3root is not None:
         if bucket is not None or prefix is not None:
-            raise S3Exception("Pass either s3root= or bucket=/prefix= to S3(), not both.")
+            raise S3URLException("Pass either s3root= or bucket=/prefix= to S3(), not both.")
         parse_url(s3root)
         return s3root.rstrip("/")
     if bucket is not None:
         return _make_root(bucket, prefix)
     if prefix is not None:
-        raise S3Exception("S3(prefix=...) needs a bucket= (or use s3root='s3://bucket/prefix').")
+        raise S3URLException("S3(prefix=...) needs a bucket= (or use s3root='s3://bucket/prefix').")
     return None
 
 
@@ -78,7 +93,7 @@ def _run_root(run: Any, bucket: str | None, prefix: str | None, base: str | None
     """``<userdata root>/<FlowName>/<run_id>``, with ``bucket``/``prefix`` replacing the root's parts."""
     flow_name, run_id = _run_ids(run)
     if base is None and bucket is None:
-        raise S3Exception(
+        raise S3URLException(
             "S3(run=...) needs a root for run data: set FLOWSTONE_DATATOOLS_S3ROOT (or FLOWSTONE_DATASTORE_SYSROOT_S3, "
             "whose 'userdata' folder is then used), or pass S3(bucket=..., prefix=..., run=...)."
         )
@@ -94,7 +109,7 @@ def _run_ids(run: Any) -> tuple[str, str]:
         return flow_name, run_id
     context = task_context()
     if context is None:
-        raise S3Exception(
+        raise S3URLException(
             "S3(run=self) works inside a running step only. Elsewhere pass a client Run "
             "(S3(run=Run('Flow/run_id'))) or a location (S3(s3root='s3://bucket/prefix'))."
         )

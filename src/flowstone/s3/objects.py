@@ -6,37 +6,39 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = ["RangeInfo", "S3GetObject", "S3Object", "S3PutObject"]
 
 
 class S3GetObject(NamedTuple):
-    """Read ``length`` bytes of ``key`` from ``offset`` (``length=None``: to the end of the object)."""
+    """Read ``length`` bytes of ``key`` from ``offset``: ``length=None`` reads to the end of the object, a negative
+    ``length`` the last ``-length`` bytes (``offset`` is then ignored); ``offset=None`` is 0."""
 
     key: str
-    offset: int = 0
+    offset: int | None = 0
     length: int | None = None
 
 
 class S3PutObject(NamedTuple):
     """An object to upload: ``value`` (str or bytes-like) for ``put_many``, or ``path`` (a local file) for
-    ``put_files``; optionally with a content type and user metadata (str keys and values)."""
+    ``put_files``; optionally with a content type, server-side encryption (e.g. 'AES256') and user metadata (a dict
+    that JSON can encode; it comes back as it was). The fields are in Metaflow's order."""
 
     key: str
     value: str | bytes | bytearray | memoryview | None = None
     path: str | Path | None = None
     content_type: str | None = None
-    metadata: Mapping[str, str] | None = None
     encryption: str | None = None
+    metadata: Mapping[str, Any] | None = None
 
 
 class RangeInfo(NamedTuple):
     """Which bytes of an object an :class:`S3Object` holds: ``total_size`` of the object, and the range read."""
 
     total_size: int
-    request_offset: int
-    request_length: int
+    request_offset: int = 0
+    request_length: int = -1
 
 
 class S3Object:
@@ -59,17 +61,17 @@ class S3Object:
         last_modified: float | None = None,
         etag: str | None = None,
         version: str | None = None,
-        metadata: Mapping[str, str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
         content_type: str | None = None,
-        has_info: bool = False,
         range_info: RangeInfo | None = None,
+        encryption: str | None = None,
     ) -> None:
         self._url = url
         self._prefix = prefix if prefix and url.startswith(prefix.rstrip("/") + "/") else None
         self._exists, self._path, self._size = exists, path, size
         self._last_modified, self._etag, self._version = last_modified, etag, version
         self._metadata = dict(metadata) if metadata else None
-        self._content_type, self._has_info, self._range_info = content_type, has_info, range_info
+        self._content_type, self._range_info, self._encryption = content_type, range_info, encryption
 
     @property
     def url(self) -> str:
@@ -113,9 +115,10 @@ class S3Object:
 
     @property
     def text(self) -> str | None:
-        """The downloaded bytes decoded as UTF-8, or None if nothing was downloaded."""
+        """The downloaded bytes decoded as UTF-8 (bytes that are not UTF-8 become U+FFFD, as in Metaflow), or None
+        if nothing was downloaded."""
         blob = self.blob
-        return None if blob is None else blob.decode("utf-8")
+        return None if blob is None else blob.decode("utf-8", errors="replace")
 
     @property
     def size(self) -> int | None:
@@ -124,11 +127,13 @@ class S3Object:
 
     @property
     def has_info(self) -> bool:
-        """Whether ``metadata`` and ``content_type`` were fetched."""
-        return self._has_info
+        """Whether the object's info came with it: any of ``content_type``, ``metadata``, ``range_info`` and
+        ``encryption`` is known (``return_info=False`` leaves them all None)."""
+        known = (self._content_type, self._metadata, self._range_info, self._encryption)
+        return any(value is not None for value in known)
 
     @property
-    def metadata(self) -> dict[str, str] | None:
+    def metadata(self) -> dict[str, Any] | None:
         """The user metadata stored with the object, or None if it has none (or it was not fetched)."""
         return None if self._metadata is None else dict(self._metadata)
 
@@ -158,9 +163,10 @@ class S3Object:
         return self._version
 
     @property
-    def encryption(self) -> None:
-        """Server-side encryption is not reported (always None)."""
-        return None
+    def encryption(self) -> str | None:
+        """The server-side encryption the server reports for the object (e.g. 'AES256'), where it was asked for: by
+        a client made with ``encryption=``, for objects read with their info (see docs/s3.md); else None."""
+        return self._encryption
 
     def __repr__(self) -> str:
         if not self._exists:

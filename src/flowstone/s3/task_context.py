@@ -1,5 +1,9 @@
 """What the S3 client knows of the task it runs in, if any: the flow and run (for ``S3(run=self)``) and the
-task's scratch directory (where downloads go). The runtime sets it when a task starts; outside a task it is None.
+task's scratch directory (where downloads go). Outside a task it is None.
+
+``current`` (in the flow layer, above this one) is what knows the running task: it registers itself here as the
+source (:func:`set_task_context_source`), so whatever sets ``current`` (the runtime, or code that fakes a running
+flow the way Metaflow's own tests do) is what ``S3(run=self)`` sees.
 """
 
 from __future__ import annotations
@@ -7,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-__all__ = ["TaskContext", "set_task_context", "task_context"]
+__all__ = ["TaskContext", "set_task_context_source", "task_context"]
 
 
 class TaskContext(NamedTuple):
@@ -17,13 +21,18 @@ class TaskContext(NamedTuple):
     tempdir: Callable[[], str]
 
 
-_current: list[TaskContext | None] = [None]
+def _no_task() -> TaskContext | None:
+    return None
 
 
-def set_task_context(context: TaskContext | None) -> None:
-    _current[0] = context
+_source: list[Callable[[], TaskContext | None]] = [_no_task]
+
+
+def set_task_context_source(source: Callable[[], TaskContext | None]) -> None:
+    """Make ``source`` what tells the running task's context (``current`` does this when it is imported)."""
+    _source[0] = source
 
 
 def task_context() -> TaskContext | None:
     """The running task's context, or None outside a task."""
-    return _current[0]
+    return _source[0]()
