@@ -3,13 +3,22 @@
 Running on its own thread, it works the same whether or not the caller is inside another running loop (Jupyter,
 an async application). One loop serves the whole process. A child forked after the loop started cannot use it
 (nor obstore, whose runtime does not survive fork) and gets a clear error instead of a hang.
+
+At exit the loop is stopped cleanly (its remaining tasks cancelled and finished, the thread joined), and the GIL
+left free for a moment, before the interpreter finalizes. An obstore I/O thread hands each result to the loop with
+``call_soon_threadsafe``, whose wake-up write releases the GIL: if the loop (and then the main thread) moved on
+meanwhile, that thread took the GIL back inside a finalizing interpreter, which ends such a thread with
+``pthread_exit``, and unwinding its Rust frames aborted the process (SIGABRT at exit, about one run in ten).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import os
 import threading
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -20,7 +29,11 @@ __all__ = ["run"]
 T = TypeVar("T")
 
 _lock = threading.Lock()
-_state: dict[str, Any] = {"loop": None, "pid": None}
+_state: dict[str, Any] = {"loop": None, "pid": None, "thread": None}
+#: How long the exit waits for the loop's last tasks to wind down.
+_EXIT_WAIT = 5.0
+#: How long the exit leaves the GIL free at the end, for obstore's I/O threads still returning from the loop.
+_SETTLE = 0.05
 
 
 def _loop() -> asyncio.AbstractEventLoop:
@@ -37,8 +50,32 @@ def _loop() -> asyncio.AbstractEventLoop:
             loop = asyncio.new_event_loop()
             thread = threading.Thread(target=loop.run_forever, name="flowstone-s3-loop", daemon=True)
             thread.start()
-            _state.update(loop=loop, pid=os.getpid())
+            _state.update(loop=loop, pid=os.getpid(), thread=thread)
+            atexit.register(_stop)
         return loop
+
+
+async def _cancel_all() -> None:
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _stop() -> None:
+    """Cancel what still runs on the loop, stop it and join its thread (at exit, in the process that started it)."""
+    with _lock:
+        loop, thread = _state["loop"], _state["thread"]
+        if loop is None or _state["pid"] != os.getpid():
+            return
+        _state.update(loop=None, pid=None, thread=None)
+    with contextlib.suppress(Exception):
+        asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(_EXIT_WAIT)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(_EXIT_WAIT)
+    if not thread.is_alive():
+        loop.close()
+    time.sleep(_SETTLE)  # the GIL free a moment: an I/O thread that woke the loop last finishes with Python
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
