@@ -135,7 +135,7 @@ class _SettingsFields(NamedTuple):
     s3_connect_timeout: float = 10.0
     s3_read_timeout: float = 20.0
     s3_request_timeout: float = 120.0
-    s3_deadline: float = 120.0
+    s3_deadline: float = 60.0
     s3_progress_after: float = 10.0
     s3_part_size_mb: int = 8
     s3_download_part_size_mb: int = 16

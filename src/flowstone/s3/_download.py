@@ -61,7 +61,9 @@ async def _read_parts(transport: S3Transport, key: str, offset: int, length: int
         return Fetched(info, offset, 0, sink.finish())
     part = transport.config.download_part_size
     first = {"suffix": -offset} if offset < 0 else (offset, offset + (part if length is None else min(length, part)))
-    info, start, end, got = await transport.retried("GET", key, lambda: _first(transport, key, first, length, sink))
+    rounds = _rounds(transport, -offset if offset < 0 else 0)  # a suffix comes in one GET
+    info, start, end, got = await transport.retried("GET", key, lambda: _first(transport, key, first, length, sink),
+                                                    deadlines=rounds)  # fmt: skip
     await gather_all([
         transport.retried("GET", key, partial(_part, transport, key, s, min(s + part, end), info.etag, start, sink), s)
         for s in range(got, end, part)
@@ -122,6 +124,11 @@ async def _drain(transport: S3Transport, result: GetResult, base: int, sink: Sin
             batch.count_bytes(len(chunk))
 
 
+def _rounds(transport: S3Transport, length: int) -> int:
+    """How many deadlines a GET of ``length`` bytes in one request gets: one per download part (0: unknown)."""
+    return max(1, -(-length // transport.config.download_part_size))
+
+
 def _range_header(offset: int, length: int | None) -> dict[str, str]:
     if offset < 0:
         return {"range": f"bytes={offset}"}
@@ -147,7 +154,7 @@ async def _read_signed(transport: S3Transport, key: str, offset: int, length: in
                 raise
             return await transport.signed.send("GET", key, on_body=writer)  # an empty object has no byte 0
 
-    response = await transport.retried("GET", key, attempt)
+    response = await transport.retried("GET", key, attempt, deadlines=_rounds(transport, length or -offset))
     info = header_info(key, response.headers, writer.total)
     batch = current_batch()
     if batch is not None:

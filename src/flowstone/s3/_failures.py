@@ -108,7 +108,7 @@ def describe(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
     text = f"{code}: {first}" if code and code not in first else first
     reason = network_reason(exc)
     if reason and reason not in text.lower():
-        text = f"{reason} ({text})"
+        text = reason  # obstore's own words here are only "error sending request" and a debug dump
     for secret in secrets:
         text = text.replace(secret, "***")
     return text if len(text) <= 300 else text[:297] + "..."

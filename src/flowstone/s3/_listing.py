@@ -18,6 +18,7 @@ from urllib.parse import unquote_plus
 
 import obstore
 
+from flowstone.s3._retry import answered
 from flowstone.s3._signed import SignedClient
 from flowstone.s3.errors import S3Exception
 from flowstone.s3.transport_values import ObjectInfo, object_info
@@ -25,8 +26,8 @@ from flowstone.s3.transport_values import ObjectInfo, object_info
 __all__ = ["Listing", "list_pages", "list_through_obstore"]
 
 T = TypeVar("T")
-#: One retried request: (action, key, request) -> its result (the transport's retrier).
-Retried = Callable[[str, str, Callable[[], Awaitable[T]]], Awaitable[T]]
+#: One retried request (the transport's :meth:`~flowstone.s3.transport.S3Transport.retried`).
+Retried = Callable[..., Awaitable[T]]
 #: The objects and the sub-prefixes (ending in '/') of a listing.
 Listing = tuple[list[ObjectInfo], list[str]]
 _UNREADABLE = re.compile(r"[\x00-\x1f\x7f\ufffd]")
@@ -82,21 +83,25 @@ async def list_pages(retried: Retried[Any], signed: SignedClient, prefix: str, d
             return sorted(objects, key=lambda info: info.key), sorted(prefixes)
 
 
-async def list_through_obstore(retried: Retried[Any], store: Any, url: str, prefix: str, delimiter: bool) -> Listing:
-    """The listing of ``prefix`` by obstore (no static credentials to sign one); refused if it holds a key that
-    obstore cannot have read exactly."""
+async def list_through_obstore(retried: Retried[Any], store: Any, url: str, prefix: str, delimiter: bool,
+                               wait: float) -> Listing:  # fmt: skip
+    """The listing of ``prefix`` by obstore (no static credentials to sign one), each page within ``wait`` seconds;
+    refused if it holds a key that obstore cannot have read exactly."""
 
     async def attempt() -> Listing:
         if delimiter:
-            listing = await obstore.list_with_delimiter_async(store, prefix.rstrip("/") or None)
+            listing = await answered(obstore.list_with_delimiter_async(store, prefix.rstrip("/") or None), wait)
             return [object_info(meta) for meta in listing["objects"]], [p.rstrip("/") + "/" for p in
                                                                        listing["common_prefixes"]]  # fmt: skip
         found: list[ObjectInfo] = []
-        async for chunk in obstore.list(store, prefix.rstrip("/") or None, chunk_size=1000):
-            found.extend(object_info(meta) for meta in chunk)
-        return found, []
+        pages = obstore.list(store, prefix.rstrip("/") or None, chunk_size=1000).__aiter__()
+        while True:
+            try:
+                found.extend(object_info(meta) for meta in await answered(pages.__anext__(), wait))
+            except StopAsyncIteration:
+                return found, []
 
-    objects, prefixes = await retried("LIST", prefix, attempt)
+    objects, prefixes = await retried("LIST", prefix, attempt, deadlines=None)  # pages come as they come
     for name in [info.key for info in objects] + prefixes:
         if _UNREADABLE.search(name):
             raise S3Exception(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import sys
 import time
@@ -93,7 +94,7 @@ async def answered(awaitable: Awaitable[T], seconds: float) -> T:
     try:
         return await _within(awaitable, seconds)
     except _Expired:
-        raise StalledResponse(f"the server sent nothing for {seconds:g} s (FLOWSTONE_S3_READ_TIMEOUT)") from None
+        raise StalledResponse(f"timed out: nothing came for {seconds:g} s (FLOWSTONE_S3_READ_TIMEOUT)") from None
 
 
 def injected_percent(rate: float, attempt: int) -> int:
@@ -109,19 +110,21 @@ def injected_percent(rate: float, attempt: int) -> int:
 class _Attempts:
     """The state of one operation's attempts: how many, how many real failures, since when, the last failure."""
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
         self.tries = self.failures = 0
         self.started: float | None = None
         self.last: BaseException | None = None
 
-    def remaining(self, deadline: float) -> float:
+    def remaining(self) -> float:
+        """Seconds left before the deadline (its clock starts with the first attempt)."""
         if self.started is None:
             self.started = time.monotonic()
-        return deadline - (time.monotonic() - self.started)
+        return self.deadline - (time.monotonic() - self.started)
 
-    def overdue(self, deadline: float) -> DeadlineExceeded:
+    def overdue(self) -> DeadlineExceeded:
         last = f"; the last problem: {describe(self.last)}" if self.last is not None else ""
-        return DeadlineExceeded(f"no result within FLOWSTONE_S3_DEADLINE ({deadline:g} s){last}")
+        return DeadlineExceeded(f"timed out: no result within {self.deadline:g} s (FLOWSTONE_S3_DEADLINE){last}")
 
 
 class Retrier:
@@ -144,33 +147,33 @@ class Retrier:
             raise InjectedFailure(f"injected transient failure (S3Config.inject_failures={rate})")
 
     async def call(self, action: str, key: str, request: Callable[[], Awaitable[T]], detail: object = "",
-                   bounded: bool = True) -> T:  # fmt: skip
+                   deadlines: int | None = 1) -> T:  # fmt: skip
         """Await ``request()`` until it succeeds, a permanent error occurs, the attempts run out or the deadline
-        passes. ``bounded=False``: an attempt under way is not cut at the deadline (a multipart upload moving
-        data), but no attempt starts after it.
+        passes: ``deadlines`` times ``S3Config.deadline`` (an upload gets one per round of parts); None for a
+        request of unknown length whose every wait ``read_timeout`` bounds instead (obstore's own listing).
 
         Failures are raised as :mod:`flowstone.s3.errors` exceptions naming ``s3://bucket/key``.
         """
-        state = _Attempts()
+        state = _Attempts(self.config.deadline * deadlines if deadlines is not None else math.inf)
         while True:
             state.tries += 1
             try:
-                return await self._attempt(action, key, request, detail, state, bounded)
+                return await self._attempt(action, key, request, detail, state)
             except Exception as exc:  # every failure is judged: retried, or raised translated
                 await self._judge(action, key, exc, state)
 
     async def _attempt(self, action: str, key: str, request: Callable[[], Awaitable[T]], detail: object,
-                       state: _Attempts, bounded: bool) -> T:  # fmt: skip
+                       state: _Attempts) -> T:  # fmt: skip
         async with self._requests():
-            remaining = state.remaining(self.config.deadline)
+            remaining = state.remaining()
             self.stats.requests += 1
             if remaining <= 0:
-                raise state.overdue(self.config.deadline)
+                raise state.overdue()
             self._inject(action, key, detail, state.tries)
             try:
-                return await _within(request(), remaining if bounded else None)
+                return await _within(request(), remaining if remaining != math.inf else None)
             except _Expired:
-                raise state.overdue(self.config.deadline) from None
+                raise state.overdue() from None
 
     async def _judge(self, action: str, key: str, exc: Exception, state: _Attempts) -> None:
         """Return after waiting out the backoff if ``exc`` deserves another attempt, else raise it translated."""
@@ -186,7 +189,7 @@ class Retrier:
         reason = describe(exc, config.secrets())
         # injected failures stand for no load on the server: no need to back off
         delay = 0.0 if injected else min(config.retry.delay(state.failures, self._rng),
-                                         max(0.0, state.remaining(config.deadline)))  # fmt: skip
+                                         max(0.0, state.remaining()))  # fmt: skip
         batch = current_batch()
         if batch is not None and not injected:
             batch.note_problem(url, state.tries, reason)

@@ -51,9 +51,10 @@ class S3Config:
 
     How long a request may take is bounded three ways: ``connect_timeout`` (opening a connection),
     ``read_timeout`` (the longest silence: from sending a request to its first byte back, or between two pieces
-    of a body) and ``request_timeout`` (one HTTP request, body included). ``deadline`` bounds one operation, its
-    retries included (a multipart upload's parts are each bounded by ``request_timeout`` instead). A batch still
-    running after ``progress_after`` seconds reports its progress on stderr (0: never).
+    of a body) and ``request_timeout`` (one HTTP request, body included). ``deadline`` bounds one operation (a
+    HEAD, a GET of an object or a part, a PUT, a page of a listing), its retries and their waits included; an
+    upload gets it once per ``part_size * part_concurrency`` bytes (a round of parts). A batch still running after
+    ``progress_after`` seconds reports its progress on stderr (0: never).
 
     ``inject_failures`` (a rate in ``[0, 1]``) makes that fraction of requests fail with a transient error before
     they are sent, decided deterministically from ``seed`` and the request, so tests can exercise retries.

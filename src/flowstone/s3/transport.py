@@ -39,7 +39,7 @@ from flowstone.s3 import _loop
 from flowstone.s3._download import read_object
 from flowstone.s3._failures import describe
 from flowstone.s3._listing import Listing, list_pages, list_through_obstore
-from flowstone.s3._progress import run_batch
+from flowstone.s3._progress import current_batch, run_batch
 from flowstone.s3._retry import LoopSlots, Retrier, TransportStats, answered
 from flowstone.s3._signed import SignedClient, SignedRequestError, obstore_can_address
 from flowstone.s3._sinks import FileSink, MemorySink
@@ -127,9 +127,9 @@ class S3Transport:
         return _loop.run(coro)
 
     def retried(self, action: str, key: str, request: Callable[[], Awaitable[T]], detail: object = "",
-                bounded: bool = True) -> Awaitable[T]:  # fmt: skip
-        """``request()`` with retries, within the deadline (see :meth:`Retrier.call`)."""
-        return self._retrier.call(action, key, request, detail, bounded)
+                deadlines: int | None = 1) -> Awaitable[T]:  # fmt: skip
+        """``request()`` with retries, within ``deadlines`` times the deadline (see :meth:`Retrier.call`)."""
+        return self._retrier.call(action, key, request, detail, deadlines)
 
     def signed_only(self, key: str) -> None:
         """Raise if a request for ``key`` must be signed here and cannot be (no static credentials)."""
@@ -180,9 +180,22 @@ class S3Transport:
             return True
 
         if not multipart:
-            return await self.retried("PUT", key, attempt)
+            return await self._counted(size, self.retried("PUT", key, attempt, deadlines=self._rounds(size)))
         async with self._multipart_uploads():  # bounds the parts buffered across a batch
-            return await self.retried("PUT", key, attempt, bounded=False)
+            return await self._counted(size, self.retried("PUT", key, attempt, deadlines=self._rounds(size)))
+
+    def _rounds(self, size: int) -> int:
+        """How many deadlines an upload of ``size`` bytes gets: one per round of ``part_concurrency`` parts."""
+        return max(1, -(-size // (self.config.part_size * self.config.part_concurrency)))
+
+    @staticmethod
+    async def _counted(size: int, upload: Awaitable[bool]) -> bool:
+        """``upload``, its bytes counted in the batch's progress."""
+        written = await upload
+        batch = current_batch()
+        if batch is not None:
+            batch.count_bytes(size)
+        return written
 
     async def _put_signed(self, key: str, data: Data, if_absent: bool, attributes: dict[str, str] | None) -> bool:
         """One signed PUT (the whole object: up to S3's 5 GiB for a single PUT)."""
@@ -201,7 +214,8 @@ class S3Transport:
                 raise
             return True
 
-        return await self.retried("PUT", key, attempt)
+        size = payload_size(data)
+        return await self._counted(size, self.retried("PUT", key, attempt, deadlines=self._rounds(size)))
 
     # -- downloads ------------------------------------------------------------------------------------------
 
@@ -296,7 +310,8 @@ class S3Transport:
         folder = prefix if not prefix or prefix.endswith("/") else prefix + "/"
         if self.signed.available:
             return await list_pages(self.retried, self.signed, folder, delimiter)
-        return await list_through_obstore(self.retried, self.store, self.url(folder), folder, delimiter)
+        return await list_through_obstore(self.retried, self.store, self.url(folder), folder, delimiter,
+                                          self.config.read_timeout)  # fmt: skip
 
     def delete_many(self, keys: Sequence[str]) -> None:
         """Delete the objects (in bulk requests of up to 1000 keys); missing keys are ignored."""
