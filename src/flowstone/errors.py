@@ -63,6 +63,7 @@ __all__ = [
     "UnhandledInMergeArtifactsException",
     "UnknownUser",
     "UnpicklableArtifactException",
+    "failure_report",
     "type_name",
 ]
 
@@ -232,6 +233,15 @@ class ExternalCommandFailed(FlowstoneException):
 
     metaflow_name = "metaflow.exception.ExternalCommandFailed"
     headline = "External command failed"
+
+
+def failure_report(exc: BaseException, debug: bool) -> str:
+    """How a failure of flowstone's own work (storage, S3, setup; not a step's code) is shown: flowstone's errors as
+    their headline and message, which say what failed and what to do; with ``debug`` (``FLOWSTONE_DEBUG=1``), and
+    for any other error, the traceback with the chain of causes."""
+    if debug or not isinstance(exc, FlowstoneException):
+        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return f"{exc.headline}: {exc}\n(FLOWSTONE_DEBUG=1 shows the traceback and the chain of causes.)\n"
 
 
 def type_name(exc: BaseException) -> str:

@@ -3,9 +3,13 @@ resume and IncludeFile."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from flowstone.client import context
@@ -14,6 +18,7 @@ from flowstone.s3.config import S3Config
 from flowstone.s3.locations import parse_url
 from flowstone.s3.transport import S3Transport
 from tests.runtime.helpers import FlowRun, run_flow
+from tests.servers.seaweedfs import SeaweedFS
 
 
 def _root() -> str:
@@ -94,3 +99,47 @@ def test_a_flow_survives_transient_s3_failures(s3_env: dict[str, str]) -> None:
                    env={"FLOWSTONE_S3_INJECT_FAILURES": "0.2"})  # fmt: skip
     assert run.ok, run.output
     assert run.task("end")["total"] == 6 + 5 and run.task("end")["note_back"] == "total=11"
+
+
+def _break_mid_run(tmp_path: Path, how: str, env: dict[str, str]) -> tuple[FlowRun, float, str]:
+    """Run WaitingFlow on a server of its own; once its first task runs, stop (SIGSTOP) or kill the server.
+    Return the run, how long it took after the server broke, and the server's endpoint."""
+    tmp_path.mkdir(exist_ok=True)
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    with SeaweedFS(buckets=("broken",)) as server, ThreadPoolExecutor(1) as pool:
+        assert server.process is not None
+        run_env = {**server.environment, "FS_TEST_READY": str(ready), "FS_TEST_GO": str(go), **env}
+        running = pool.submit(run_flow, "waiting_flow.py", root="s3://broken/ds", datastore="s3", env=run_env,
+                              timeout=240)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline and not running.done():
+            time.sleep(0.05)
+        os.kill(server.process.pid, signal.SIGSTOP if how == "stop" else signal.SIGKILL)
+        broke = time.monotonic()
+        go.touch()
+        run = running.result()
+        elapsed = time.monotonic() - broke
+        if how == "stop":
+            os.kill(server.process.pid, signal.SIGCONT)
+    return run, elapsed, server.endpoint
+
+
+def test_a_run_whose_server_dies_says_so_in_a_few_lines(s3_env: dict[str, str], tmp_path: Path) -> None:
+    run, elapsed, endpoint = _break_mid_run(tmp_path, "kill", {})
+    assert not run.ok and elapsed < 60
+    output = run.output
+    assert "connection refused" in output and f"Nothing accepts connections at {endpoint}" in output, output
+    assert "Traceback" not in output and "Debug source" not in output, output
+    assert len(output.splitlines()) < 20, output
+    debug, _, _ = _break_mid_run(tmp_path / "debug", "kill", {"FLOWSTONE_DEBUG": "1"})
+    assert "Traceback" in debug.output and "Debug source" in debug.output  # the whole chain, on demand
+
+
+def test_a_run_whose_server_stops_answering_ends_within_the_deadlines(s3_env: dict[str, str], tmp_path: Path) -> None:
+    quick = {"FLOWSTONE_S3_READ_TIMEOUT": "1", "FLOWSTONE_S3_DEADLINE": "3", "FLOWSTONE_S3_PROGRESS_AFTER": "1"}
+    run, elapsed, endpoint = _break_mid_run(tmp_path, "stop", quick)
+    assert not run.ok and elapsed < 30, f"{elapsed:.0f} s"
+    output = run.output
+    assert f"S3 PUT of 1 object at {endpoint} still running" in output or "still running" in output, output
+    assert "timed out: no result within 3 s (FLOWSTONE_S3_DEADLINE)" in output, output
+    assert "Traceback" not in output, output

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -310,5 +311,15 @@ def run_flow_cli(flow_cls: type[FlowSpec], args: list[str] | None = None) -> NoR
     except ParameterError as exc:  # a usage error, as click's own are
         _fail(exc.headline, str(exc), code=2)
     except FlowstoneException as exc:
+        if _debug():
+            traceback.print_exception(type(exc), exc, exc.__traceback__)
         _fail(exc.headline, str(exc))
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _debug() -> bool:
+    """FLOWSTONE_DEBUG: show the traceback and the chain of causes of an error, not only what failed and why."""
+    try:
+        return Settings.from_env().debug
+    except FlowstoneException:
+        return True

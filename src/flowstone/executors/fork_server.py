@@ -23,7 +23,6 @@ import signal
 import socket
 import struct
 import sys
-import traceback
 from typing import Any
 
 __all__ = ["LENGTH", "RECORD", "die_with_parent", "find_prctl", "serve", "start_server"]
@@ -134,6 +133,19 @@ def _report_exits(sock: socket.socket, children: set[int]) -> None:  # pragma: n
         sock.sendall(RECORD.pack(b"X", 0, pid, status))
 
 
+def _report(exc: BaseException) -> str:
+    """What a child prints when the task function itself fails: short for flowstone's own errors, unless the task's
+    settings (its environment is the run's) ask for tracebacks with FLOWSTONE_DEBUG."""
+    from flowstone.errors import FlowstoneException, failure_report
+    from flowstone.settings import Settings
+
+    try:
+        debug = Settings.from_env().debug
+    except FlowstoneException:
+        debug = True
+    return failure_report(exc, debug)
+
+
 def _run_child(
     data: bytes, context: tuple[dict[str, str], str], fds: list[int], prctl: Any, server_pid: int
 ) -> None:  # pragma: no cover - a task
@@ -166,9 +178,9 @@ def _run_child(
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:
+    except BaseException as exc:  # flowstone's own work around the step failed (the step's errors are reported)
         with contextlib.suppress(Exception):
-            traceback.print_exc()
+            sys.stderr.write(_report(exc))
     finally:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):

@@ -18,7 +18,7 @@ from typing import Any
 
 from flowstone._environ import temporary_environ
 from flowstone.datastore import FlowDataStore, TaskDataStore
-from flowstone.errors import FlowSpecError, TimeoutException
+from flowstone.errors import FlowSpecError, FlowstoneException, TimeoutException, failure_report
 from flowstone.flow.artifacts import ArtifactSource, Inputs, InputView
 from flowstone.flow.current import current
 from flowstone.flow.decorators import ExceptionWrapper
@@ -51,7 +51,7 @@ def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataS
                 _save_artifacts(flow, datastore)
         except Exception as exc:  # reading inputs or storing outputs failed: the task fails with the reason
             result = TaskResult(False, exception=_describe(exc))
-            _print_exception(exc)
+            _report_failure(exc, spec.run.settings.debug)
     _record_metadata(datastore, spec, result, started, reads, policy.is_fallback(spec.attempt))
     return result
 
@@ -217,6 +217,15 @@ def _strip_runtime_frames(exc: BaseException) -> BaseException:
 def _describe(exc: BaseException) -> dict[str, Any]:
     wrapper = ExceptionWrapper(_strip_runtime_frames(exc))
     return {"type": wrapper.type, "message": wrapper.exception, "traceback": wrapper.stacktrace}
+
+
+def _report_failure(exc: BaseException, debug: bool) -> None:
+    """A failure of flowstone's own work around the step: what failed and what to do (the traceback with
+    ``FLOWSTONE_DEBUG=1``); anything else with its traceback."""
+    if isinstance(exc, FlowstoneException) and not debug:
+        sys.stderr.write(failure_report(exc, debug))
+    else:
+        _print_exception(exc)
 
 
 def _print_exception(exc: BaseException) -> None:
