@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import traceback
+from pathlib import Path
 
 import pytest
 
+from flowstone import S3
+from flowstone.s3 import S3GetObject
+from flowstone.s3._retry import injected_percent
 from flowstone.s3.config import RetryPolicy, S3Config
 from flowstone.s3.errors import S3AccessDenied, S3Exception, S3TransientError
 from flowstone.s3.transport import S3Transport
@@ -17,16 +21,45 @@ SECRET = "do-not-leak-this-secret-0123456789"
 
 
 def test_injected_failures_are_retried_until_everything_succeeds(config: S3Config, prefix: str) -> None:
-    flaky = config.replace(inject_failures=0.3, seed=7, retry=RetryPolicy(attempts=10, base_delay=0.0005))
+    flaky = config.replace(inject_failures=0.3, seed=7, retry=RetryPolicy(attempts=2, base_delay=0.0005))
     transport = S3Transport(BUCKET, flaky)
     items = [(f"{prefix}/{i}", str(i).encode()) for i in range(150)]
     assert transport.put_many(items) == [True] * 150
     got = transport.get_many([key for key, _ in items])
     assert [bytes(g or b"") for g in got] == [data for _, data in items]
     stats = transport.stats
-    assert 0.2 < stats.injected_failures / stats.requests < 0.4
+    assert 0.2 < stats.injected_failures / stats.requests < 0.35  # 30% of first attempts, 10% of second ones...
     assert stats.retries == stats.injected_failures  # every injected failure was retried, nothing else failed
     assert stats.requests == 300 + stats.retries  # only the failed requests were sent again
+
+
+def test_injection_follows_metaflows_rates() -> None:
+    """Capped at 90%, then falling on each retry until none fail; 100% fails every attempt."""
+    assert [injected_percent(0.9, attempt) for attempt in range(1, 13)] == [90, 30, 45, 15, 22, 7, 10, 3, 4, 1, 1, 0]
+    assert [injected_percent(0.5, attempt) for attempt in (1, 2, 3)] == [50, 16, 24]
+    assert [injected_percent(1.0, attempt) for attempt in (1, 5, 50)] == [100, 100, 100]
+
+
+def test_nothing_is_lost_at_90_percent_injected_failures(s3root: str, config: S3Config, tmp_path: Path) -> None:
+    """Every call of the client at Metaflow's highest test rate, with only 2 attempts for real failures."""
+    tight = config.replace(retry=RetryPolicy(attempts=2, base_delay=0.0005))
+    items = {f"d/{i:03d}": f"value {i}" for i in range(120)}
+    (tmp_path / "f").write_text("from a file")
+    with S3(s3root=s3root, config=tight, inject_failure_rate=90) as s3:
+        assert s3.put_many(items.items()) == [(key, f"{s3root}/{key}") for key in items]
+        assert s3.put_files([("file", tmp_path / "f")]) == [("file", f"{s3root}/file")]
+        assert [o.text for o in s3.get_many(list(items))] == list(items.values())
+        assert [o.size for o in s3.info_many(list(items))] == [len(v) for v in items.values()]
+        assert [o.key for o in s3.list_recursive(["d"])] == [key[2:] for key in items]
+        assert {o.key: o.text for o in s3.get_recursive(["d"])} == {key[2:]: v for key, v in items.items()}
+        assert s3.get(S3GetObject("file", None, -4)).text == "file"
+        transports = list(s3._transports.values())
+    assert sum(t.stats.injected_failures for t in transports) > 300  # the failures were really injected
+
+
+def test_listings_are_never_failed_by_injection(config: S3Config, prefix: str) -> None:
+    transport = S3Transport(BUCKET, config.replace(inject_failures=1.0))
+    assert transport.list_recursive(prefix) == [] and transport.stats.injected_failures == 0
 
 
 def test_injection_is_deterministic(config: S3Config, prefix: str) -> None:

@@ -223,9 +223,8 @@ class S3:
                 raise S3Exception("The S3 client needs obstore: pip install 'flowstone[s3]'.") from exc
             if self._config is None:
                 self._config = S3Config.from_settings(self._settings)
-                if self._inject_rate:
-                    self._config = self._config.replace(inject_failures=self._inject_rate)
             config = self._config.replace(server_side_encryption=encryption) if encryption else self._config
+            config = config.replace(inject_failures=self._inject_rate) if self._inject_rate else config
             transport = self._transports[(bucket, encryption)] = S3Transport(bucket, config)
         return transport
 
