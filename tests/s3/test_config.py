@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flowstone.errors import ConfigurationError
-from flowstone.s3.config import RetryPolicy, S3Config
+from flowstone.s3.config import MiB, RetryPolicy, S3Config
 from flowstone.settings import Settings
 
 
@@ -59,3 +59,52 @@ def test_backoff_is_exponential_with_full_jitter() -> None:
     for retry, cap in [(1, 0.1), (2, 0.2), (3, 0.4), (5, 1.0), (9, 1.0)]:
         delays = [policy.delay(retry, rng) for _ in range(200)]
         assert all(0 <= d <= cap for d in delays) and max(delays) > cap * 0.8
+
+
+S3_VARIABLES = {
+    "FLOWSTONE_S3_MAX_CONCURRENCY": ("8", "max_concurrency", 8),
+    "FLOWSTONE_S3_RETRY_ATTEMPTS": ("3", "retry", RetryPolicy(3)),
+    "FLOWSTONE_S3_CONNECT_TIMEOUT": ("2.5", "connect_timeout", 2.5),
+    "FLOWSTONE_S3_READ_TIMEOUT": ("4", "read_timeout", 4.0),
+    "FLOWSTONE_S3_REQUEST_TIMEOUT": ("30", "request_timeout", 30.0),
+    "FLOWSTONE_S3_DEADLINE": ("9", "deadline", 9.0),
+    "FLOWSTONE_S3_PROGRESS_AFTER": ("0", "progress_after", 0.0),
+    "FLOWSTONE_S3_PART_SIZE_MB": ("16", "part_size", 16 * MiB),
+    "FLOWSTONE_S3_DOWNLOAD_PART_SIZE_MB": ("4", "download_part_size", 4 * MiB),
+    "FLOWSTONE_S3_PART_CONCURRENCY": ("2", "part_concurrency", 2),
+    "FLOWSTONE_S3_PARTS_IN_FLIGHT": ("6", "parts_in_flight", 6),
+    "FLOWSTONE_S3_VIRTUAL_HOSTED_STYLE": ("1", "virtual_hosted_style", True),
+    "FLOWSTONE_S3_SERVER_SIDE_ENCRYPTION": ("aws:kms", "server_side_encryption", "aws:kms"),
+    "FLOWSTONE_S3_INJECT_FAILURES": ("0.25", "inject_failures", 0.25),
+    "FLOWSTONE_DEBUG": ("1", "debug", True),
+}
+
+
+@pytest.mark.parametrize("variable", sorted(S3_VARIABLES))
+def test_every_setting_has_a_variable(variable: str) -> None:
+    raw, field, expected = S3_VARIABLES[variable]
+    assert getattr(S3Config.from_env({variable: raw}), field) == expected
+
+
+def test_the_defaults_bound_every_wait() -> None:
+    config = S3Config()
+    assert (config.connect_timeout, config.read_timeout, config.deadline, config.progress_after) == (10, 20, 60, 10)
+    assert config.request_timeout < 300 and config.retry.attempts == 6
+
+
+def test_metaflows_encryption_variable_is_read() -> None:
+    config = S3Config.from_env({"METAFLOW_S3_SERVER_SIDE_ENCRYPTION": "AES256"})
+    assert config.server_side_encryption == "AES256"
+
+
+@pytest.mark.parametrize("variable", ["FLOWSTONE_S3_READ_TIMEOUT", "FLOWSTONE_S3_DEADLINE"])
+def test_a_wait_must_be_positive(variable: str) -> None:
+    with pytest.raises(ConfigurationError, match=variable):
+        S3Config.from_env({variable: "0"})
+
+
+def test_docs_list_every_s3_setting() -> None:
+    """Every S3 setting a user might change is in docs/s3.md under its variable."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "s3.md").read_text()
+    names = [f"FLOWSTONE_{name.upper()}" for name in Settings._fields if name.startswith("s3_")] + ["FLOWSTONE_DEBUG"]
+    assert [name for name in names if f"`{name}`" not in docs] == []

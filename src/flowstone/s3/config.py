@@ -105,13 +105,11 @@ class S3Config:
             raise ConfigurationError("S3Config: inject_failures is a rate between 0 and 1")
         if self.retry.attempts < 1:
             raise ConfigurationError("S3Config: retry.attempts must be at least 1 (FLOWSTONE_S3_RETRY_ATTEMPTS)")
-        timeouts = (self.connect_timeout, self.read_timeout, self.request_timeout, self.deadline)
-        if min(timeouts) <= 0 or self.progress_after < 0:
-            raise ConfigurationError(
-                "S3Config: connect_timeout, read_timeout, request_timeout and deadline must be positive numbers of "
-                "seconds, progress_after zero or more (FLOWSTONE_S3_CONNECT_TIMEOUT, ..._READ_TIMEOUT, "
-                "..._REQUEST_TIMEOUT, ..._DEADLINE, ..._PROGRESS_AFTER)"
-            )
+        for name in ("connect_timeout", "read_timeout", "request_timeout", "deadline", "progress_after"):
+            seconds = getattr(self, name)
+            if seconds < 0 or (seconds == 0 and name != "progress_after"):
+                raise ConfigurationError(f"S3Config: {name} must be a {'positive ' * (name != 'progress_after')}"
+                                         f"number of seconds (FLOWSTONE_S3_{name.upper()}), not {seconds}")  # fmt: skip
 
     @classmethod
     def from_settings(cls, settings: Settings, environ: Mapping[str, str] | None = None, **overrides: Any) -> S3Config:
