@@ -104,10 +104,11 @@ async def _part(transport: S3Transport, key: str, start: int, end: int, etag: st
 
 async def _drain(transport: S3Transport, result: GetResult, base: int, sink: Sink) -> int:
     """Write a response's body into ``sink`` (offsets relative to ``base``); return the end offset."""
-    position = result.range[0]
+    position, wait = result.range[0], transport.config.read_timeout
     batch = current_batch()
-    if not sink.streams:  # one buffer, no copy; obstore's request timeout bounds the whole body
-        data = await result.bytes_async()
+    small = result.range[1] - position <= STREAM_CHUNK
+    if small or not sink.streams:  # one buffer, no copy; a large one is bounded by obstore's request timeout
+        data = await (answered(result.bytes_async(), wait) if small else result.bytes_async())
         sink.write(position - base, memoryview(data))
         if batch is not None:
             batch.count_bytes(len(data))
@@ -115,7 +116,7 @@ async def _drain(transport: S3Transport, result: GetResult, base: int, sink: Sin
     pieces = result.stream(min_chunk_size=STREAM_CHUNK)
     while True:
         try:
-            chunk = await answered(pieces.__anext__(), transport.config.read_timeout)
+            chunk = await answered(pieces.__anext__(), wait)
         except StopAsyncIteration:
             return position
         sink.write(position - base, chunk)

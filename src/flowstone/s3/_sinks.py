@@ -65,9 +65,10 @@ class FileSink:
         self._fd: int | None = None
 
     def prepare(self, length: int) -> None:
-        if self._fd is None:
+        if self._fd is None:  # new and empty: the writes, which cover the whole length, give it its size
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.ftruncate(self._fd, length)
+        else:  # a retried first response: start over
+            os.ftruncate(self._fd, length)
 
     def write(self, offset: int, data: memoryview | bytes) -> None:
         assert self._fd is not None, "FileSink.prepare() must come first"
