@@ -1,6 +1,6 @@
 """What the S3 client and transport raise, under :class:`~flowstone.errors.FlowstoneException`.
 
-    S3Exception                 an S3 operation failed (the store's own error is the ``__cause__``)
+    S3Exception                 an S3 operation failed (with FLOWSTONE_DEBUG=1 obstore's error is the ``__cause__``)
     ├── S3NotFound              the object does not exist
     │   └── S3BucketNotFound    the bucket does not exist
     ├── S3AccessDenied          the credentials are missing, wrong, or lack a permission

@@ -97,7 +97,7 @@ def _make_store(bucket: str, config: S3Config) -> S3Store:
         raise S3Exception(
             f"Cannot set up S3 access to bucket '{bucket}': {describe(exc, config.secrets())}. Check the endpoint "
             f"(FLOWSTONE_S3_ENDPOINT_URL), region and credentials."
-        ) from None
+        ) from (exc if config.debug else None)
 
 
 class S3Transport:
