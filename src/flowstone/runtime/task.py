@@ -78,6 +78,7 @@ def _task_context(spec: TaskSpec, flow_cls: type[FlowSpec]) -> Iterator[None]:
     finally:
         if current._tempdir:
             shutil.rmtree(current._tempdir, ignore_errors=True)
+        current._set()  # the task is over: from here on no flow is running (S3(run=self) reads current)
 
 
 def _flow_with_inputs(
