@@ -64,10 +64,12 @@ async def _read_parts(transport: S3Transport, key: str, offset: int, length: int
     rounds = _rounds(transport, -offset if offset < 0 else 0)  # a suffix comes in one GET
     info, start, end, got = await transport.retried("GET", key, lambda: _first(transport, key, first, length, sink),
                                                     deadlines=rounds)  # fmt: skip
-    await gather_all([
-        transport.retried("GET", key, partial(_part, transport, key, s, min(s + part, end), info.etag, start, sink), s)
-        for s in range(got, end, part)
-    ])  # fmt: skip
+    if got < end:  # the rest in parallel parts
+        await gather_all([
+            transport.retried("GET", key, partial(_part, transport, key, s, min(s + part, end), info.etag, start,
+                                                  sink), s)
+            for s in range(got, end, part)
+        ])  # fmt: skip
     return Fetched(info, start, end - start, sink.finish())
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 from typing import Protocol
 
 __all__ = ["FileSink", "MemorySink", "Sink"]
@@ -61,7 +60,7 @@ class FileSink:
     streams = True
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
+        self.path = path
         self._fd: int | None = None
 
     def prepare(self, length: int) -> None:
@@ -87,4 +86,4 @@ class FileSink:
             os.close(self._fd)
             self._fd = None
             with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+                os.unlink(self.path)
