@@ -26,7 +26,8 @@
         ├── S3URLException              a URL or key is malformed, or a relative key has no root
         ├── S3InvalidObject             a value to store is of a type that cannot be stored
         ├── S3InvalidRange              a byte range lies outside the object
-        └── S3TransientError            a transient failure outlasted every retry
+        ├── S3InsufficientDiskSpace     the local disk filled up while downloading
+        └── S3TransientError            a transient failure outlasted every retry (or the deadline passed)
 
 Where Metaflow has the same exception, the class carries Metaflow's qualified name (``metaflow_name``): it is
 the name a caught exception is reported under (:func:`type_name`), so flows written for Metaflow that compare

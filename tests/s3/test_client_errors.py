@@ -3,17 +3,20 @@ first in an upload, server-side encryption, and the options flowstone refuses ra
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import pytest
 
 from flowstone import S3
 from flowstone.s3 import (
+    MetaflowS3InsufficientDiskSpace,
     MetaflowS3InvalidObject,
     MetaflowS3NotFound,
     MetaflowS3URLException,
     S3GetObject,
     S3PutObject,
+    _sinks,
 )
 from flowstone.s3.config import S3Config
 from flowstone.s3.errors import S3BucketNotFound, S3Exception
@@ -56,7 +59,7 @@ def test_an_object_gone_between_listing_and_download_is_an_error(s3root: str, co
         listed = s3._list_objects(["d"])
         ghost = ObjectInfo(f"{listed[1][0].key.rsplit('/', 1)[0]}/ghost", 1, 0.0, None)
         monkeypatch.setattr(s3, "_list_objects", lambda keys: (listed[0] * 2, [*listed[1], ghost]))
-        with pytest.raises(MetaflowS3NotFound, match="listed under .* but was gone"):
+        with pytest.raises(MetaflowS3NotFound, match=r"listed under .* but was gone"):
             s3.get_recursive(["d"])  # never returned short of an object without a word
 
 
@@ -90,7 +93,7 @@ def test_server_side_encryption_is_asked_for_and_reported(s3root: str, config: S
 
 
 def test_metaflows_client_options_are_refused_not_ignored(config: S3Config) -> None:
-    with pytest.raises(S3Exception, match="role=.*FLOWSTONE_S3_ENDPOINT_URL"):
+    with pytest.raises(S3Exception, match=r"role=.*FLOWSTONE_S3_ENDPOINT_URL"):
         S3(role="arn:aws:iam::1:role/x", config=config)
     with pytest.raises(TypeError, match="no_such_option"):
         S3(no_such_option=1, config=config)  # type: ignore[call-arg]
@@ -103,3 +106,14 @@ def test_without_static_credentials_a_listing_that_cannot_be_exact_is_refused(co
     assert [info.key for info in unsigned.list_recursive(f"{prefix}/clean")] == [f"{prefix}/clean/a"]
     with pytest.raises(S3Exception, match="static credentials"):
         unsigned.list_recursive(f"{prefix}/odd")
+
+
+def test_a_full_disk_is_said_so(s3root: str, config: S3Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(fd: int, data: object, offset: int) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with S3(s3root=s3root, config=config) as s3:
+        s3.put("k", "v")
+        monkeypatch.setattr(_sinks.os, "pwrite", full)
+        with pytest.raises(MetaflowS3InsufficientDiskSpace, match="tmproot"):
+            s3.get("k")

@@ -8,6 +8,7 @@ the raised exception only with ``S3Config.debug`` (``FLOWSTONE_DEBUG=1``).
 
 from __future__ import annotations
 
+import errno
 import re
 
 from obstore import exceptions as obe
@@ -17,6 +18,7 @@ from flowstone.s3.errors import (
     S3AccessDenied,
     S3BucketNotFound,
     S3Exception,
+    S3InsufficientDiskSpace,
     S3InvalidRange,
     S3NotFound,
     S3TransientError,
@@ -158,6 +160,10 @@ def translate(exc: BaseException, url: str, action: str, attempts: int, config: 
     if status == 416 or code == "InvalidRange":
         return S3InvalidRange(f"The range requested from {url} starts at or beyond the end of the object. "
                               f"Ask for a range inside the object (see S3Object.range_info.total_size).")  # fmt: skip
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        where = exc.filename or "the download folder"
+        return S3InsufficientDiskSpace(f"No space left on the local disk to download {url} ({where}): free some, "
+                                       f"or pass S3(tmproot=...) on a larger disk.")  # fmt: skip
     if isinstance(exc, obe.PreconditionError) and action == "GET":
         return S3Exception(f"{url} changed while it was being downloaded. Try again once writers are done.")
     if is_transient(exc) or isinstance(exc, DeadlineExceeded):

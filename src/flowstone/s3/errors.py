@@ -7,7 +7,8 @@
     ├── S3URLException          a URL or key is malformed, or a relative key has no root to resolve against
     ├── S3InvalidObject         a value to store is of a type that cannot be stored
     ├── S3InvalidRange          a byte range lies outside the object
-    └── S3TransientError        a transient failure (throttling, 5xx, network) outlasted every retry
+    ├── S3InsufficientDiskSpace the local disk filled up while downloading
+    └── S3TransientError        a transient failure (throttling, 5xx, network, timeouts) outlasted every retry
 
 Metaflow's names (``MetaflowS3Exception``, ``MetaflowS3NotFound``, ...) are aliases of these classes. Messages
 name the URL and say what to do; they never contain credentials.
@@ -20,6 +21,7 @@ from flowstone.errors import FlowstoneException
 __all__ = [
     "MetaflowS3AccessDenied",
     "MetaflowS3Exception",
+    "MetaflowS3InsufficientDiskSpace",
     "MetaflowS3InvalidObject",
     "MetaflowS3InvalidRange",
     "MetaflowS3NotFound",
@@ -27,6 +29,7 @@ __all__ = [
     "S3AccessDenied",
     "S3BucketNotFound",
     "S3Exception",
+    "S3InsufficientDiskSpace",
     "S3InvalidObject",
     "S3InvalidRange",
     "S3NotFound",
@@ -77,6 +80,12 @@ class S3InvalidRange(S3Exception):
     headline = "Invalid S3 range"
 
 
+class S3InsufficientDiskSpace(S3Exception):
+    """The local disk (where downloads go) has no room left."""
+
+    headline = "No disk space for S3 downloads"
+
+
 class S3TransientError(S3Exception):
     """A transient failure persisted through every retry."""
 
@@ -89,3 +98,4 @@ MetaflowS3AccessDenied = S3AccessDenied
 MetaflowS3URLException = S3URLException
 MetaflowS3InvalidObject = S3InvalidObject
 MetaflowS3InvalidRange = S3InvalidRange
+MetaflowS3InsufficientDiskSpace = S3InsufficientDiskSpace
