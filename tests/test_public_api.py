@@ -12,6 +12,7 @@ PUBLIC = {
     "environment", "IncludeFile",
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace", "default_namespace",
     "metadata", "get_metadata", "default_metadata", "Runner", "S3",
+    "kubernetes", "batch", "secrets", "profile", "parallel_map", "parallel_imap_unordered",
 }  # fmt: skip
 
 

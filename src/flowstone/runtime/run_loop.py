@@ -3,8 +3,7 @@ the run when ``end`` is done or a task has failed for good.
 
 What happens around the loop lives beside it: the run's records (``run_record``), whether a task is reused
 (``reuse``), the spec of an attempt (``task_spec``), what follows a failed attempt (``attempts``), and writing a
-finished attempt or a reused task (``commit``). One loop serves every executor; executors differ only in where a
-task's function runs.
+finished attempt or a reused task (``commit``). One loop serves every executor.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from flowstone.runtime.resume import ResumeIndex
 from flowstone.runtime.reuse import Decision, ReusePolicy
 from flowstone.runtime.run_record import RunOptions, RunOutcome, finish_run, start_run
 from flowstone.runtime.scheduler import FinishedTask, Scheduler, TaskPlan
-from flowstone.runtime.step_config import step_decorators
+from flowstone.runtime.step_config import run_notes, step_decorators
 from flowstone.runtime.task_spec import RunInfo, TaskResult, TaskSpec, spec_for_attempt
 
 __all__ = ["RunLoop"]
@@ -91,6 +90,8 @@ class RunLoop:
                               parameter_values)  # fmt: skip
         self.run_id = self._run.run_id
         self.console.info(f"Workflow starting (run-id {self.run_id}):")
+        for note in run_notes(self.decorators, runtime_name(self.executor)):
+            self.console.info(note)
         self.console.start_progress()
         self._queue.extend(_Queued(plan) for plan in self.scheduler.initial())
         try:
