@@ -9,6 +9,7 @@
     │   ├── IntegrityError              stored bytes fail their check (a blob's hash, a record's form)
     │   └── TaskNotDone                 a task has no completed attempt (not started, running, or failed)
     ├── ExecutorError                   an executor cannot start or run tasks (its server or cluster failed)
+    ├── EnvironmentBuildError           a step's environment (@pypi, @conda) cannot be resolved or built
     ├── FlowstoneNotFound               a flow, run, step, task or artifact does not exist
     ├── FlowstoneNamespaceMismatch      an object exists but is outside the current namespace
     ├── FlowSpecError                   a flow is malformed (graph or decorator problem)
@@ -45,6 +46,7 @@ from typing import Any
 __all__ = [
     "ConfigurationError",
     "DataException",
+    "EnvironmentBuildError",
     "ExceptionWrapper",
     "ExecutorError",
     "ExternalCommandFailed",
@@ -153,6 +155,13 @@ class ExecutorError(FlowstoneException):
     """An executor cannot start or run tasks: its fork server died, or its cluster cannot be reached."""
 
     headline = "Executor error"
+
+
+class EnvironmentBuildError(FlowstoneException):
+    """A step's environment (``@pypi``, ``@conda``) cannot be resolved or built; uv's explanation is in the
+    message."""
+
+    headline = "Environment cannot be built"
 
 
 class FlowstoneNotFound(FlowstoneException):
