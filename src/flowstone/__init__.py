@@ -18,6 +18,7 @@ _EXPORTS = {
     "timeout": "flowstone.flow.decorators",
     "resources": "flowstone.flow.decorators",
     "environment": "flowstone.flow.decorators",
+    "parallel": "flowstone.flow.parallel",
     "Parameter": "flowstone.flow.parameters",
     "JSONType": "flowstone.flow.parameters",
     "IncludeFile": "flowstone.flow.include_file",

@@ -22,7 +22,8 @@ from flowstone.errors import FlowSpecError, TimeoutException
 from flowstone.flow.artifacts import ArtifactSource, Inputs, InputView
 from flowstone.flow.current import current
 from flowstone.flow.decorators import ExceptionWrapper
-from flowstone.flow.flowspec import FlowSpec, Transition
+from flowstone.flow.flowspec import FlowSpec
+from flowstone.flow.transitions import Transition
 from flowstone.runtime.attempts import AttemptPolicy
 from flowstone.runtime.task_spec import TaskResult, TaskSpec
 from flowstone.s3.reads import ExternalRead, recording_reads
@@ -72,6 +73,7 @@ def _task_context(spec: TaskSpec) -> Iterator[None]:
         username=spec.run.username,
         tags=list(spec.run.tags),
         parameter_names=list(spec.parameter_values or ()),
+        parallel=spec.parallel,
     )
     set_task_context(TaskContext(spec.flow_name, spec.run_id, lambda: current.tempdir))
     try:
@@ -145,7 +147,7 @@ def _run_step(flow: FlowSpec, spec: TaskSpec, policy: AttemptPolicy) -> TaskResu
 def _transition_result(flow: FlowSpec, spec: TaskSpec, caught: bool) -> TaskResult:
     """The result of a step that finished: where the flow goes next."""
     transition = flow._transition
-    if spec.step_name == "end":
+    if spec.step_name == type(flow)._get_graph().end_step:
         return TaskResult(True, caught=caught)
     if transition is None:
         error = FlowSpecError("the step finished without calling self.next().", spec.step_name)
@@ -187,6 +189,8 @@ def _record_metadata(datastore: TaskDataStore, spec: TaskSpec, result: TaskResul
         "finished_at": time.time(),
         "input_paths": [f"{spec.run_id}/{p}" for p in spec.input_paths],
         "foreach_stack": [f.to_json() for f in spec.foreach_stack],
+        "iteration": spec.iteration,
+        "parallel": spec.parallel._asdict() if spec.parallel else None,
         "next_steps": list(result.next_steps),
         "foreach_var": result.foreach_var,
         "num_splits": result.num_splits,
