@@ -106,3 +106,45 @@ def test_the_user_is_found_as_metaflow_finds_it() -> None:
     assert resolve_username({"USER": "root"}) is None  # root names no one
     assert resolve_username({"METAFLOW_USER": "root", "USER": "ada"}) == "ada"
     assert resolve_username({}) is None
+
+
+def test_metaflows_variables_are_used_where_flowstones_are_unset(tmp_path: Path) -> None:
+    env = {
+        "METAFLOW_DATASTORE_SYSROOT_S3": "s3://bucket/mf",
+        "METAFLOW_DEFAULT_DATASTORE": "s3",
+        "METAFLOW_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+        "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(tmp_path),
+    }
+    settings = Settings.from_env(env)
+    assert settings.default_datastore == "s3" and settings.datastore_root() == "s3://bucket/mf"
+    assert settings.s3_endpoint_url == "http://127.0.0.1:9000"
+    assert settings.datastore_root("local") == str(tmp_path / ".flowstone")  # Metaflow's root holds the folder
+    ours = Settings.from_env({**env, "FLOWSTONE_DATASTORE_SYSROOT_S3": "s3://bucket/fs"})
+    assert ours.datastore_root("s3") == "s3://bucket/fs"  # flowstone's own variable wins
+
+
+def test_a_metaflow_profile_file_is_read(tmp_path: Path) -> None:
+    import json
+
+    from flowstone.errors import ConfigurationError
+    from flowstone.settings import resolve_username
+
+    (tmp_path / "config_team.json").write_text(json.dumps(
+        {"METAFLOW_DATASTORE_SYSROOT_S3": "s3://team/root", "METAFLOW_USER": "grace"}))  # fmt: skip
+    env = {"METAFLOW_HOME": str(tmp_path), "METAFLOW_PROFILE": "team"}
+    assert Settings.from_env(env).datastore_sysroot_s3 == "s3://team/root"
+    assert resolve_username(env) == "grace"
+    assert Settings.from_env({**env, "METAFLOW_DATASTORE_SYSROOT_S3": "s3://env/wins"}).datastore_sysroot_s3 == (
+        "s3://env/wins"
+    )
+    with pytest.raises(ConfigurationError, match=r"config_nobody\.json does not exist"):
+        Settings.from_env({**env, "METAFLOW_PROFILE": "nobody"})
+
+
+def test_a_bad_value_names_its_variable() -> None:
+    from flowstone.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="FLOWSTONE_INLINE_MAX_BYTES='lots' is not valid: it must be a number"):
+        Settings.from_env({"FLOWSTONE_INLINE_MAX_BYTES": "lots"})
+    with pytest.raises(ConfigurationError, match="METAFLOW_DEFAULT_DATASTORE"):
+        Settings.from_env({"METAFLOW_DEFAULT_DATASTORE": "gs"})

@@ -16,6 +16,7 @@
     ├── MergeArtifactsException         merge_artifacts cannot merge what it was asked to
     │   ├── UnhandledInMergeArtifactsException   values differ between branches
     │   └── MissingInMergeArtifactsException     an included artifact is in no branch
+    ├── ExternalCommandFailed           a command a step ran failed (raised by flows)
     ├── TaskFailed                      a task raised or crashed
     ├── TimeoutException                a step ran longer than its @timeout allows
     └── S3Exception                     an operation of the S3 client failed (in flowstone.s3.errors)
@@ -26,6 +27,10 @@
         ├── S3InvalidObject             a value to store is of a type that cannot be stored
         ├── S3InvalidRange              a byte range lies outside the object
         └── S3TransientError            a transient failure outlasted every retry
+
+Where Metaflow has the same exception, the class carries Metaflow's qualified name (``metaflow_name``): it is
+the name a caught exception is reported under (:func:`type_name`), so flows written for Metaflow that compare
+type names keep working; ``flowstone.exception`` gives the classes Metaflow's names.
 
 Third-party errors are translated at the boundary with ``raise ... from exc``; every message says what
 happened and, where there is one, what to do about it.
@@ -42,6 +47,7 @@ __all__ = [
     "DataException",
     "ExceptionWrapper",
     "ExecutorError",
+    "ExternalCommandFailed",
     "FlowSpecError",
     "FlowstoneException",
     "FlowstoneNamespaceMismatch",
@@ -57,11 +63,14 @@ __all__ = [
     "UnhandledInMergeArtifactsException",
     "UnknownUser",
     "UnpicklableArtifactException",
+    "type_name",
 ]
 
 
 class FlowstoneException(Exception):
     """Root of every error flowstone raises on purpose."""
+
+    metaflow_name = "metaflow.exception.MetaflowException"
 
     headline = "Flowstone error"
 
@@ -76,6 +85,8 @@ class FlowstoneException(Exception):
 
 class DataException(FlowstoneException):
     """The datastore cannot read or write what was asked of it."""
+
+    metaflow_name = "metaflow.datastore.exceptions.DataException"
 
     headline = "Data error"
 
@@ -102,6 +113,8 @@ class TaskNotDone(DataException):
 class UnpicklableArtifactException(DataException):
     """An artifact's value cannot be serialized."""
 
+    metaflow_name = "metaflow.datastore.exceptions.UnpicklableArtifactException"
+
     headline = "Cannot serialize artifact"
 
     def __init__(self, artifact_name: str, cause: BaseException | None = None) -> None:
@@ -124,6 +137,8 @@ class ConfigurationError(FlowstoneException):
 class UnknownUser(ConfigurationError):
     """No variable names the user runs are attributed to (``root`` does not count)."""
 
+    metaflow_name = "metaflow.exception.MetaflowUnknownUser"
+
     headline = "Unknown user"
 
     def __init__(self, msg: str = "") -> None:
@@ -143,11 +158,15 @@ class ExecutorError(FlowstoneException):
 class FlowstoneNotFound(FlowstoneException):
     """A flow, run, step, task or artifact does not exist."""
 
+    metaflow_name = "metaflow.exception.MetaflowNotFound"
+
     headline = "Object not found"
 
 
 class FlowstoneNamespaceMismatch(FlowstoneException):
     """An object exists but is not in the current namespace."""
+
+    metaflow_name = "metaflow.exception.MetaflowNamespaceMismatch"
 
     headline = "Object not in the current namespace"
 
@@ -185,9 +204,13 @@ class MergeArtifactsException(FlowstoneException):
 class UnhandledInMergeArtifactsException(MergeArtifactsException):
     """Artifacts have different values in the joined branches and the join did not set them itself."""
 
+    metaflow_name = "metaflow.exception.UnhandledInMergeArtifactsException"
+
 
 class MissingInMergeArtifactsException(MergeArtifactsException):
     """``include`` named artifacts that no joined branch has."""
+
+    metaflow_name = "metaflow.exception.MissingInMergeArtifactsException"
 
 
 class TaskFailed(FlowstoneException):
@@ -199,7 +222,24 @@ class TaskFailed(FlowstoneException):
 class TimeoutException(FlowstoneException):
     """A step ran longer than its @timeout allows."""
 
+    metaflow_name = "metaflow.plugins.timeout_decorator.TimeoutException"
+
     headline = "Step timed out"
+
+
+class ExternalCommandFailed(FlowstoneException):
+    """A command a step ran failed (raise it from a step, as in Metaflow)."""
+
+    metaflow_name = "metaflow.exception.ExternalCommandFailed"
+    headline = "External command failed"
+
+
+def type_name(exc: BaseException) -> str:
+    """The qualified name an exception is reported under. flowstone's exceptions that Metaflow also has are
+    reported under Metaflow's names (``metaflow_name``, set on the class itself, not inherited): flows written
+    for Metaflow compare these names."""
+    own = type(exc).__dict__.get("metaflow_name")
+    return own or f"{type(exc).__module__}.{type(exc).__name__}"
 
 
 class ExceptionWrapper(Exception):
@@ -208,7 +248,7 @@ class ExceptionWrapper(Exception):
     def __init__(self, exc: BaseException | None = None) -> None:
         super().__init__()
         if exc is not None:
-            self.type = f"{type(exc).__module__}.{type(exc).__name__}"
+            self.type = type_name(exc)
             self.exception = str(exc)
             tb = exc.__traceback__ or (sys.exc_info()[2] if sys.exc_info()[1] is exc else None)
             self.stacktrace = "".join(traceback.format_exception(type(exc), exc, tb)) if tb else None

@@ -6,6 +6,7 @@ Each name is flowstone's own exception class (so ``except MetaflowNotFound`` cat
 from flowstone.errors import (
     DataException,
     ExceptionWrapper,
+    ExternalCommandFailed,
     FlowSpecError,
     FlowstoneException,
     FlowstoneNamespaceMismatch,
@@ -30,6 +31,7 @@ ParameterFieldFailed = ParameterError
 
 __all__ = [
     "DataException",
+    "ExternalCommandFailed",
     "FlowstoneException",
     "FlowstoneNamespaceMismatch",
     "FlowstoneNotFound",

@@ -9,10 +9,11 @@ Nothing else in flowstone reads configuration from the environment; code that ne
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
+from flowstone._config_sources import metaflow_value
 from flowstone.errors import ConfigurationError
 
 __all__ = [
@@ -31,6 +32,38 @@ DATASTORE_TYPES = ("local", "s3", "azure", "memory")
 EXECUTOR_TYPES = ("local", "ray")
 #: The datastores a command line can name (memory lives and dies with one process).
 SHARED_DATASTORE_TYPES = ("local", "s3", "azure")
+
+
+def _metaflow_local_root(value: str) -> str:
+    """Metaflow's local root is the folder that holds the datastore's own folder."""
+    return os.path.join(value, LOCAL_ROOT_DIRNAME)
+
+
+#: The settings Metaflow has too: flowstone's name -> (Metaflow's variable, how its value becomes flowstone's).
+METAFLOW_TWINS: dict[str, tuple[str, Callable[[str], str]]] = {
+    "default_datastore": ("METAFLOW_DEFAULT_DATASTORE", str),
+    "datastore_sysroot_local": ("METAFLOW_DATASTORE_SYSROOT_LOCAL", _metaflow_local_root),
+    "datastore_sysroot_s3": ("METAFLOW_DATASTORE_SYSROOT_S3", str),
+    "datastore_sysroot_azure": ("METAFLOW_DATASTORE_SYSROOT_AZURE", str),
+    "s3_endpoint_url": ("METAFLOW_S3_ENDPOINT_URL", str),
+    "datatools_s3root": ("METAFLOW_DATATOOLS_S3ROOT", str),
+    "azure_storage_blob_service_endpoint": ("METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT", str),
+}
+
+
+def _parse(variable: str, raw: str, default: object) -> object:
+    """The value of ``variable`` as the type of the setting's default."""
+    try:
+        if isinstance(default, bool):
+            return _env_bool(raw, default)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        kind = "a number" if isinstance(default, (int, float)) else "true or false"
+        raise ConfigurationError(f"{variable}={raw!r} is not valid: it must be {kind}.") from None
+    return raw
 
 
 def _env_bool(value: str | None, default: bool) -> bool:
@@ -65,7 +98,7 @@ def resolve_username(environ: Mapping[str, str] | None = None) -> str | None:
     count (it names no one). None if no variable names a user."""
     env = os.environ if environ is None else environ
     for name in USER_VARIABLES:
-        user = env.get(name)
+        user = metaflow_value(name, env) if name == "METAFLOW_USER" else env.get(name)
         if user and user != "root":
             return user
     return None
@@ -120,8 +153,8 @@ class Settings(_SettingsFields):
         self = super().__new__(cls, *args, **kwargs)
         if self.default_datastore not in DATASTORE_TYPES:
             raise ConfigurationError(
-                f"Unknown datastore type '{self.default_datastore}'. "
-                f"Set FLOWSTONE_DEFAULT_DATASTORE to one of: {', '.join(DATASTORE_TYPES)}."
+                f"Unknown datastore type '{self.default_datastore}'. Set FLOWSTONE_DEFAULT_DATASTORE (or "
+                f"METAFLOW_DEFAULT_DATASTORE) to one of: {', '.join(DATASTORE_TYPES)}."
             )
         if self.executor not in EXECUTOR_TYPES:
             raise ConfigurationError(
@@ -131,21 +164,20 @@ class Settings(_SettingsFields):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Build settings from ``FLOWSTONE_*`` variables; keyword overrides (e.g. from the CLI) win."""
+        """Build settings from the environment: each setting from its ``FLOWSTONE_*`` variable, else from
+        Metaflow's configuration (its ``METAFLOW_*`` variable, then its profile file), else its default.
+        Keyword overrides (e.g. from the command line) win over all of them."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for name, default in cls._field_defaults.items():
-            raw = env.get(ENV_PREFIX + name.upper())
-            if raw is None or raw == "":
-                continue
-            if isinstance(default, bool):
-                values[name] = _env_bool(raw, default)
-            elif isinstance(default, int):
-                values[name] = int(raw)
-            elif isinstance(default, float):
-                values[name] = float(raw)
-            else:
-                values[name] = raw
+            variable = ENV_PREFIX + name.upper()
+            raw = env.get(variable) or None
+            if raw is None and name in METAFLOW_TWINS:
+                variable, convert = METAFLOW_TWINS[name]
+                found = metaflow_value(variable, env)
+                raw = convert(found) if found is not None else None
+            if raw is not None:
+                values[name] = _parse(variable, raw, default)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

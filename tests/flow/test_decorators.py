@@ -74,3 +74,22 @@ def test_exception_wrapper_pickles_with_traceback() -> None:
     restored = pickle.loads(pickle.dumps(wrapper))
     assert restored.type == "builtins.KeyError" and restored.exception == "'missing'"
     assert "Traceback" in str(restored) and "raise KeyError" in restored.stacktrace
+
+
+def test_exceptions_metaflow_also_has_are_reported_under_metaflows_names() -> None:
+    from flowstone.exception import ExternalCommandFailed, MetaflowException, TimeoutException
+
+    class OwnError(MetaflowException):
+        pass
+
+    def wrapped(exc: BaseException) -> ExceptionWrapper:
+        try:
+            raise exc
+        except BaseException as caught:
+            return ExceptionWrapper(caught)
+
+    assert wrapped(TimeoutException("slow")).type == "metaflow.plugins.timeout_decorator.TimeoutException"
+    assert wrapped(ExternalCommandFailed("exit 1")).type == "metaflow.exception.ExternalCommandFailed"
+    assert wrapped(MetaflowException("x")).type == "metaflow.exception.MetaflowException"
+    assert wrapped(OwnError("mine")).type.endswith("test_decorators.OwnError")  # a subclass keeps its own name
+    assert wrapped(KeyError("k")).type == "builtins.KeyError"

@@ -35,7 +35,7 @@ def test_parameters_from_cli_and_environment(tmp_path: Path) -> None:
     run = run_flow("linear_flow.py", root=tmp_path / "ds", env={"FLOWSTONE_RUN_SCALE": "5"})
     assert run.ok and run.end_result() == {"total": 30, "scale": 5}
     bad = run_flow("linear_flow.py", "--scale", "lots", root=tmp_path / "ds")
-    assert bad.proc.returncode == 1 and "Parameter 'scale': 'lots' is not a valid int" in bad.output
+    assert bad.proc.returncode == 2 and "Parameter 'scale': 'lots' is not a valid int" in bad.output  # usage error
 
 
 def test_run_options(tmp_path: Path) -> None:
@@ -100,3 +100,52 @@ def test_parameters_from_metaflows_variables(tmp_path: Path) -> None:
     assert run.ok and run.end_result() == {"total": 24, "scale": 4}
     both = run_flow("linear_flow.py", root=tmp_path / "ds", env={"METAFLOW_RUN_SCALE": "4", "FLOWSTONE_RUN_SCALE": "6"})
     assert both.ok and both.end_result() == {"total": 36, "scale": 6}  # flowstone's own name wins
+
+
+_NOISY_FLOW = '''
+import threading
+import warnings
+
+from flowstone import FlowSpec, step
+
+if {start_thread}:
+    threading.Thread(target=threading.Event().wait, name="started-at-import", daemon=True).start()
+
+
+class NoisyFlow(FlowSpec):
+    @step
+    def start(self):
+        warnings.warn("a library complains")
+        print("step output")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    NoisyFlow()
+'''
+
+
+def test_warnings_are_hidden_but_flowstones_own_notes_are_not(tmp_path: Path) -> None:
+    quiet = tmp_path / "quiet_flow.py"
+    quiet.write_text(_NOISY_FLOW.format(start_thread=False))
+    run = run_flow(quiet, root=tmp_path / "ds")
+    assert run.ok and "step output" in run.output
+    assert "a library complains" not in run.output and "Warning" not in run.output
+    threaded = tmp_path / "threaded_flow.py"
+    threaded.write_text(_NOISY_FLOW.format(start_thread=True))
+    run = run_flow(threaded, root=tmp_path / "ds")
+    assert run.ok, run.output
+    assert "Warning: The fork executor started in a process that runs 1 other thread(s) (started-at-import)" in (
+        run.output
+    )
+
+
+def test_a_foreach_says_how_many_tasks_it_yields(tmp_path: Path) -> None:
+    run = run_flow("foreach_flow.py", root=tmp_path / "ds")
+    assert run.ok, run.output
+    splits = run.task("start").load_metadata(["num_splits"])["num_splits"]
+    assert f"Foreach yields {splits} child steps." in run.output

@@ -4,16 +4,18 @@ a storage that fails (an error)."""
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import pytest
 
 from flowstone.datastore import FlowDataStore
 from flowstone.errors import StorageError
+from flowstone.executors.base import Exited
 from flowstone.flow.decorators import step
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.runtime.cache import CacheKey, TaskCache
-from flowstone.runtime.commit import AttemptLogs, commit_attempt, commit_clone
+from flowstone.runtime.commit import AttemptLogs, commit_attempt, commit_clone, why_it_died
 from flowstone.runtime.resume import OriginTask
 from flowstone.runtime.task_spec import RunInfo, TaskResult, TaskSpec
 from flowstone.settings import Settings
@@ -131,3 +133,15 @@ def test_a_task_that_is_not_done_is_a_miss(fds: FlowDataStore) -> None:
     cache.record(KEY, "100", "start", "1", 0)  # an entry pointing at a task that never committed
     found = cache.lookup(KEY)
     assert found.source is None and "gone or not done" in found.reason
+
+
+def test_why_a_process_died_is_kept_in_its_stderr_log(fds: FlowDataStore) -> None:
+    spec = _spec()
+    segfault = why_it_died(Exited("k", 1, -signal.SIGSEGV, None), stopped_by_run=False)
+    commit_attempt(fds, spec, _ran(fds, spec), None, died=segfault)
+    task = fds.get_datastore_for_task("100", "start", "1", attempt=0, allow_not_done=True)
+    assert task.load_log("stderr").splitlines()[-1] == (
+        "The task process was killed by SIGSEGV: the task failed with a segmentation fault."
+    )
+    assert why_it_died(Exited("k", 1, 3, None), stopped_by_run=False) == "The task process exited with code 3."
+    assert why_it_died(Exited("k", 1, -9, None), stopped_by_run=True) == "The task was stopped because the run failed."

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import click
 
 from flowstone.cli import inspect_cmds
-from flowstone.errors import FlowSpecError, FlowstoneException
+from flowstone.errors import FlowSpecError, FlowstoneException, ParameterError
 from flowstone.flow.current import get_username
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.flow.lint import check_graph
@@ -268,9 +269,9 @@ def _resume_command() -> click.Command:
     return resume
 
 
-def _fail(headline: str, message: str) -> NoReturn:
+def _fail(headline: str, message: str, code: int = 1) -> NoReturn:
     click.echo(f"{headline}:\n    {message.replace(chr(10), chr(10) + '    ')}", err=True)
-    sys.exit(1)
+    sys.exit(code)
 
 
 def run_flow_cli(flow_cls: type[FlowSpec], args: list[str] | None = None) -> NoReturn:
@@ -279,6 +280,9 @@ def run_flow_cli(flow_cls: type[FlowSpec], args: list[str] | None = None) -> NoR
 
     if loading_flow_file():  # a remote node loads the file for its flow class: no command line to run
         raise FlowFileLoaded(flow_cls.__name__)
+    # As Metaflow's command line does, Python warnings are not shown: libraries' noise would fill every task's
+    # log (tasks are forked from this process and keep its filters). flowstone's own notes are printed, not warned.
+    warnings.filterwarnings("ignore")
     cli = build_cli(flow_cls)
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else flow_cls.__name__
     try:
@@ -293,6 +297,8 @@ def run_flow_cli(flow_cls: type[FlowSpec], args: list[str] | None = None) -> NoR
         sys.exit(1)
     except FlowSpecError as exc:
         _fail("Validating your flow... the flow has a problem", str(exc))
+    except ParameterError as exc:  # a usage error, as click's own are
+        _fail(exc.headline, str(exc), code=2)
     except FlowstoneException as exc:
         _fail(exc.headline, str(exc))
     sys.exit(code if isinstance(code, int) else 0)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+
+import click
 
 from flowstone import __version__
 from flowstone.datastore import FlowDataStore
@@ -39,7 +42,11 @@ def started_executor(settings: Settings | None = None) -> Iterator[Executor]:
     else:
         if settings is not None:  # imported once here, not by every task (the Azure SDK takes 0.7 s to import)
             storage_class(settings.default_datastore)
-        executor = ForkExecutor()
+        with warnings.catch_warnings(record=True) as caught:  # the command line hides warnings: say it here
+            warnings.simplefilter("always")
+            executor = ForkExecutor()
+        for warning in caught:
+            click.echo(f"Warning: {warning.message}", err=True)
     try:
         yield executor
     finally:

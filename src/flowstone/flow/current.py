@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from flowstone.errors import FlowstoneException, UnknownUser
+from flowstone.errors import UnknownUser
 from flowstone.settings import resolve_username
 
 __all__ = ["LOOPBACK", "Current", "Parallel", "current", "get_username"]
@@ -32,7 +32,9 @@ def get_username() -> str:
 
 
 class Current:
-    """Properties of the running task; outside a task only ``is_running_flow`` (False) is available."""
+    """What the running task knows of itself. Outside a running flow every property is None (and
+    ``is_running_flow`` False), as in Metaflow; ``current.get(name, default)`` and ``name in current`` read any
+    value, those that decorators add (``project_name``, ``parallel``...) included."""
 
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}
@@ -42,69 +44,88 @@ class Current:
         self._values = dict(values)
         self._tempdir = None
 
+    def _update(self, **values: Any) -> None:
+        """Add values to the running task's (decorators add theirs)."""
+        self._values.update(values)
+
     def _clear(self) -> None:
         self._values = {}
 
-    def _get(self, name: str) -> Any:
-        if name not in self._values:
-            raise FlowstoneException(
-                f"current.{name} is only available while a flow is running (inside a step); "
-                f"check current.is_running_flow first."
-            )
-        return self._values[name]
+    def __contains__(self, name: str) -> bool:
+        return getattr(self, name, None) is not None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return getattr(self, name, default)
 
     @property
     def is_running_flow(self) -> bool:
-        return bool(self._values)
+        return "run_id" in self._values
 
     @property
-    def flow_name(self) -> str:
-        return self._get("flow_name")
+    def flow_name(self) -> str | None:
+        return self._values.get("flow_name")
 
     @property
-    def run_id(self) -> str:
-        return self._get("run_id")
+    def run_id(self) -> str | None:
+        return self._values.get("run_id")
 
     @property
-    def step_name(self) -> str:
-        return self._get("step_name")
+    def step_name(self) -> str | None:
+        return self._values.get("step_name")
 
     @property
-    def task_id(self) -> str:
-        return self._get("task_id")
+    def task_id(self) -> str | None:
+        return self._values.get("task_id")
 
     @property
-    def retry_count(self) -> int:
-        return self._get("retry_count")
+    def retry_count(self) -> int | None:
+        return self._values.get("retry_count")
 
     @property
     def origin_run_id(self) -> str | None:
-        return self._get("origin_run_id")
+        return self._values.get("origin_run_id")
 
     @property
-    def pathspec(self) -> str:
-        return f"{self.flow_name}/{self.run_id}/{self.step_name}/{self.task_id}"
+    def pathspec(self) -> str | None:
+        parts = (self.flow_name, self.run_id, self.step_name, self.task_id)
+        return None if None in parts else "/".join(parts)  # type: ignore[arg-type]
 
     @property
-    def namespace(self) -> str:
-        return f"user:{self.username}"
+    def task(self) -> Any:
+        """The running task as a Client API ``Task`` (None outside a running flow)."""
+        pathspec = self.pathspec
+        return None if pathspec is None else _client().Task(pathspec, _namespace_check=False)
 
     @property
-    def username(self) -> str:
-        return self._values.get("username") or get_username()
+    def run(self) -> Any:
+        """The running run as a Client API ``Run`` (None outside a running flow)."""
+        if self.flow_name is None or self.run_id is None:
+            return None
+        return _client().Run(f"{self.flow_name}/{self.run_id}", _namespace_check=False)
+
+    @property
+    def namespace(self) -> str | None:
+        return f"user:{self.username}" if self.is_running_flow else None
+
+    @property
+    def username(self) -> str | None:
+        return self._values.get("username")
 
     @property
     def parameter_names(self) -> list[str]:
-        return list(self._get("parameter_names"))
+        return list(self._values.get("parameter_names", ()))
 
     @property
-    def tags(self) -> list[str]:
-        return list(self._get("tags"))
+    def tags(self) -> set[str] | None:
+        """The run's user tags (a set of its own: changing it changes no tag)."""
+        return set(self._values["tags"]) if "tags" in self._values else None
 
     @property
-    def parallel(self) -> Parallel:
-        """The tasks of this @parallel step; a task of any other step is the only node of its own."""
-        self._get("task_id")
+    def parallel(self) -> Parallel | None:
+        """The tasks of this @parallel step; a task of any other step is the only node of its own (None outside a
+        running flow)."""
+        if not self.is_running_flow:
+            return None
         return self._values.get("parallel") or Parallel(LOOPBACK, 1, 0, None)
 
     @property
@@ -113,12 +134,11 @@ class Current:
         return self._values.get("parallel") is not None
 
     @property
-    def tempdir(self) -> str:
-        """A scratch folder for this task, removed when the task ends."""
-        if self._tempdir is None:
+    def tempdir(self) -> str | None:
+        """A scratch folder for this task, removed when the task ends (None outside a running flow)."""
+        if self._tempdir is None and self.is_running_flow:
             import tempfile
 
-            self._get("task_id")
             self._tempdir = tempfile.mkdtemp(prefix=f"flowstone-{self.run_id}-{self.step_name}-{self.task_id}-")
         return self._tempdir
 
@@ -128,6 +148,14 @@ class Current:
         if name in self._values:
             return self._values[name]
         raise AttributeError(f"current has no attribute '{name}'")
+
+
+def _client() -> Any:
+    """The Client API. ``current.run`` and ``current.task`` are client objects, as in Metaflow: the one place
+    the authoring API reaches up to the client layer, at call time only."""
+    import importlib
+
+    return importlib.import_module("flowstone.client")
 
 
 current = Current()

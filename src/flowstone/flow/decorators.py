@@ -118,6 +118,10 @@ class StepDecorator:
         """How the step takes part in cross-run caching (``enabled``, ``version``, ``files``), or None."""
         return None
 
+    def run_note(self, runtime: str) -> str | None:
+        """A note for the user, printed once per run (``runtime`` is where tasks run: 'local', 'ray')."""
+        return None
+
     #: Whether the decorator's attributes are part of the step's cache key.
     keyed: ClassVar[bool] = True
 
@@ -325,8 +329,16 @@ def _split_top_level(text: str, sep: str) -> list[str]:
     return parts
 
 
+#: Modules of built-in decorators beside this one (imported when a decorator is named on the command line).
+_BUILTIN_MODULES = ("flowstone.flow.compute_decorators", "flowstone.flow.secrets_decorator")
+
+
 def parse_decorator_spec(spec: str) -> StepDecorator:
     """``'retry:times=2,minutes_between_retries=0'`` -> a RetryDecorator (as given by ``--with``)."""
+    import importlib
+
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
     name, _, rest = spec.partition(":")
     name = name.strip()
     if name not in DECORATORS:

@@ -35,6 +35,8 @@ __all__ = ["EPHEMERAL_NAMES", "FlowSpec"]
 
 #: Attribute names that never become artifacts (besides names starting with '_').
 EPHEMERAL_NAMES = frozenset({"input", "index", "name", "script_name"})
+#: Public names of FlowSpec that are not constants of a flow, whatever their value.
+_NOT_CONSTANTS = frozenset({"cmd", "foreach_stack", "index", "input", "script_name", "name"})
 _IMMUTABLE_TYPES = (int, float, complex, str, bytes, bool, type(None), range)
 
 
@@ -50,6 +52,7 @@ class FlowSpec:
     """Base class of flows. Subclass it, define ``@step`` methods, and call ``MyFlow()`` under ``__main__``."""
 
     _graph_cache: ClassVar[dict[type, FlowGraph]] = {}
+    _constants_cache: ClassVar[dict[type, dict[str, Any]]] = {}
 
     def __init__(self, use_cli: bool = True) -> None:
         self._task: dict[str, Any] = {}
@@ -69,6 +72,23 @@ class FlowSpec:
         return graph
 
     @classmethod
+    def _get_constants(cls) -> dict[str, Any]:
+        """The flow's class-level constants: public class attributes that are not parameters, methods, steps,
+        properties or classes. Like parameters they are read-only in steps and stored with every task."""
+        constants = FlowSpec._constants_cache.get(cls)
+        if constants is None:
+            constants = {}
+            for name in dir(cls):
+                if name.startswith("_") or name in _NOT_CONSTANTS:
+                    continue
+                value = inspect.getattr_static(cls, name)
+                # descriptors (steps, methods, properties, parameters), classes and callables are no constants
+                if not hasattr(type(value), "__get__") and not isinstance(value, type) and not callable(value):
+                    constants[name] = value
+            FlowSpec._constants_cache[cls] = constants
+        return constants
+
+    @classmethod
     def _get_parameters(cls) -> list[tuple[str, Parameter]]:
         """(attribute name, Parameter) for every parameter, in definition order (base classes first)."""
         seen: dict[str, Parameter] = {}
@@ -81,6 +101,19 @@ class FlowSpec:
     @property
     def name(self) -> str:
         return type(self).__name__
+
+    # Metaflow's private names that flows and tools read: the graph, the running step, the foreach stack
+    @property
+    def _graph(self) -> FlowGraph:
+        return type(self)._get_graph()
+
+    @property
+    def _current_step(self) -> str | None:
+        return self._task.get("step_name")
+
+    @property
+    def _foreach_stack(self) -> list[ForeachFrame]:
+        return list(self._task.get("foreach_stack", []))
 
     @property
     def script_name(self) -> str:
@@ -139,6 +172,11 @@ class FlowSpec:
         return self._load_artifact(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name in type(self)._get_constants():
+            raise AttributeError(
+                f"'{name}' is a constant of flow {type(self).__name__}: flow-level attributes and parameters cannot "
+                f"be modified in a step. Assign the new value to another attribute."
+            )
         if isinstance(value, (FlowSpec, Inputs, InputView)):
             raise FlowstoneException(
                 f"Cannot assign {'self' if value is self else type(value).__name__} to self.{name}: "
@@ -248,6 +286,9 @@ class FlowSpec:
                 values.append((name, value))  # new, reassigned, or possibly changed in place
         refs.extend((name, source.record(name)) for name in source.names() if name not in self.__dict__)
         values.extend(self._task["parameter_values"].items())  # the start step stores the parameters
+        if not self._get_graph()[self._task["step_name"]].in_funcs:  # the first step stores the constants
+            values.extend(type(self)._get_constants().items())
+        values.append(("name", type(self).__name__))  # every task records its flow's name, as Metaflow's do
         return values, refs
 
 

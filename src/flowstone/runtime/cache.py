@@ -32,7 +32,7 @@ from flowstone.runtime.external import why_external_reads_changed
 from flowstone.runtime.fingerprint import StepFingerprinter
 from flowstone.runtime.scheduler import TaskPlan
 
-__all__ = ["CacheKey", "CacheLookup", "Locator", "TaskCache"]
+__all__ = ["CacheKey", "CacheLookup", "Locator", "TaskCache", "unusable_artifacts"]
 
 KEY_FORMAT = 1
 
@@ -154,9 +154,9 @@ class TaskCache:
         return self._records[cache_key]
 
     def _inputs_component(self, plan: TaskPlan, locate: Locator, parameters: dict[str, Any]) -> dict[str, Any]:
-        if not plan.input_paths:  # start: the parameters are its inputs
-            registry = self.fds.serializers
-            return {"artifacts": {name: hash_chunks(registry.serialize(v).chunks) for name, v in parameters.items()}}
+        if not plan.input_paths:  # the first step: the parameters and the flow's constants (it stores both)
+            values = {**self.flow_cls._get_constants(), **parameters}
+            return {"artifacts": {name: self._value_hash(value) for name, value in values.items()}}
         parents = [self._records_of(p, locate) for p in plan.input_paths]
         if len(parents) > 1 or self.flow_cls._get_graph()[plan.step_name].is_join:
             return {"joined": [_digest({n: r.key for n, r in sorted(records.items())}) for records in parents]}
@@ -173,6 +173,12 @@ class TaskCache:
                 entry["item"] = self._item_hash(var_record, frame.index)
             foreach.append(entry)
         return {"artifacts": artifacts, "foreach": foreach}
+
+    def _value_hash(self, value: Any) -> str:
+        try:
+            return hash_chunks(self.fds.serializers.serialize(value).chunks)
+        except Exception as exc:  # the task will fail storing it, and say why; the key just has to differ
+            return f"unserializable {type(value).__name__}: {exc}"
 
     def _item_hash(self, record: ArtifactRecord, index: int) -> str:
         if record.key not in self._item_hashes:
@@ -218,9 +224,9 @@ class TaskCache:
             return CacheLookup(None, 0, f"the records of the earlier task {pathspec} are damaged ({exc})")
 
     def _check_task(self, task: TaskDataStore, pathspec: str, attempt: int) -> CacheLookup:
-        missing = [n for n, r in task.records.items() if r.inline is None and not self.fds.ca_store.exists(r.key)]
-        if missing:
-            return CacheLookup(None, 0, f"the earlier task {pathspec} lost the data of {', '.join(sorted(missing))}")
+        unusable = unusable_artifacts(self.fds, task)
+        if unusable:
+            return CacheLookup(None, 0, f"the earlier task {pathspec} {unusable}")
         changed = why_external_reads_changed(task.load_metadata(["external_reads"]).get("external_reads"),
                                              self.fds.settings)  # fmt: skip
         if changed:
@@ -230,3 +236,18 @@ class TaskCache:
     def record(self, key: CacheKey, run_id: str, step_name: str, task_id: str, attempt: int) -> None:
         entry = {"run_id": run_id, "step": step_name, "task_id": task_id, "attempt": attempt}
         self.fds.save_cache_entry(key.hash, entry)
+
+
+def unusable_artifacts(fds: FlowDataStore, task: TaskDataStore) -> str | None:
+    """Why a finished task cannot stand in for a new one because of its stored data (a blob gone, or found
+    damaged by a read), or None. Cheap: existence checks, no blob is read."""
+    blobs = {name: record.key for name, record in task.records.items() if record.inline is None}
+    if not blobs:
+        return None
+    present = fds.storage.info_many([fds.ca_store.blob_path(key) for key in blobs.values()])
+    missing = sorted(name for name, info in zip(blobs, present, strict=True) if info is None)
+    if missing:
+        return f"lost the data of {', '.join(missing)}"
+    damaged_keys = fds.ca_store.damaged(blobs.values())
+    damaged = sorted(name for name, key in blobs.items() if key in damaged_keys)
+    return f"has damaged data for {', '.join(damaged)}" if damaged else None

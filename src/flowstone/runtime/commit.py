@@ -15,15 +15,17 @@ A process killed at any point before DONE leaves a task that is simply not done.
 
 from __future__ import annotations
 
+import signal
 import time
 from typing import Any
 
 from flowstone.datastore import FlowDataStore, TaskDataStore
+from flowstone.executors.base import Exited
 from flowstone.runtime.cache import CacheKey, TaskCache
 from flowstone.runtime.resume import OriginTask
 from flowstone.runtime.task_spec import TaskResult, TaskSpec
 
-__all__ = ["AttemptLogs", "commit_attempt", "commit_clone"]
+__all__ = ["AttemptLogs", "commit_attempt", "commit_clone", "why_it_died"]
 
 STREAMS = ("stdout", "stderr")
 
@@ -45,6 +47,15 @@ class AttemptLogs:
                 datastore.save_log(stream, b"\n".join(self.lines[stream]) + b"\n", timestamps=self.times[stream])
 
 
+def why_it_died(exited: Exited, stopped_by_run: bool) -> str:
+    """What to tell of an attempt whose process died (stored in its stderr log too)."""
+    if stopped_by_run:
+        return "The task was stopped because the run failed."
+    if exited.returncode == -signal.SIGSEGV:
+        return f"The task process {exited.description}: the task failed with a segmentation fault."
+    return f"The task process {exited.description}."
+
+
 def commit_attempt(
     fds: FlowDataStore,
     spec: TaskSpec,
@@ -56,6 +67,8 @@ def commit_attempt(
     """Commit an attempt whose process has exited. ``result`` is what it returned (None if the process died,
     for the reason ``died``); ``cache`` is where to record a successful result that may be reused."""
     datastore = fds.get_datastore_for_task(spec.run_id, spec.step_name, spec.task_id, spec.attempt, "w")
+    if result is None and died:
+        logs.add("stderr", died.encode())  # the log says why it ends there, as the console did
     logs.save(datastore)
     if result is None:
         exception = {"type": "ProcessDied", "message": died or "The task process died.", "traceback": None}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flowstone.executors.base import Exited
+from flowstone.runtime.commit import why_it_died
 from flowstone.runtime.reuse import Decision
 from flowstone.runtime.scheduler import TaskPlan
 from flowstone.runtime.task_spec import TaskResult, TaskSpec
@@ -51,11 +52,10 @@ class GroupAttempt:
 
     def exit_message(self, event: Exited, run_failing: bool) -> str:
         """Why a task's process ended without a result."""
-        if event.returncode < 0 and run_failing:
-            return "The task was stopped because the run failed."
-        if event.returncode < 0 and self.first_failure is not None:
+        stopped = event.returncode < 0
+        if stopped and not run_failing and self.first_failure is not None:
             return f"The task was stopped because task {self.first_failure[0].task_id} of its @parallel step failed."
-        return f"The task process {event.description}."
+        return why_it_died(event, stopped_by_run=run_failing and stopped)
 
 
 def group_plans(plans: list[TaskPlan]) -> list[QueuedGroup]:

@@ -78,10 +78,12 @@ def resources_of(decorators: Iterable[StepDecorator]) -> TaskResources:
     """The machine resources a step's decorators ask for (``@resources(cpu=, memory= (MiB), gpu=)``): the
     largest request of each kind."""
     requests = [r for r in (d.resource_request() for d in decorators) if r is not None]
-    if not requests:
-        return TaskResources()
-    cpu, memory, gpu = (max(float(r.get(kind) or 0) for r in requests) for kind in ("cpu", "memory", "gpu"))
-    return TaskResources(cpu, int(memory * _MiB), int(gpu))
+    default = TaskResources()
+    asked = {kind: [float(r[kind]) for r in requests if r.get(kind) is not None] for kind in ("cpu", "memory", "gpu")}
+    cpu = max(asked["cpu"]) if asked["cpu"] else default.cpu
+    memory = int(max(asked["memory"]) * _MiB) if asked["memory"] else default.memory_bytes
+    gpu = int(max(asked["gpu"])) if asked["gpu"] else default.gpu
+    return TaskResources(cpu, memory, gpu)
 
 
 def code_package_ref(flow_cls: type[FlowSpec], key: str) -> CodePackageRef:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from flowstone.runtime.cache import CacheKey, Locator, TaskCache
+from flowstone.runtime.cache import CacheKey, Locator, TaskCache, unusable_artifacts
 from flowstone.runtime.external import why_external_reads_changed
 from flowstone.runtime.resume import OriginTask, ResumeIndex
 from flowstone.runtime.scheduler import TaskPlan
@@ -39,6 +39,11 @@ class ReusePolicy:
         key = self.cache.key_for(plan, locate, parameters)
         info: dict[str, Any] = {"key": key.hash, "components": key.components}
         if origin is not None:
+            unusable = unusable_artifacts(self.cache.fds, origin.datastore)  # even --clone-only needs its data
+            if unusable:
+                reason = f"the origin task {unusable}"
+                message = f"Running again, not cloning {origin.datastore.pathspec}: {reason}."
+                return Decision(None, key, {**info, "decision": "miss", "reason": reason}, message)
             origin_cache = origin.metadata.get("cache") or {}
             if self.clone_only:
                 return self._reuse(origin, key, "resumed", f"Cloned from {origin.datastore.pathspec}.")

@@ -1,10 +1,9 @@
 """The scheduling loop of a run: start ready tasks up to ``max_workers``, take the executor's events, finish
 the run when the end step is done or a task has failed for good.
 
-What happens around the loop lives beside it: the run's records (``run_record``), whether a task is reused
-(``reuse``), the spec of an attempt (``task_spec``), what follows a failed attempt (``attempts``), writing a
-finished attempt or a reused task (``commit``), and the tasks that start together (``groups``: one task, or the
-tasks of a @parallel step). One loop serves every executor; executors differ only in where a task's function runs.
+Around the loop, beside it: the run's records (``run_record``), whether a task is reused (``reuse``), the spec
+of an attempt (``task_spec``), what follows a failed attempt (``attempts``), writing a finished attempt or a reused
+task (``commit``), the tasks that start together (``groups``: one, or a @parallel step's). One loop, any executor.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from flowstone.runtime.resume import ResumeIndex
 from flowstone.runtime.reuse import Decision, ReusePolicy
 from flowstone.runtime.run_record import RunOptions, RunOutcome, finish_run, start_run
 from flowstone.runtime.scheduler import FinishedTask, Scheduler, TaskPlan
-from flowstone.runtime.step_config import step_decorators
+from flowstone.runtime.step_config import run_notes, step_decorators
 from flowstone.runtime.task_spec import RunInfo, TaskResult, TaskSpec, spec_for_attempt
 
 __all__ = ["RunLoop"]
@@ -71,8 +70,7 @@ class RunLoop:
         self._task_numbers = itertools.count(1)
         self._failed: list[str] = []
         self._finished = 0
-        self._stopping = False
-        self._end_done = False
+        self._stopping = self._end_done = False
         self.cache = TaskCache(flow_cls, flow_datastore, self.decorators, enabled=self.options.use_cache)
         self.reuse = ReusePolicy(self.cache, clone_only=self.options.clone_only)
 
@@ -85,6 +83,8 @@ class RunLoop:
                               parameter_values)  # fmt: skip
         self.run_id = self._run.run_id
         self.console.info(f"Workflow starting (run-id {self.run_id}):")
+        for note in run_notes(self.decorators, runtime_name(self.executor)):
+            self.console.info(note)
         self.console.start_progress()
         self._queue.extend(group_plans(self.scheduler.initial()))
         try:
@@ -121,12 +121,9 @@ class RunLoop:
         while self._active:
             self._handle(self.executor.wait(timeout=1.0))
 
-    def _handle(self, events: list[Any]) -> None:
+    def _handle(self, events: list[OutputLine | Exited]) -> None:
         for event in events:
-            if isinstance(event, OutputLine):
-                self._on_output(event)
-            elif isinstance(event, Exited):
-                self._on_exit(event)
+            self._on_output(event) if isinstance(event, OutputLine) else self._on_exit(event)
 
     def _wait_timeout(self) -> float | None:
         delays = [q.not_before - time.monotonic() for q in self._queue if q.not_before > 0]
@@ -199,12 +196,14 @@ class RunLoop:
             self.console.task_line(active.prefix, died, "stderr")
         cache = (self.cache, active.cache_key) if active.cache_key is not None else None
         commit_attempt(self.fds, spec, active.logs, result, died, cache)
-        ok = result is not None and result.ok
-        if ok:
+        done = result if result is not None and result.ok else None
+        if done is not None:
+            if done.foreach_var is not None:
+                self.console.task_line(active.prefix, f"Foreach yields {done.num_splits} child steps.", system=True)
             self.console.task_line(active.prefix, "Task finished successfully.", system=True)
         elif attempt.first_failure is None:  # the group's other tasks cannot succeed without this one
             self._kill([key for key, other in self._active.items() if other.attempt is attempt])
-        if not attempt.record(spec, active.prefix, result if ok else None):
+        if not attempt.record(spec, active.prefix, done):
             return  # the group's other tasks still run
         group = attempt.group
         if attempt.first_failure is not None:

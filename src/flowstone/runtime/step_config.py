@@ -1,4 +1,5 @@
-"""Each step's decorators: those written on the step, plus those given with ``--with`` for every step."""
+"""Each step's decorators: those written on the step, plus those given with ``--with`` for every step; and
+what they have to say about a run."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from flowstone.errors import FlowSpecError
 from flowstone.flow.decorators import StepDecorator, parse_decorator_spec
 from flowstone.flow.graph import FlowGraph
 
-__all__ = ["step_decorators"]
+__all__ = ["run_notes", "step_decorators"]
 
 
 def step_decorators(graph: FlowGraph, decospecs: Iterable[str] = ()) -> dict[str, tuple[StepDecorator, ...]]:
@@ -30,3 +31,14 @@ def step_decorators(graph: FlowGraph, decospecs: Iterable[str] = ()) -> dict[str
                 raise FlowSpecError(exc.message + origin) from None
         result[node.name] = tuple(decorators)
     return result
+
+
+def run_notes(decorators: dict[str, tuple[StepDecorator, ...]], runtime: str) -> list[str]:
+    """What the steps' decorators have to say about a run on ``runtime``: each note once, with its steps."""
+    notes: dict[str, list[str]] = {}
+    for step_name, step_decos in decorators.items():
+        for deco in step_decos:
+            note = deco.run_note(runtime)
+            if note:
+                notes.setdefault(note, []).append(step_name)
+    return [f"Note: {note} (steps: {', '.join(steps)})" for note, steps in notes.items()]

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,7 +45,7 @@ def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataS
     datastore.init_task()
     policy = AttemptPolicy(spec.decorators)
     reads: dict[str, ExternalRead] = {}
-    with _task_context(spec):
+    with _task_context(spec, flow_cls):
         try:
             flow = _flow_with_inputs(flow_cls, spec, flow_datastore, datastore)
             with recording_reads() as reads:  # objects the step reads through S3 become part of its cache entry
@@ -59,7 +60,7 @@ def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataS
 
 
 @contextmanager
-def _task_context(spec: TaskSpec) -> Iterator[None]:
+def _task_context(spec: TaskSpec, flow_cls: type[FlowSpec]) -> Iterator[None]:
     """``current``, the run's settings (for the Client API and the S3 client), the S3 client's task context,
     and the variables naming the datastore (for processes the step starts); the scratch folder goes at the end."""
     settings = spec.run.settings
@@ -72,10 +73,10 @@ def _task_context(spec: TaskSpec) -> Iterator[None]:
         origin_run_id=spec.run.origin_run_id,
         username=spec.run.username,
         tags=list(spec.run.tags),
-        parameter_names=list(spec.parameter_values or ()),
+        parameter_names=[param.name for _, param in flow_cls._get_parameters()],
         parallel=spec.parallel,
     )
-    set_task_context(TaskContext(spec.flow_name, spec.run_id, lambda: current.tempdir))
+    set_task_context(TaskContext(spec.flow_name, spec.run_id, lambda: current.tempdir or tempfile.gettempdir()))
     try:
         with use_settings(settings), temporary_environ(settings.datastore_environ()):
             yield
@@ -112,8 +113,9 @@ def _read_inputs(fds: FlowDataStore, flow_cls: type[FlowSpec], spec: TaskSpec) -
         return ArtifactSource.of_task(parents[0]), None
     frames = spec.input_frames or (None,) * len(parents)
     inputs = Inputs([InputView(ds, frame) for ds, frame in zip(parents, frames, strict=True)])
-    parameter_names = [attr for attr, _ in flow_cls._get_parameters()]
-    return ArtifactSource.of_task(parents[0], parameter_names), inputs
+    # a join starts empty, but for what every task of a run shares: the parameters and the constants
+    shared = [attr for attr, _ in flow_cls._get_parameters()] + list(flow_cls._get_constants())
+    return ArtifactSource.of_task(parents[0], shared), inputs
 
 
 def _run_step(flow: FlowSpec, spec: TaskSpec, policy: AttemptPolicy) -> TaskResult:
