@@ -84,6 +84,7 @@ def _task_context(spec: TaskSpec, flow_cls: type[FlowSpec]) -> Iterator[None]:
         set_task_context(None)
         if current._tempdir:
             shutil.rmtree(current._tempdir, ignore_errors=True)
+        current._clear()  # a task run in the caller's process (inline) leaves nothing behind
 
 
 def _flow_with_inputs(
