@@ -237,3 +237,10 @@ def test_a_switch_case_leaving_a_branch_for_the_end_is_an_unjoined_split(tmp_pat
     """
     err = lint_error(tmp_path, body)
     assert err.step_name == "start" and "the split started here is never joined: 'end' is reached first" in str(err)
+
+
+def test_a_parallel_step_cannot_be_a_switch(tmp_path: Path) -> None:
+    switch = '    self.next({"a": self.join, "b": self.end}, condition="k")\n'
+    body = PARALLEL.replace("    self.next(self.join)\n", switch, 1)
+    err = lint_error(tmp_path, body)
+    assert err.step_name == "train" and "a @parallel step cannot be a switch" in str(err)
