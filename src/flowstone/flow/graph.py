@@ -158,8 +158,7 @@ def _parse_transition(node: DAGNode, func: ast.FunctionDef, line_offset: int) ->
     if not (isinstance(tail, ast.Expr) and isinstance(tail.value, ast.Call)):
         return
     call = tail.value
-    target = call.func
-    if not (isinstance(target, ast.Attribute) and target.attr == "next" and _step_name(target) == "next"):
+    if _step_name(call.func) != "next":  # not self.next(...)
         return
     node.has_tail_next = True
     node.tail_next_lineno = tail.lineno + line_offset
