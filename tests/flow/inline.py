@@ -14,6 +14,7 @@ from flowstone.runtime.run_loop import RunLoop
 from flowstone.runtime.run_record import RunOptions, RunOutcome
 from flowstone.settings import Settings
 from flowstone.storage.memory import MemoryStorage
+from tests.runtime.helpers import task_order
 
 
 @dataclass
@@ -24,7 +25,7 @@ class InlineRun:
 
     def tasks(self, step: str) -> list[TaskDataStore]:
         stores = self.fds.get_task_datastores(run_id=self.outcome.run_id, steps=[step], allow_not_done=True)
-        return sorted(stores, key=lambda t: int(t.task_id))
+        return sorted(stores, key=lambda t: task_order(t.task_id))
 
     def task(self, step: str) -> TaskDataStore:
         (task,) = self.tasks(step)

@@ -208,19 +208,9 @@ def _show_command(flow_cls: type[FlowSpec]) -> click.Command:
     @click.command(help="Show the flow's steps and how they connect.")
     @click.pass_obj
     def show(state: CliState) -> None:
-        graph = flow_cls._get_graph()
-        if graph.doc:
-            click.echo(graph.doc + "\n")
-        for node in graph.sorted_nodes():
-            click.echo(
-                f"Step {node.name}" + (f"  ({node.type})" if node.type not in ("start", "end", "linear") else "")
-            )
-            for line in (node.doc or "?").splitlines():
-                click.echo(f"    {line}")
-            if node.out_funcs:
-                arrow = f"    => {', '.join(node.out_funcs)}"
-                click.echo(arrow + (f"  (foreach {node.foreach_param})" if node.foreach_param else ""))
-            click.echo()
+        from flowstone.cli.show import show_lines
+
+        click.echo("\n".join(show_lines(flow_cls._get_graph())))
 
     return show
 

@@ -17,6 +17,7 @@ _EXPORTS = {
     "cache": "flowstone.flow.decorators",
     "catch": "flowstone.flow.decorators",
     "environment": "flowstone.flow.decorators",
+    "parallel": "flowstone.flow.parallel",
     "resources": "flowstone.flow.decorators",
     "retry": "flowstone.flow.decorators",
     "step": "flowstone.flow.decorators",

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowstone.errors import UnknownUser
 from flowstone.settings import resolve_username
 
-__all__ = ["Current", "current", "get_username"]
+__all__ = ["LOOPBACK", "Current", "Parallel", "current", "get_username"]
+
+#: The address of the control task of a @parallel step whose tasks all run on this machine.
+LOOPBACK = "127.0.0.1"
+
+
+class Parallel(NamedTuple):
+    """The tasks of a @parallel step, as one of them sees them (``current.parallel``)."""
+
+    main_ip: str  # where the control task runs
+    num_nodes: int  # how many tasks the step has
+    node_index: int  # this task's place among them (0: the control task)
+    control_task_id: str | None
 
 
 def get_username() -> str:
@@ -38,6 +50,7 @@ class Current:
 
     def _clear(self) -> None:
         self._values = {}
+        self._tempdir = None
 
     def __contains__(self, name: str) -> bool:
         return getattr(self, name, None) is not None
@@ -107,6 +120,19 @@ class Current:
     def tags(self) -> set[str] | None:
         """The run's user tags (a set of its own: changing it changes no tag)."""
         return set(self._values["tags"]) if "tags" in self._values else None
+
+    @property
+    def parallel(self) -> Parallel | None:
+        """The tasks of this @parallel step; a task of any other step is the only node of its own (None outside a
+        running flow)."""
+        if not self.is_running_flow:
+            return None
+        return self._values.get("parallel") or Parallel(LOOPBACK, 1, 0, None)
+
+    @property
+    def is_parallel(self) -> bool:
+        """Whether this task belongs to a @parallel step."""
+        return self._values.get("parallel") is not None
 
     @property
     def tempdir(self) -> str | None:

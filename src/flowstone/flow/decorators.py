@@ -43,14 +43,21 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def step(f: F) -> F:
-    """Mark a method of a FlowSpec as a step."""
-    if not callable(f):
-        raise FlowSpecError(f"@step must decorate a function, got {type(f).__name__}.")
-    f.is_step = True  # type: ignore[attr-defined]
-    f.decorators = []  # type: ignore[attr-defined]
-    f.name = f.__name__  # type: ignore[attr-defined]
-    return f
+def step(f: F | None = None, *, start: bool = False, end: bool = False) -> Any:
+    """Mark a method of a FlowSpec as a step: ``@step``, or ``@step(start=True)`` / ``@step(end=True)`` for the
+    step a flow starts or ends with when it is not named 'start' or 'end' (both for a one-step flow)."""
+
+    def mark(func: F) -> F:
+        if not callable(func):
+            raise FlowSpecError(f"@step must decorate a function, got {type(func).__name__}.")
+        func.is_step = True  # type: ignore[attr-defined]
+        func.is_start_step = bool(start)  # type: ignore[attr-defined]
+        func.is_end_step = bool(end)  # type: ignore[attr-defined]
+        func.decorators = []  # type: ignore[attr-defined]
+        func.name = func.__name__  # type: ignore[attr-defined]
+        return func
+
+    return mark(f) if f is not None else mark
 
 
 class StepDecorator:
@@ -118,6 +125,9 @@ class StepDecorator:
     #: Whether the decorator's attributes are part of the step's cache key.
     keyed: ClassVar[bool] = True
 
+    #: Whether the decorator makes its step a @parallel step (tasks started together by num_parallel).
+    is_parallel: ClassVar[bool] = False
+
     # task hooks (run inside the task process, in this order)
     def task_pre_step(self, flow: Any) -> None:
         """Before the step function runs."""
@@ -165,6 +175,8 @@ class CatchDecorator(StepDecorator):
     def check(self, step_name: str, node_type: str) -> None:
         if node_type == "foreach":
             raise FlowSpecError("@catch is not supported on a foreach split step.", step_name)
+        if node_type == "split-switch":  # a caught failure has no condition to pick the next step with
+            raise FlowSpecError("@catch is not supported on a switch step.", step_name)
 
     def extra_attempts(self) -> tuple[int, int]:
         return 0, 1  # one fallback attempt, used when the last real attempt crashed outright

@@ -8,7 +8,9 @@ changed:
   which are kept in the content-addressed store), project constants, decorators, ``@cache(version=, files=)``;
 - inputs: the content keys of every artifact the step can see (parameters are artifacts too). In a foreach, the
   iterated artifact is replaced by the hash of this branch's item and its index, so adding an item to a foreach
-  runs one more task, not all of them (unless the step names the whole artifact, ``self.items``);
+  runs one more task, not all of them (unless the step names the whole artifact, ``self.items``). A task of a
+  @parallel step adds its node index and the number of nodes; a task on a loop, its round (``iteration``), so
+  a round whose inputs equal an earlier round's is still a task of its own;
 - environment: the Python version and the versions of the installed packages the code uses.
 """
 
@@ -96,6 +98,8 @@ class TaskCache:
             "inputs": self._inputs_component(plan, locate, parameters),
             "environment": self._environment_component(plan.step_name),
         }
+        if plan.iteration is not None:  # a step on a loop: each round is a task of its own
+            components["iteration"] = plan.iteration
         return CacheKey(_digest(components), components)
 
     def _code_component(self, step_name: str) -> dict[str, Any]:
@@ -162,6 +166,8 @@ class TaskCache:
         for frame in plan.foreach_stack:
             var_record = parents[0].get(frame.var)
             entry: dict[str, Any] = {"index": frame.index}
+            if frame.is_parallel:  # each task of a @parallel step knows how many there are
+                entry["num_nodes"] = frame.num_splits
             if var_record is not None and frame.var not in named:
                 artifacts.pop(frame.var, None)  # only this branch's item counts
                 entry["item"] = self._item_hash(var_record, frame.index)

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 __all__ = ["CodeFingerprint", "StepFingerprinter"]
 
-_RUN_IDENTITY = frozenset({"run_id", "task_id", "pathspec", "origin_run_id"})
+_RUN_IDENTITY = frozenset({"run_id", "task_id", "pathspec", "origin_run_id", "parallel.control_task_id"})
 _CONSTANT_TYPES = (int, float, complex, str, bytes, bool, type(None))
 _MAX_CONSTANT_REPR = 4096
 
@@ -86,7 +86,7 @@ class _References(ast.NodeVisitor):
             if chain[0] == "self":
                 self.self_attributes.add(chain[1])
             elif chain[0] == "current":
-                self.current_attributes.add(chain[1])
+                self.current_attributes.update((chain[1], ".".join(chain[1:3])))  # 'parallel.control_task_id' too
             else:
                 self.chains.add(tuple(chain))
             return

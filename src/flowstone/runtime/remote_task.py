@@ -119,15 +119,19 @@ def remote_task(flow_cls: type[FlowSpec], spec: TaskSpec, fds: FlowDataStore) ->
 
 
 def check_resources(executor: RemoteExecutor, decorators: dict[str, tuple[StepDecorator, ...]]) -> None:
-    """Refuse a run before it starts if a step asks for more than any machine of the executor has."""
+    """Refuse a run before it starts if a step asks for more than any machine of the executor has, or is a
+    @parallel step."""
     problems = []
     for step_name, step_decorators in decorators.items():
         problem = executor.unsatisfiable(resources_of(step_decorators))
+        if any(d.is_parallel for d in step_decorators):  # its tasks find each other at this machine's address
+            problem = f"a @parallel step runs its tasks on this machine only, not on {executor.runtime_name}"
         if problem is not None:
             problems.append(f"Step '{step_name}': {problem}")
     if problems:
         raise FlowstoneException(
-            "\n".join(problems) + "\nLower the step's @resources, or add a node that has them to the cluster."
+            "\n".join(problems) + "\nLower the step's @resources, or add a node that has them to the cluster "
+            "(a flow with @parallel steps runs without --ray)."
         )
 
 

@@ -68,8 +68,29 @@ class ReusePolicy:
         origin = OriginTask(source, source.load_metadata())
         return self._reuse(origin, key, "hit", f"Cache hit: reusing {found.source}.")
 
+    def note_clone(self, step_name: str, task_id: str, decision: Decision) -> None:
+        """Remember a task cloned from a resume's origin run, so the tasks after it can be cloned too."""
+        if self.resume is not None and decision.reuse is not None and decision.info["decision"] == "resumed":
+            self.resume.clone_map[f"{step_name}/{task_id}"] = f"{step_name}/{decision.reuse.datastore.task_id}"
+
+    def decide_group(
+        self, plans: tuple[TaskPlan, ...], locate: Locator, parameters: dict[str, Any]
+    ) -> tuple[Decision, ...]:
+        """The decisions for tasks that start together: all are reused, or all run (the tasks of a @parallel step
+        work as one, so reusing some and running the others would leave the new ones without their peers)."""
+        decisions = tuple(self.decide(plan, locate, parameters) for plan in plans)
+        if all(d.reuse is not None for d in decisions):
+            return decisions
+        reason = "other tasks of its @parallel step run, so it runs too"
+        return tuple(d if d.reuse is None else self._run_anyway(d, reason) for d in decisions)
+
+    @staticmethod
+    def _run_anyway(decision: Decision, reason: str) -> Decision:
+        info = {"key": decision.info["key"], "components": decision.info["components"], "decision": "miss",
+                "reason": reason}  # fmt: skip
+        return Decision(None, decision.key, info, "")
+
     def _reuse(self, origin: OriginTask, key: CacheKey, decision: str, message: str) -> Decision:
         info = {"key": key.hash, "components": key.components, "decision": decision,
                 "source": origin.datastore.pathspec}  # fmt: skip
         return Decision(origin, key, info, message)
-

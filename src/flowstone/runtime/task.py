@@ -23,7 +23,8 @@ from flowstone.errors import FlowSpecError, TimeoutException
 from flowstone.flow.artifacts import ArtifactSource, Inputs, InputView
 from flowstone.flow.current import current
 from flowstone.flow.decorators import ExceptionWrapper
-from flowstone.flow.flowspec import FlowSpec, Transition
+from flowstone.flow.flowspec import FlowSpec
+from flowstone.flow.transitions import Transition
 from flowstone.runtime.attempts import AttemptPolicy
 from flowstone.runtime.task_spec import TaskResult, TaskSpec
 from flowstone.s3.reads import ExternalRead, recording_reads
@@ -73,6 +74,7 @@ def _task_context(spec: TaskSpec, flow_cls: type[FlowSpec]) -> Iterator[None]:
         username=spec.run.username,
         tags=list(spec.run.tags),
         parameter_names=[param.name for _, param in flow_cls._get_parameters()],
+        parallel=spec.parallel,
     )
     set_task_context(TaskContext(spec.flow_name, spec.run_id, lambda: current.tempdir or tempfile.gettempdir()))
     try:
@@ -82,6 +84,7 @@ def _task_context(spec: TaskSpec, flow_cls: type[FlowSpec]) -> Iterator[None]:
         set_task_context(None)
         if current._tempdir:
             shutil.rmtree(current._tempdir, ignore_errors=True)
+        current._clear()  # a task run in the caller's process (inline) leaves nothing behind
 
 
 def _flow_with_inputs(
@@ -147,7 +150,7 @@ def _run_step(flow: FlowSpec, spec: TaskSpec, policy: AttemptPolicy) -> TaskResu
 def _transition_result(flow: FlowSpec, spec: TaskSpec, caught: bool) -> TaskResult:
     """The result of a step that finished: where the flow goes next."""
     transition = flow._transition
-    if spec.step_name == "end":
+    if spec.step_name == type(flow)._get_graph().end_step:
         return TaskResult(True, caught=caught)
     if transition is None:
         error = FlowSpecError("the step finished without calling self.next().", spec.step_name)
@@ -189,6 +192,8 @@ def _record_metadata(datastore: TaskDataStore, spec: TaskSpec, result: TaskResul
         "finished_at": time.time(),
         "input_paths": [f"{spec.run_id}/{p}" for p in spec.input_paths],
         "foreach_stack": [f.to_json() for f in spec.foreach_stack],
+        "iteration": spec.iteration,
+        "parallel": spec.parallel._asdict() if spec.parallel else None,
         "next_steps": list(result.next_steps),
         "foreach_var": result.foreach_var,
         "num_splits": result.num_splits,

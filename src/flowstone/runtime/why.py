@@ -69,6 +69,8 @@ def _input_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
                 lines.append(f"foreach position (level {level}): {before.get('index')} -> {after.get('index')}")
             elif before.get("item") != after.get("item"):
                 lines.append(f"foreach item at index {after.get('index')} changed (level {level})")
+            elif before.get("num_nodes") != after.get("num_nodes"):
+                lines.append(f"@parallel tasks: {before.get('num_nodes')} -> {after.get('num_nodes')}")
         if len(old_foreach) != len(new_foreach):
             lines.append("the foreach nesting changed")
     old_joined, new_joined = old.get("joined", []), new.get("joined", [])
@@ -92,6 +94,8 @@ def describe_differences(
     if old_env.get("python") != new_env.get("python"):
         lines.append(f"Python changed: {old_env.get('python')} -> {new_env.get('python')}")
     lines += _dict_changes("package", old_env.get("packages", {}), new_env.get("packages", {}))
+    if old.get("iteration") != new.get("iteration"):
+        lines.append(f"loop round: {old.get('iteration')} -> {new.get('iteration')}")
     if old.get("format") != new.get("format"):
         lines.append("the cache key format changed (a newer flowstone)")
     return lines
