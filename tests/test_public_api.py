@@ -12,7 +12,7 @@ PUBLIC = {
     "environment", "parallel", "IncludeFile",
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace", "default_namespace",
     "metadata", "get_metadata", "default_metadata", "Runner", "S3",
-    "kubernetes", "batch", "secrets", "profile", "parallel_map", "parallel_imap_unordered",
+    "kubernetes", "batch", "secrets", "profile", "parallel_map", "parallel_imap_unordered", "pypi", "conda",
 }  # fmt: skip
 
 

@@ -22,6 +22,8 @@ _EXPORTS = {
     "kubernetes": "flowstone.flow.compute_decorators",
     "batch": "flowstone.flow.compute_decorators",
     "secrets": "flowstone.flow.secrets_decorator",
+    "pypi": "flowstone.flow.environment_decorators",
+    "conda": "flowstone.flow.environment_decorators",
     "profile": "flowstone.flow.multicore",
     "parallel_map": "flowstone.flow.multicore",
     "parallel_imap_unordered": "flowstone.flow.multicore",

@@ -118,6 +118,10 @@ class StepDecorator:
         """How the step takes part in cross-run caching (``enabled``, ``version``, ``files``), or None."""
         return None
 
+    def environment_request(self) -> dict[str, Any] | None:
+        """The environment the step runs in (``kind``, ``python``, ``packages``, ``disabled``), or None."""
+        return None
+
     def run_note(self, runtime: str) -> str | None:
         """A note for the user, printed once per run (``runtime`` is where tasks run: 'local', 'ray')."""
         return None
@@ -330,7 +334,11 @@ def _split_top_level(text: str, sep: str) -> list[str]:
 
 
 #: Modules of built-in decorators beside this one (imported when a decorator is named on the command line).
-_BUILTIN_MODULES = ("flowstone.flow.compute_decorators", "flowstone.flow.secrets_decorator")
+_BUILTIN_MODULES = (
+    "flowstone.flow.compute_decorators",
+    "flowstone.flow.secrets_decorator",
+    "flowstone.flow.environment_decorators",
+)
 
 
 def parse_decorator_spec(spec: str) -> StepDecorator:
