@@ -68,8 +68,10 @@ class ClientObject:
         self._parts = parts
         self._ds = _ds or context.current_ds_spec()
         self._attempt = _checked_attempt(self._KIND, attempt)
-        self._current_namespace = _current_namespace or context.get_namespace()
-        self._namespace_check = _namespace_check and self._current_namespace is not None
+        if _namespace_check and _current_namespace is None:
+            _current_namespace = context.get_namespace()  # only needed to check (it names the user)
+        self._current_namespace = _current_namespace
+        self._namespace_check = _namespace_check and _current_namespace is not None
 
     def _open(self) -> None:
         """Check that the object exists (FlowstoneNotFound if not), reading what that takes."""

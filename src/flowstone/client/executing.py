@@ -108,7 +108,8 @@ class RunCommand:
             custom_logger(line)
 
     def kill(self, termination_timeout: float = 2.0) -> None:
-        """Stop the process as Ctrl-C would (its run then records the interruption); kill it if it lingers."""
+        """Stop the process as Ctrl-C would (its run then records the interruption); kill it if it lingers. A
+        process started with ``async_start`` is killed at once (``async_kill`` lets it stop)."""
         if self.process is None or self.process.returncode is not None:
             return
         _signal(self.process.pid, signal.SIGINT)

@@ -144,6 +144,8 @@ class Runner:
         command = RunCommand([], self.env, self.cwd)
         run_id_file = kwargs.pop("run_id_file", None) or os.path.join(command.folder, "run-id")
         run_id_file = os.path.join(self.cwd, run_id_file)
+        if os.path.exists(run_id_file):
+            os.unlink(run_id_file)  # an id left by an earlier run must not pass for this one's
         command.command = [self.python, self.flow_file, *to_options(self.top_level, top_level=True), verb,
                            *verb_args, "--run-id-file", run_id_file, *to_options(kwargs, top_level=False)]  # fmt: skip
         self._commands.append(command)
