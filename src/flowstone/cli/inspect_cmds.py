@@ -16,6 +16,7 @@ from flowstone.errors import FlowstoneException
 
 if TYPE_CHECKING:
     from flowstone.client.tasks import Task
+    from flowstone.datastore import TaskDataStore
 
 # The client is imported inside the commands: a flow file's `run` should not pay for it.
 
@@ -36,11 +37,12 @@ def use_datastore(ctx: click.Context) -> None:
 def show_banner(ctx: click.Context) -> None:
     """A flow file's commands say what they work on, on stderr, unless --quiet (as Metaflow's do)."""
     from flowstone import __version__
-    from flowstone.flow.current import get_username
+    from flowstone.settings import resolve_username
 
     flow_name = getattr(ctx.obj, "flow_name", None)
     if flow_name and not getattr(ctx.obj, "quiet", False):
-        click.echo(f"flowstone {__version__} executing {flow_name} for user:{get_username()}", err=True)
+        user = resolve_username()
+        click.echo(f"flowstone {__version__} executing {flow_name}" + (f" for user:{user}" if user else ""), err=True)
 
 
 def resolve_tasks(pathspec: str) -> Iterator[Task]:
@@ -133,16 +135,20 @@ def logs_command(ctx: click.Context, pathspec: str, want_stdout: bool, want_stde
         if not quiet:
             run_id, step, task_id = task.path_components[1:]
             click.echo(f"Dumping logs of run_id={run_id} step={step} task_id={task_id}", err=True)
-        datastore = task._get_datastore()
         for stream in streams:
             if not quiet:
                 click.echo(stream, err=True)
-            for when, line in datastore.load_log_lines(stream):
-                click.echo(f"{_local_time(when)} {line}" if timestamps and when is not None else line)
+            _print_log(task._get_datastore(), stream, timestamps)
 
 
-def _local_time(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+def _print_log(datastore: TaskDataStore, stream: str, timestamps: bool) -> None:
+    if timestamps:
+        for when, line in datastore.load_log_lines(stream):
+            moment = None if when is None else datetime.fromtimestamp(when).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+            click.echo(line if moment is None else f"{moment} {line}")
+        return
+    text = datastore.load_log(stream)  # as printed (only a missing last newline is added)
+    click.echo(text if not text or text.endswith("\n") else text + "\n", nl=False)
 
 
 @click.command("why", help="Say why tasks ran or reused earlier results (PATHSPEC: RUN/STEP[/TASK]).")
