@@ -14,6 +14,7 @@ import pytest
 from flowstone import DataArtifact, Flow, Metaflow, Run, Step, Task, get_namespace, namespace
 from flowstone.client import context
 from flowstone.client.tags import TaggingError
+from flowstone.datastore import FlowDataStore
 from flowstone.errors import FlowstoneException, FlowstoneNamespaceMismatch, FlowstoneNotFound
 from flowstone.storage.local import LocalStorage
 from tests.runtime.helpers import FlowRun, run_flow
@@ -331,3 +332,24 @@ def test_a_failure_catch_caught_is_finished_but_not_successful(tmp_path: Path) -
     assert end.finished and not end.successful and end.exception is None
     assert "caught at the end" in str(end.data.end_error)
     assert run.finished and not run.successful and run["join"].task.successful
+
+
+def test_the_end_step_is_found_in_the_recorded_graph(tmp_path: Path) -> None:
+    """A run's end step need not be called 'end': the graph the run recorded names it."""
+    root = tmp_path / "ds"
+    fds = FlowDataStore("CustomFlow", storage=LocalStorage(str(root)))
+    graph = {"steps": [{"name": "begin", "type": "start", "next": ["finish"]},
+                       {"name": "finish", "type": "end", "next": []}]}  # fmt: skip
+    run_id = fds.create_run({"created_at": 1.0, "system_tags": ["user:alice"], "graph": graph})
+    fds.save_run_tags(run_id, [])
+    for task_id, step in (("1", "begin"), ("2", "finish")):
+        task = fds.get_datastore_for_task(run_id, step, task_id, mode="w")
+        task.save_artifacts([("where", step)])
+        task.save_metadata({"attempt_ok": True})
+        task.done()
+    context.datastore("local", str(root))
+    run = Run(f"CustomFlow/{run_id}")
+    assert run._graph_endpoints == ("begin", "finish")
+    assert run.end_task.pathspec == f"CustomFlow/{run_id}/finish/2" and run.data.where == "finish"
+    assert run.successful and run._ipython_key_completions_() == ["finish", "begin"]
+    assert len(run["begin"].task.artifacts) == 1

@@ -134,5 +134,8 @@ class MetaflowArtifacts:
     def __iter__(self) -> Any:
         return iter(self._task)
 
+    def __len__(self) -> int:
+        return sum(1 for _ in self._task)
+
     def __repr__(self) -> str:
         return f"<MetaflowArtifacts: {', '.join(a.id for a in self._task)}>"

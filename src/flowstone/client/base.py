@@ -167,6 +167,11 @@ class ClientObject:
             if all(tag in child.tags for tag in tags):
                 yield child
 
+    def _ipython_key_completions_(self) -> list[str]:
+        """What ``obj["...`` completes to in IPython: the children's ids."""
+        children: Iterator[ClientObject] = iter(self)  # type: ignore[call-overload]
+        return [child.id for child in children]
+
     def _not_found(self, what: str | None = None) -> FlowstoneNotFound:
         return FlowstoneNotFound(f"{what or self._KIND.capitalize()} '{self.pathspec}' does not exist in the "
                                  f"datastore {self._ds[0]}@{self._ds[1]}.")  # fmt: skip
