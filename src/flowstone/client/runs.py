@@ -21,7 +21,7 @@ from flowstone.client.base import ChildNotFound, ClientObject, run_sort_key, to_
 from flowstone.client.code import MetaflowCode
 from flowstone.client.tags import as_tag_list, change_user_tags
 from flowstone.client.tasks import Step, Task
-from flowstone.errors import FlowstoneNotFound
+from flowstone.errors import FlowstoneNamespaceMismatch, FlowstoneNotFound
 
 __all__ = ["Flow", "Metaflow", "Run"]
 
@@ -37,9 +37,10 @@ class Metaflow:
         for entry in context.root_storage().list_content(""):
             if entry.is_file or entry.name == "data" or entry.name.startswith("."):
                 continue
-            flow = Flow(entry.name, _namespace_check=False)
-            if flow.is_in_namespace():
-                yield flow
+            try:
+                yield Flow(entry.name)
+            except FlowstoneNamespaceMismatch:
+                continue
 
     def __getitem__(self, name: str) -> Flow:
         return Flow(name)
