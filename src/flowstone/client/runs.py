@@ -106,8 +106,11 @@ class Flow(ClientObject):
     @property
     def created_at(self) -> datetime | None:
         """When its first run started."""
-        runs = list(self._all_runs())
-        return runs[-1].created_at if runs else None
+        for run_id in sorted(self._fds.list_run_ids(), key=run_sort_key):
+            record = self._fds.load_run_record(run_id)
+            if record is not None:
+                return to_datetime(record["created_at"])
+        return None
 
     @property
     def origin_pathspec(self) -> str | None:
