@@ -88,6 +88,8 @@ def test_a_run_that_never_starts_raises_with_its_output(tmp_path: Path) -> None:
     with pytest.raises(RunnerError, match="No module named 'no_such_module'") as raised:
         Runner(str(broken), show_output=False).run()
     assert isinstance(raised.value, FlowstoneException) and "Error executing:" in str(raised.value)
+    with pytest.raises(RunnerError, match="No module named 'no_such_module'"):
+        asyncio.run(Runner(str(broken), show_output=False).async_run())
 
 
 def test_async_run_streams_output() -> None:

@@ -221,7 +221,8 @@ def _read_run_id(path: str) -> str | None:
 
 def _failure_message(command: RunCommand) -> str:
     """What Metaflow's Runner says when the flow ends before it has a run: the command and its output."""
-    parts = [f"Error executing: '{' '.join(command.command)}' (it ended before starting a run):"]
+    why = "it ended before starting a run" if command.process.returncode is not None else "it started no run in time"
+    parts = [f"Error executing: '{' '.join(command.command)}' ({why}):"]
     for stream in ("stdout", "stderr"):
         with open(command.log_files[stream], encoding="utf-8", errors="replace") as log:
             text = log.read()
