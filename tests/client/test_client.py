@@ -353,3 +353,22 @@ def test_the_end_step_is_found_in_the_recorded_graph(tmp_path: Path) -> None:
     assert run.end_task.pathspec == f"CustomFlow/{run_id}/finish/2" and run.data.where == "finish"
     assert run.successful and run._ipython_key_completions_() == ["finish", "begin"]
     assert len(run["begin"].task.artifacts) == 1
+
+
+def test_a_reused_task_shows_the_metadata_of_its_origin(tmp_path: Path) -> None:
+    root, retry = tmp_path / "ds", ("--with", "retry:times=1")
+    failed = run_flow("linear_flow.py", root=root, top_args=retry, env={"FS_TEST_FLAKY_AT": "double",
+                                                                         "FS_TEST_FAIL_AT": "add"})  # fmt: skip
+    resumed = run_flow("linear_flow.py", "--origin-run-id", str(failed.run_id), root=root, top_args=retry,
+                       command="resume")  # fmt: skip
+    assert not failed.ok and resumed.ok, resumed.output
+    context.datastore("local", str(root))
+    origin = Run(f"LinearFlow/{failed.run_id}")["double"].task
+    reused = Flow("LinearFlow").latest_run["double"].task
+    assert reused.origin_pathspec == origin.pathspec and reused.current_attempt == 0
+    assert sorted(m.value for m in reused.metadata if m.type == "attempt") == ["0", "1"]  # the origin's attempts
+    mine = {"origin-run-id", "origin-task-id"}
+    assert {k: v for k, v in reused.metadata_dict.items() if k not in mine} == {
+        k: v for k, v in origin.metadata_dict.items() if k not in mine}  # fmt: skip
+    assert reused.metadata_dict["origin-run-id"] == failed.run_id
+    assert reused.metadata_dict["origin-task-id"] == origin.id

@@ -4,7 +4,9 @@ Each attempt contributes Metaflow's entries, named and typed as Metaflow names t
 ``attempt``, ``origin-run-id`` (``'None'`` for a task of a run that resumed nothing), ``origin-task-id`` (only for
 a task that reuses another's results), ``ds-type``, ``ds-root``, ``user``, ``python_version``, ``runtime``,
 ``script-name``, ``attempt_ok`` (type ``internal_attempt_status``) and ``attempt-done``. Entries a step records
-itself (``self._datastore.save_metadata``) follow under their own names, with their JSON values.
+itself (``self._datastore.save_metadata``) follow under their own names, with their JSON values. A task that
+reuses another's results (resume, the cache) shows its origin's entries, every attempt of it, with its own
+``origin-run-id`` and ``origin-task-id``: it has the metadata of its origin but those two.
 
 flowstone's own records of the attempt (its cache key, input paths, foreach stack, timings and the like) are not
 part of this view: they differ between a reused task and its origin where Metaflow's do not. They stay readable
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowstone.client.base import Metadata
 from flowstone.datastore import TaskDataStore
-from flowstone.errors import DataException
+from flowstone.errors import DataException, FlowstoneNotFound
 
 if TYPE_CHECKING:
     from flowstone.client.tasks import Task
@@ -43,10 +45,43 @@ class _RunFacts(NamedTuple):
 
 
 def entries(task: Task) -> list[Metadata]:
-    """Every attempt's entries, oldest attempt first (only the attempt asked for, if the task was given one)."""
+    """Every attempt's entries, oldest attempt first (only the attempt asked for, if the task was given one).
+
+    A task that reuses another's results (by resume or the cache) shows its origin's entries, attempts included,
+    with its own ``origin-run-id`` and ``origin-task-id``: what produced the results is the origin's history.
+    """
+    origin = _origin(task) if task._attempt is None else None
+    if origin is None:
+        return _own_entries(task)
+    recorded = task._datastore().metadata_entries()
+    inherited = [m._replace(task=task) for m in entries(origin) if m.name not in _ORIGIN_NAMES]
+    return inherited + [m for m in _attempt_view(task, 0, recorded, True, _facts(task)) if m.name in _ORIGIN_NAMES]
+
+
+_ORIGIN_NAMES = ("origin-run-id", "origin-task-id")
+
+
+def _origin(task: Task) -> Task | None:
+    """The task whose results ``task`` reuses (None if it ran, or if its origin is gone)."""
+    from flowstone.client.tasks import Task
+
+    pathspec = task._meta.get("origin_pathspec")
+    if not pathspec:
+        return None
+    try:
+        return Task(pathspec, _namespace_check=False, _ds=task._ds)
+    except FlowstoneNotFound:
+        return None
+
+
+def _facts(task: Task) -> _RunFacts:
     run = task._run()
-    facts = _RunFacts(task._fds.TYPE, task._fds.datastore_root, task.runtime_name or "local",
-                      run._run_record.get("flow_file", ""))  # fmt: skip
+    return _RunFacts(task._fds.TYPE, task._fds.datastore_root, task.runtime_name or "local",
+                     run._run_record.get("flow_file", ""))  # fmt: skip
+
+
+def _own_entries(task: Task) -> list[Metadata]:
+    facts = _facts(task)
     selected = task._datastore()
     numbers = [selected.attempt] if task._attempt is not None else sorted(a for a in selected.attempts()
                                                                           if a <= selected.attempt)  # fmt: skip
