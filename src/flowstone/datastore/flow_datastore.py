@@ -10,6 +10,7 @@ from typing import Any
 from flowstone.datastore import layout
 from flowstone.datastore.content_addressed import BLOB_PREFIX, ContentAddressedStore
 from flowstone.datastore.records import dump_record, load_record
+from flowstone.datastore.run_tags import RunTagLog
 from flowstone.datastore.serializers import SerializerRegistry, default_registry
 from flowstone.datastore.task_datastore import TaskDataStore
 from flowstone.errors import DataException, TaskNotDone
@@ -98,11 +99,21 @@ class FlowDataStore:
     def load_run_record(self, run_id: str) -> dict[str, Any] | None:
         return self._load_run_json(run_id, layout.RUN_RECORD)
 
-    def save_run_tags(self, run_id: str, tags: Iterable[str]) -> None:
-        self.storage.save_one(self._run_key(run_id, layout.RUN_TAGS), dump_record(sorted(set(tags))))
+    def _tag_log(self, run_id: str) -> RunTagLog:
+        return RunTagLog(self.storage, layout.run_prefix(self.flow_name, run_id))
 
-    def load_run_tags(self, run_id: str) -> list[str] | None:
-        return self._load_run_json(run_id, layout.RUN_TAGS)
+    def save_run_tags(self, run_id: str, tags: Iterable[str]) -> None:
+        """Record the user tags a new run starts with (later changes go through ``change_run_tags``)."""
+        self._tag_log(run_id).save_initial(tags)
+
+    def load_run_tags(self, run_id: str) -> list[str]:
+        """The run's user tags now, sorted."""
+        return sorted(self._tag_log(run_id).current())
+
+    def change_run_tags(self, run_id: str, remove: Iterable[str], add: Iterable[str]) -> list[str]:
+        """Remove, then add user tags, atomically even while other processes change them; return the tags right
+        after this change, sorted."""
+        return sorted(self._tag_log(run_id).change(remove, add))
 
     def save_run_end(self, run_id: str, outcome: dict[str, Any]) -> None:
         self.storage.save_one(self._run_key(run_id, layout.RUN_END), dump_record(outcome))
