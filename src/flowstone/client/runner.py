@@ -34,6 +34,9 @@ def _to_options(kwargs: dict[str, Any]) -> list[str]:
         flag = "--" + _OPTION_NAMES.get(key, key).replace("_", "-")
         if isinstance(value, bool):
             args.append(flag if value else "--no-" + flag[2:])
+        elif key in ("config", "config_value"):  # [(name, path or value), ...]: --config NAME PATH, repeated
+            for name, item in value:
+                args += [flag, name, item if isinstance(item, str) else json.dumps(item)]
         elif isinstance(value, (list, tuple, set)) and key in ("tags", "decospecs", "with_"):
             for item in value:
                 args += [flag, str(item)]

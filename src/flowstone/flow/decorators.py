@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 from flowstone.errors import ExceptionWrapper, FlowSpecError, FlowstoneException
+from flowstone.flow.config_expr import UNPACK_PREFIX, contains_config_expr, unpack_config_exprs
 
 __all__ = [
     "DECORATORS",
@@ -34,8 +35,10 @@ __all__ = [
     "environment",
     "make_step_decorator",
     "parse_decorator_spec",
+    "registered_decorators",
     "resources",
     "retry",
+    "split_decorator_spec",
     "step",
     "timeout",
 ]
@@ -60,14 +63,25 @@ class StepDecorator:
     defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, attributes: dict[str, Any] | None = None, statically_defined: bool = True) -> None:
-        attributes = dict(attributes or {})
-        unknown = sorted(set(attributes) - set(self.defaults))
+        self.statically_defined = statically_defined
+        self._set_attributes(dict(attributes or {}))
+
+    def _set_attributes(self, given: dict[str, Any]) -> None:
+        unknown = sorted(k for k in given if k not in self.defaults and not k.startswith(UNPACK_PREFIX))
         if unknown:
             valid = ", ".join(self.defaults) or "none"
             raise FlowSpecError(f"@{self.name} has no attribute {', '.join(map(repr, unknown))}; valid: {valid}.")
-        self.attributes = {**self.defaults, **attributes}
-        self.statically_defined = statically_defined
-        self._validate_attributes()
+        self._given = given
+        self.attributes = {**self.defaults, **given}
+        # config expressions (@resources(cpu=config.cpu)) are evaluated once the flow's configs are known
+        self.deferred = contains_config_expr(given)
+        if not self.deferred:
+            self._validate_attributes()
+
+    def resolve_config_exprs(self, configs: dict[str, Any]) -> None:
+        """Evaluate config expressions among the attributes (the configs are known), then check them."""
+        if self.deferred:
+            self._set_attributes(unpack_config_exprs(self._given, configs))
 
     def _validate_attributes(self) -> None:
         """Check attribute types and ranges; raise FlowSpecError with the decorator's name."""
@@ -121,6 +135,11 @@ class StepDecorator:
     # task hooks (run inside the task process, in this order)
     def task_pre_step(self, flow: Any) -> None:
         """Before the step function runs."""
+
+    def wrap_step(self, run_step: Callable[[], None], flow: Any) -> None:
+        """Run the step: ``run_step()`` runs it (with the decorators listed before this one inside). A decorator
+        may run code around it, run something else instead, or not run it (then it sets the transition)."""
+        run_step()
 
     def task_post_step(self, flow: Any) -> None:
         """After the step function returned normally."""
@@ -283,6 +302,7 @@ def make_step_decorator(cls: type[StepDecorator]) -> Callable[..., Any]:
 
     functools.update_wrapper(decorator, cls, assigned=("__doc__",), updated=())
     decorator.__name__ = cls.name
+    decorator.decorator_class = cls  # type: ignore[attr-defined]
     return decorator
 
 
@@ -321,18 +341,19 @@ def _split_top_level(text: str, sep: str) -> list[str]:
 _BUILTIN_MODULES = ("flowstone.flow.compute_decorators", "flowstone.flow.secrets_decorator")
 
 
-def parse_decorator_spec(spec: str) -> StepDecorator:
-    """``'retry:times=2,minutes_between_retries=0'`` -> a RetryDecorator (as given by ``--with``)."""
+def registered_decorators() -> dict[str, type[StepDecorator]]:
+    """Every step decorator by name, the built-in ones of other modules included (imported now)."""
     import importlib
 
     for module in _BUILTIN_MODULES:
         importlib.import_module(module)
+    return DECORATORS
+
+
+def split_decorator_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``'retry:times=2,minutes_between_retries=0'`` -> ``('retry', {'times': 2, ...})`` (values are Python
+    literals; anything else is kept as a string)."""
     name, _, rest = spec.partition(":")
-    name = name.strip()
-    if name not in DECORATORS:
-        raise FlowstoneException(
-            f"Unknown decorator '{name}' in --with {spec!r}; available: {', '.join(sorted(DECORATORS))}."
-        )
     attributes: dict[str, Any] = {}
     for item in filter(None, (p.strip() for p in _split_top_level(rest, ","))):
         key, eq, raw = item.partition("=")
@@ -342,4 +363,15 @@ def parse_decorator_spec(spec: str) -> StepDecorator:
             attributes[key.strip()] = ast.literal_eval(raw.strip())
         except (ValueError, SyntaxError):
             attributes[key.strip()] = raw.strip()
-    return DECORATORS[name](attributes, statically_defined=False)
+    return name.strip(), attributes
+
+
+def parse_decorator_spec(spec: str) -> StepDecorator:
+    """``'retry:times=2,minutes_between_retries=0'`` -> a RetryDecorator (as given by ``--with``)."""
+    name = spec.partition(":")[0].strip()
+    decorators = registered_decorators()
+    if name not in decorators:
+        raise FlowstoneException(
+            f"Unknown decorator '{name}' in --with {spec!r}; available: {', '.join(sorted(decorators))}."
+        )
+    return decorators[name](split_decorator_spec(spec)[1], statically_defined=False)

@@ -8,7 +8,9 @@ changed:
   which are kept in the content-addressed store), project constants, decorators, ``@cache(version=, files=)``;
 - inputs: the content keys of every artifact the step can see (parameters are artifacts too). In a foreach, the
   iterated artifact is replaced by the hash of this branch's item and its index, so adding an item to a foreach
-  runs one more task, not all of them (unless the step names the whole artifact, ``self.items``);
+  runs one more task, not all of them (unless the step names the whole artifact, ``self.items``). The flow's
+  config values count for every step (a config can change a step through its decorators or mutators, not only
+  through what the step reads);
 - environment: the Python version and the versions of the installed packages the code uses.
 """
 
@@ -24,6 +26,7 @@ from flowstone.datastore.hashing import hash_chunks
 from flowstone.datastore.records import dump_json
 from flowstone.errors import IntegrityError, TaskNotDone
 from flowstone.flow.artifacts import item_at
+from flowstone.flow.configure import applied_configs
 from flowstone.flow.decorators import StepDecorator
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.runtime.external import why_external_reads_changed
@@ -32,7 +35,7 @@ from flowstone.runtime.scheduler import TaskPlan
 
 __all__ = ["CacheKey", "CacheLookup", "Locator", "TaskCache"]
 
-KEY_FORMAT = 1
+KEY_FORMAT = 2  # 2: the configs are part of the inputs
 
 
 class CacheKey(NamedTuple):
@@ -74,6 +77,7 @@ class TaskCache:
         self._code: dict[str, dict[str, Any]] = {}
         self._records: dict[str, dict[str, ArtifactRecord]] = {}
         self._item_hashes: dict[str, list[str]] = {}
+        self._configs: dict[str, str] | None = None
 
     # -- what may be cached -----------------------------------------------------------------------
     def why_not_cacheable(self, step_name: str) -> str | None:
@@ -93,7 +97,7 @@ class TaskCache:
             "format": KEY_FORMAT,
             "step": plan.step_name,
             "code": self._code_component(plan.step_name),
-            "inputs": self._inputs_component(plan, locate, parameters),
+            "inputs": {**self._inputs_component(plan, locate, parameters), "configs": self._configs_component()},
             "environment": self._environment_component(plan.step_name),
         }
         return CacheKey(_digest(components), components)
@@ -135,6 +139,14 @@ class TaskCache:
             except OSError:
                 files[relative] = "missing"
         return {"version": options.get("version"), "files": files}
+
+    def _configs_component(self) -> dict[str, str]:
+        """Config name -> content hash of its value."""
+        if self._configs is None:
+            registry = self.fds.serializers
+            values = applied_configs(self.flow_cls) or {}
+            self._configs = {name: hash_chunks(registry.serialize(v).chunks) for name, v in sorted(values.items())}
+        return self._configs
 
     def _environment_component(self, step_name: str) -> dict[str, Any]:
         python = ".".join(str(p) for p in sys.version_info[:3])
