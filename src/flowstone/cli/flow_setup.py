@@ -41,7 +41,7 @@ def setup_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help=_CONFIG_VALUE_HELP),
         click.option("--branch", default=None, envvar=["FLOWSTONE_BRANCH", "METAFLOW_BRANCH"],
                      help="Run on this branch of the flow's @project (test.BRANCH; prod.BRANCH with --production)."),
-        click.option("--production", is_flag=True, default=False,
+        click.option("--production/--no-production", default=False,
                      envvar=["FLOWSTONE_PRODUCTION", "METAFLOW_PRODUCTION"],
                      help="Run on the production branch of the flow's @project."),
     ]  # fmt: skip
@@ -78,8 +78,10 @@ def apply_setup(ctx: click.Context, state: CliState, config_paths: tuple[tuple[s
     state.project_options_given = branch_given or (production and _from_command_line(ctx, "production"))
     if ctx.invoked_subcommand == "resume":
         if config_paths or config_values or _from_environment("FLOW_CONFIG") or _from_environment("FLOW_CONFIG_VALUE"):
-            raise click.UsageError("resume runs with the configs of the run it resumes: drop --config and "
-                                   "--config-value (and unset METAFLOW_FLOW_CONFIG, METAFLOW_FLOW_CONFIG_VALUE).")
+            raise click.UsageError(
+                "resume runs with the configs of the run it resumes: drop --config and "
+                "--config-value (and unset METAFLOW_FLOW_CONFIG, METAFLOW_FLOW_CONFIG_VALUE)."
+            )
         return
     flow_cls = state.flow_cls
     paths, values = _given(config_paths, "FLOW_CONFIG"), _given(config_values, "FLOW_CONFIG_VALUE")

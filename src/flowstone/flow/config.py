@@ -110,6 +110,8 @@ def load_config_values(flow_cls: type, paths: Mapping[str, str], values: Mapping
     """Config name -> value for every config of ``flow_cls``: from ``values`` (JSON text or an object), else the
     file in ``paths``, else the config's defaults. Every problem is reported at once, as a ParameterError."""
     configs = {cfg.name: cfg for _, cfg in config_parameters(flow_cls)}
+    if len(configs) != len(config_parameters(flow_cls)):
+        raise ParameterError(f"Two configs of {flow_cls.__name__} have the same name: give each its own.")
     problems = [f"'{name}' is not a config of the flow" for name in sorted({*paths, *values} - set(configs))]
     problems += [f"'{name}' is given both as a file and as a value" for name in sorted(set(paths) & set(values))]
     result: dict[str, Any] = {}

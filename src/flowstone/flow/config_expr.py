@@ -196,4 +196,3 @@ def unpack_config_exprs(keywords: Mapping[str, Any], configs: Mapping[str, Any])
         else:
             result[key] = value
     return resolve_config_exprs(result, configs, to_dict=True)
-

@@ -191,7 +191,10 @@ def builtins_type(value: Any) -> Any:
 
 
 def resolve_parameter_values(
-    parameters: list[tuple[str, Parameter]], given: dict[str, Any], flow_name: str, user_name: str,
+    parameters: list[tuple[str, Parameter]],
+    given: dict[str, Any],
+    flow_name: str,
+    user_name: str,
     configs: Any = None,
 ) -> dict[str, Any]:
     """Attribute name -> value for every parameter: given (by parameter name) or default, converted, checked.

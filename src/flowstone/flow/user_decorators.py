@@ -21,6 +21,7 @@ with keyword arguments (``@timing(unit="ms")``), they leave the step function it
 from __future__ import annotations
 
 import inspect
+import json
 import types
 from collections.abc import Callable, Generator
 from typing import Any, ClassVar
@@ -54,6 +55,8 @@ class UserDecoratorArguments:
     _allows_kwargs: ClassVar[bool] = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args and inspect.isfunction(args[0]) and not is_step_function(args[0]):
+            raise FlowSpecError(f"{type(self).__name__} must be placed above @step (it decorates {args[0]!r}).")
         if args and not self._allows_args:
             raise FlowSpecError(f"{type(self).__name__} takes keyword arguments only, got {args!r}.")
         if kwargs and not self._allows_kwargs:
@@ -129,13 +132,13 @@ class UserStepDecorator(StepAttachedDecorator, StepDecorator):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.attributes = dict(self._kwargs)
+        self.attributes = _recordable(self._kwargs)
         self.deferred = True  # its arguments reach init() once the configs are known
         self._skip_step: bool | dict[str, Any] = False
 
     def resolve_config_exprs(self, configs: dict[str, Any]) -> None:
         self.initialize(configs)
-        self.attributes = dict(self._kwargs)
+        self.attributes = _recordable(self._kwargs)
         self.deferred = False
 
     @property
@@ -223,6 +226,18 @@ def _default_transition(flow: Any, step_name: str, next_args: Any) -> None:
         flow.next(*targets)
 
 
+def _recordable(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments as the run records them (and the cache key holds them): JSON values, else their repr."""
+    recorded = {}
+    for key, value in kwargs.items():
+        try:
+            json.dumps(value)
+            recorded[key] = value
+        except (TypeError, ValueError):
+            recorded[key] = repr(value)
+    return recorded
+
+
 class StepDecoratorRef:
     """A user's step decorator, named by its step and its place among the step's decorators."""
 
@@ -233,8 +248,7 @@ class StepDecoratorRef:
 def bound_decorators(flow_cls: type, decorators: tuple[StepDecorator, ...]) -> tuple[StepDecorator, ...]:
     """``decorators`` with each StepDecoratorRef replaced by the decorator it names in ``flow_cls``."""
     return tuple(
-        getattr(flow_cls, d.step_name).decorators[d.index] if isinstance(d, StepDecoratorRef) else d
-        for d in decorators
+        getattr(flow_cls, d.step_name).decorators[d.index] if isinstance(d, StepDecoratorRef) else d for d in decorators
     )
 
 

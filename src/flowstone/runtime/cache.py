@@ -141,12 +141,18 @@ class TaskCache:
         return {"version": options.get("version"), "files": files}
 
     def _configs_component(self) -> dict[str, str]:
-        """Config name -> content hash of its value."""
+        """Config name -> hash of its value (of its canonical JSON, so a value read back from the run's record for
+        resume hashes the same)."""
         if self._configs is None:
-            registry = self.fds.serializers
             values = applied_configs(self.flow_cls) or {}
-            self._configs = {name: hash_chunks(registry.serialize(v).chunks) for name, v in sorted(values.items())}
+            self._configs = {name: self._config_hash(value) for name, value in sorted(values.items())}
         return self._configs
+
+    def _config_hash(self, value: Any) -> str:
+        try:
+            return _digest(value)
+        except (TypeError, ValueError):  # a plain config holding objects JSON cannot express
+            return hash_chunks(self.fds.serializers.serialize(value).chunks)
 
     def _environment_component(self, step_name: str) -> dict[str, Any]:
         python = ".".join(str(p) for p in sys.version_info[:3])
