@@ -156,6 +156,45 @@ def test_mutators_and_user_decorators_in_a_run(tmp_path: Path) -> None:
     assert "--alpha" in help_text and "--beta" in help_text  # run offers the parameters mutators added
 
 
+DECORATED = """
+from flowstone import FlowSpec, step, user_step_decorator
+
+
+@user_step_decorator
+def tagged(step_name, flow, inputs):
+    yield
+    flow.tag = "v1"
+
+
+class DecoratedFlow(FlowSpec):
+    @tagged
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    DecoratedFlow()
+"""
+
+
+def test_a_user_decorators_code_is_part_of_its_steps_cache_key(tmp_path: Path) -> None:
+    flow = tmp_path / "decorated_flow.py"
+    flow.write_text(DECORATED)
+    first = run_flow(flow, root=tmp_path / "ds")
+    assert first.ok and first.task("start")["tag"] == "v1"
+    assert decisions(run_flow(flow, root=tmp_path / "ds")) == {"start": "hit", "end": "hit"}
+    flow.write_text(DECORATED.replace('"v1"', '"v2"'))
+    edited = run_flow(flow, root=tmp_path / "ds")
+    assert decisions(edited)["start"] == "miss" and edited.task("start")["tag"] == "v2"
+    why = run_flow(flow, f"{edited.run_id}/start", root=tmp_path / "ds", command="why")
+    assert "code: decorated_flow.py:tagged changed" in why.output
+
+
 def test_runner_passes_configs_and_branch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWSTONE_DATASTORE_SYSROOT_LOCAL", str(tmp_path / "ds"))
     context.default_metadata()

@@ -132,6 +132,11 @@ class StepDecorator:
     #: Whether the decorator's attributes are part of the step's cache key.
     keyed: ClassVar[bool] = True
 
+    def keyed_code(self) -> tuple[Any, ...]:
+        """Functions or classes of the flow's project whose code runs with the step, and so is part of its cache
+        key (a user step decorator's own code)."""
+        return ()
+
     # task hooks (run inside the task process, in this order)
     def task_pre_step(self, flow: Any) -> None:
         """Before the step function runs."""

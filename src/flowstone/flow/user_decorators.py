@@ -164,6 +164,9 @@ class UserStepDecorator(StepAttachedDecorator, StepDecorator):
         self._skip_step = False
         _run_wrapped(self, run_step, flow)
 
+    def keyed_code(self) -> tuple[Any, ...]:
+        return (type(self),)
+
     def __reduce__(self) -> tuple[Any, ...]:
         # a task's spec travels pickled: the decorator goes as where it is, and the task finds it there
         function = self.step_function
@@ -279,6 +282,9 @@ class GeneratorStepDecorator(UserStepDecorator):
 
     _function: ClassVar[Callable[..., Generator[Any, None, Any]]]
     _takes_attributes: ClassVar[bool]
+
+    def keyed_code(self) -> tuple[Any, ...]:
+        return (self._function,)
 
     def init(self, **kwargs: Any) -> None:
         if kwargs and not self._takes_attributes:
