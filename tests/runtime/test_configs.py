@@ -4,6 +4,7 @@ from, what every task sees and stores, the cache and resume, the project's branc
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ def test_config_values_from_the_command_line_and_the_environment(tmp_path: Path)
 def test_bad_config_values_stop_the_flow_before_it_runs(tmp_path: Path, top_args: tuple[str, ...],
                                                         message: str) -> None:  # fmt: skip
     run = run_flow("config_flow.py", root=tmp_path / "ds", top_args=top_args)
-    assert run.proc.returncode == 1 and run.run_id is None
+    assert run.proc.returncode == 2 and run.run_id is None  # a usage error, as in Metaflow
     assert message in run.output
 
 
@@ -97,16 +98,22 @@ def test_a_config_is_part_of_every_steps_cache_key(tmp_path: Path) -> None:
     assert set(decisions(back).values()) == {"hit"}
 
 
-def test_resume_runs_with_the_configs_of_the_run_it_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("datastore", ["local", "s3"])
+def test_resume_runs_with_the_configs_of_the_run_it_resumes(tmp_path: Path, datastore: str,
+                                                            request: pytest.FixtureRequest) -> None:  # fmt: skip
+    # on S3, the runner reads the origin's configs after its tasks' fork server started: tasks apply them too
+    root = str(tmp_path / "ds") if datastore == "local" else f"s3://flowstone-test/ds-{uuid.uuid4().hex[:12]}"
+    if datastore == "s3":
+        request.getfixturevalue("s3_env")
     lasso = json.dumps({**MODEL, "name": "lasso"})
-    failed = run_flow("config_flow.py", root=tmp_path / "ds", top_args=("--config-value", "model", lasso),
+    failed = run_flow("config_flow.py", root=root, datastore=datastore, top_args=("--config-value", "model", lasso),
                       env={"CONFIG_FLOW_FAIL": "spread"})  # fmt: skip
     assert not failed.ok and "spread fails on purpose" in failed.output
-    refused = run_flow("config_flow.py", root=tmp_path / "ds", command="resume",
+    refused = run_flow("config_flow.py", root=root, datastore=datastore, command="resume",
                        top_args=("--config-value", "model", lasso))  # fmt: skip
     assert refused.proc.returncode != 0 and "resume runs with the configs of the run it resumes" in refused.output
     resumed = run_flow("config_flow.py", "--origin-run-id", failed.run_id, "--run-id-file", str(tmp_path / "rid"),
-                       root=tmp_path / "ds", command="resume")  # fmt: skip
+                       root=root, datastore=datastore, command="resume")  # fmt: skip
     assert resumed.proc.returncode == 0, resumed.output
     resumed.run_id = (tmp_path / "rid").read_text()
     assert resumed.task("end")["model"]["name"] == "lasso"  # not the default file's 'ridge'

@@ -290,9 +290,9 @@ def _resume_command() -> click.Command:
 
         _apply_datastore_root(state, run_datastore_root)
         _choose_executor(state, run_decospecs, ray_address)
-        origin_run_id = apply_setup_for_resume(state, origin_run_id)  # the flow as the origin run's configs made it
-        _validate(state)
-        with started_executor(state.settings) as executor:
+        with started_executor(state.settings) as executor:  # before the origin run is read: it may be on S3
+            origin_run_id = apply_setup_for_resume(state, origin_run_id)  # the flow as the origin's configs made it
+            _validate(state)
             ok = execute_resume(state, executor, origin_run_id, step_to_rerun, clone_only=clone_only, **kwargs)
         if not ok:
             raise click.exceptions.Exit(1)

@@ -54,14 +54,15 @@ def configure_flow(flow_cls: type[FlowSpec], values: dict[str, Any]) -> None:
         param._resolve_config_exprs(configs)
     _run_mutators(flow_cls, configs, pre_mutate=False)
     flow_cls._applied_configs = dict(values)  # type: ignore[attr-defined]
-    FlowSpec._graph_cache.pop(flow_cls, None)  # decorators may have changed
+    FlowSpec._graph_cache.pop(flow_cls, None)  # mutators may have changed decorators and class attributes
+    FlowSpec._constants_cache.pop(flow_cls, None)
 
 
-def ensure_configured(flow_cls: type[FlowSpec], user_name: str) -> None:
-    """Configure ``flow_cls`` with its configs' defaults unless it is configured already (a flow run from
-    Python rather than from its command line)."""
+def ensure_configured(flow_cls: type[FlowSpec], user_name: str, values: dict[str, Any] | None = None) -> None:
+    """Configure ``flow_cls`` with ``values`` (by default its configs' defaults) unless this process has done it
+    already: a flow run from Python rather than from its command line, a task on another machine."""
     if applied_configs(flow_cls) is None:
-        configure_flow(flow_cls, load_config_values(flow_cls, {}, {}, user_name))
+        configure_flow(flow_cls, values if values is not None else load_config_values(flow_cls, {}, {}, user_name))
 
 
 def _run_mutators(flow_cls: type, configs: dict[str, Any], pre_mutate: bool) -> None:

@@ -48,6 +48,7 @@ class Current:
 
     def _clear(self) -> None:
         self._values = {}
+        self._tempdir = None
 
     def __contains__(self, name: str) -> bool:
         return getattr(self, name, None) is not None

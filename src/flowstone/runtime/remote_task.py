@@ -26,7 +26,6 @@ from flowstone.datastore import FlowDataStore
 from flowstone.errors import FlowstoneException
 from flowstone.executors.base import Executor
 from flowstone.executors.remote import RemoteExecutor, RemoteTask, TaskResources
-from flowstone.flow.configure import configure_flow
 from flowstone.flow.decorators import StepDecorator
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.runtime.package import CODE_PACKAGE_ROOT
@@ -215,6 +214,5 @@ def run_packaged_task(ref: CodePackageRef, spec: TaskSpec, fds: FlowDataStore) -
     if ref not in _loaded:  # not warmed up in this process's ancestry
         fetch_code_package(ref, fds)
     flow_cls = load_flow_class(ref)
-    configure_flow(flow_cls, spec.run.configs or {})  # as the runner did: the same decorators, the same steps
     os.chdir(package_folder(ref.key))  # relative paths mean what they mean beside the flow file
     return run_task(flow_cls, spec, fds)

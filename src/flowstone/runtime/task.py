@@ -22,6 +22,7 @@ from flowstone._environ import temporary_environ
 from flowstone.datastore import FlowDataStore, TaskDataStore
 from flowstone.errors import FlowSpecError, TimeoutException
 from flowstone.flow.artifacts import ArtifactSource, Inputs, InputView
+from flowstone.flow.configure import ensure_configured
 from flowstone.flow.current import current
 from flowstone.flow.decorators import ExceptionWrapper
 from flowstone.flow.flowspec import FlowSpec, Transition
@@ -42,6 +43,9 @@ class FailureHandledByCatch(Exception):
 def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataStore) -> TaskResult:
     """Run one attempt of a task and store what it produced."""
     started = time.time()
+    # the flow as the run's configs make it (a process that has not applied them yet does it now, to the same
+    # effect: a node of a cluster, or one forked before the configs were known)
+    ensure_configured(flow_cls, spec.run.username, spec.run.configs)
     spec = spec._replace(decorators=bound_decorators(flow_cls, spec.decorators))  # user decorators travel by name
     datastore = flow_datastore.get_datastore_for_task(spec.run_id, spec.step_name, spec.task_id, spec.attempt, "w")
     datastore.init_task()
@@ -86,6 +90,7 @@ def _task_context(spec: TaskSpec, flow_cls: type[FlowSpec]) -> Iterator[None]:
         set_task_context(None)
         if current._tempdir:
             shutil.rmtree(current._tempdir, ignore_errors=True)
+        current._clear()  # a task run in this process (the inline executor) leaves nothing behind
 
 
 def _flow_with_inputs(
