@@ -24,8 +24,9 @@ __all__ = ["applied_configs", "configure_flow", "ensure_configured", "step_funct
 
 
 def step_functions(flow_cls: type) -> list[tuple[str, Any]]:
-    """(name, function) of each step of the flow class."""
-    return [(name, value) for name in dir(flow_cls) if is_step_function(value := getattr(flow_cls, name, None))]
+    """(name, function) of each step of the flow class, in the order they are written (mutators run in it)."""
+    steps = [(name, value) for name in dir(flow_cls) if is_step_function(value := getattr(flow_cls, name, None))]
+    return sorted(steps, key=lambda step: step[1].__code__.co_firstlineno)
 
 
 def applied_configs(flow_cls: type) -> dict[str, Any] | None:
