@@ -1,9 +1,9 @@
 """What a mutator sees and changes: ``MutableFlow`` (the flow class) and ``MutableStep`` (one step).
 
-Both list decorators as specs, ``(name, qualified name, args, kwargs)``, and add them from a decorator (``@env``
--style, ``environment``), a spec string (``"environment:vars={'A': '1'}"``) or a mutator or user decorator
-class, with a policy for one already there: ``IGNORE`` it (keep the old one), ``OVERRIDE`` it (replace the old
-one) or ``ERROR``.
+Both list decorators as specs, ``(name, qualified name, args, kwargs)``, and add them from a decorator
+(``environment``, ``project``), a spec string (``"environment:vars={'A': '1'}"``) or a mutator or user decorator
+class, with a policy for one already there: ``IGNORE`` the new one (keep the old one), ``OVERRIDE`` (replace the
+old one) or ``ERROR``.
 """
 
 from __future__ import annotations

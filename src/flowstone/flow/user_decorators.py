@@ -55,8 +55,6 @@ class UserDecoratorArguments:
     _allows_kwargs: ClassVar[bool] = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if args and inspect.isfunction(args[0]) and not is_step_function(args[0]):
-            raise FlowSpecError(f"{type(self).__name__} must be placed above @step (it decorates {args[0]!r}).")
         if args and not self._allows_args:
             raise FlowSpecError(f"{type(self).__name__} takes keyword arguments only, got {args!r}.")
         if kwargs and not self._allows_kwargs:
@@ -106,6 +104,8 @@ class StepAttachedDecorator(UserDecoratorArguments):
         return super().__new__(cls)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args and not self._allows_args and inspect.isfunction(args[0]):  # below @step, or above a non-step
+            raise FlowSpecError(f"{type(self).__name__} must be placed above @step (it decorates {args[0]!r}).")
         super().__init__(*args, **kwargs)
         self.step_function: Any = None
 
@@ -205,8 +205,8 @@ def _post_step_outcome(deco: UserStepDecorator, outcome: Any, next_args: Any) ->
         return None, next_args
     if isinstance(outcome, Exception):
         return outcome, next_args
-    if isinstance(outcome, tuple) and len(outcome) == 2:
-        return outcome[0], outcome[1]
+    if isinstance(outcome, tuple) and len(outcome) == 2:  # (exception, arguments for self.next, or None: as is)
+        return outcome[0], next_args if outcome[1] is None else outcome[1]
     raise FlowSpecError(f"{deco!r}.post_step returned {outcome!r}: return None, an exception, or "
                         f"(exception or None, arguments for self.next or None).")  # fmt: skip
 
