@@ -161,6 +161,8 @@ def test_mutators_and_user_decorators_in_a_run(tmp_path: Path) -> None:
     assert not_skipped.task("skipped")["ran_skipped"] is True
     help_text = run_flow("mutator_flow.py", "--help", root=tmp_path / "ds").output
     assert "--alpha" in help_text and "--beta" in help_text  # run offers the parameters mutators added
+    group_help = run_flow("mutator_flow.py", root=tmp_path / "ds", top_args=("--help",)).output
+    assert "--config-value NAME JSON" in group_help and "The flow's configs: config." in group_help
 
 
 DECORATED = """

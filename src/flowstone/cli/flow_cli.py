@@ -174,7 +174,7 @@ def _flow_group(flow_cls: type[FlowSpec]) -> click.Group:
     )
     @click.option("--quiet", is_flag=True, default=False, help="Print only task output and errors.")
     @click.option("--with", "decospecs", multiple=True, help="Add a decorator to every step, e.g. retry:times=2.")
-    @setup_options
+    @setup_options(flow_cls)
     @click.pass_context
     def cli(ctx: click.Context, datastore: str | None, datastore_root: str | None, metadata: str | None,
             environment: str | None, event_logger: str | None, monitor: str | None, package_suffixes: str | None,

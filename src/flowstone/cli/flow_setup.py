@@ -33,21 +33,28 @@ _CONFIG_VALUE_HELP = ("Give config NAME the value JSON (repeatable; or set METAF
                       "of names to values).")  # fmt: skip
 
 
-def setup_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the config and project options to the flow's command group."""
+def setup_options(flow_cls: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The config and project options of the flow's command group (the help lists the flow's configs)."""
+    configs = "; ".join(f"{cfg.name}" + (f": {cfg.help}" if cfg.help else "") for _, cfg in config_parameters(flow_cls))
+    listed = f" The flow's configs: {configs}." if configs else ""
     options = [
-        click.option("--config", "config_paths", nargs=2, multiple=True, metavar="NAME PATH", help=_CONFIG_HELP),
+        click.option("--config", "config_paths", nargs=2, multiple=True, metavar="NAME PATH",
+                     help=_CONFIG_HELP + listed),
         click.option("--config-value", "config_values", nargs=2, multiple=True, metavar="NAME JSON",
-                     help=_CONFIG_VALUE_HELP),
+                     help=_CONFIG_VALUE_HELP + listed),
         click.option("--branch", default=None, envvar=["FLOWSTONE_BRANCH", "METAFLOW_BRANCH"],
                      help="Run on this branch of the flow's @project (test.BRANCH; prod.BRANCH with --production)."),
         click.option("--production/--no-production", default=False,
                      envvar=["FLOWSTONE_PRODUCTION", "METAFLOW_PRODUCTION"],
                      help="Run on the production branch of the flow's @project."),
     ]  # fmt: skip
-    for option in reversed(options):
-        command = option(command)
-    return command
+
+    def add_options(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return add_options
 
 
 def _from_environment(variable: str) -> dict[str, Any]:
