@@ -135,10 +135,10 @@ class MutableFlow(_Mutable):
         self._refuse_after_pre_mutate(f"removing parameter '{parameter_name}'")
         for attr, param in self.parameters:
             if param.name == parameter_name:
-                if attr in self._flow_cls.__dict__:
-                    delattr(self._flow_cls, attr)
-                else:
-                    setattr(self._flow_cls, attr, None)  # hides the one a base class defines
+                if attr not in self._flow_cls.__dict__:
+                    raise FlowSpecError(f"Parameter '{parameter_name}' is defined by a base class of "
+                                        f"{self._flow_cls.__name__}: remove it there.")  # fmt: skip
+                delattr(self._flow_cls, attr)
                 return True
         return False
 
