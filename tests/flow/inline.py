@@ -8,6 +8,8 @@ from typing import Any
 
 from flowstone.datastore import FlowDataStore, TaskDataStore
 from flowstone.executors.inline import InlineExecutor
+from flowstone.flow.config import config_namespace
+from flowstone.flow.configure import ensure_configured
 from flowstone.flow.parameters import resolve_parameter_values
 from flowstone.runtime.console import Console
 from flowstone.runtime.run_loop import RunLoop
@@ -39,7 +41,9 @@ def run_inline(flow_cls: type, params: dict[str, Any] | None = None, storage: Me
                **options: Any) -> InlineRun:  # fmt: skip
     fds = FlowDataStore(flow_cls.__name__, storage=storage or MemoryStorage(), settings=Settings())
     out = io.StringIO()
-    values = resolve_parameter_values(flow_cls._get_parameters(), params or {}, flow_cls.__name__, "tester")
+    ensure_configured(flow_cls, "tester")  # configs read (their defaults) and applied, as the command line does
+    values = resolve_parameter_values(flow_cls._get_parameters(), params or {}, flow_cls.__name__, "tester",
+                                      config_namespace(flow_cls))  # fmt: skip
     loop = RunLoop(flow_cls, fds, InlineExecutor(), RunOptions(**options), Console(stream=out, live=False))
     outcome = loop.run(values)
     return InlineRun(outcome, fds, out.getvalue())

@@ -12,7 +12,8 @@ import pytest
 from flowstone import parallel_imap_unordered, parallel_map, profile
 from flowstone.errors import FlowSpecError
 from flowstone.flow.compute_decorators import BatchDecorator, KubernetesDecorator
-from flowstone.flow.decorators import ResourcesDecorator, parse_decorator_spec
+from flowstone.flow.decorator_specs import parse_decorator_spec
+from flowstone.flow.decorators import ResourcesDecorator
 from flowstone.flow.multicore import ParallelMapError
 from flowstone.flow.secrets_decorator import SecretsDecorator
 from flowstone.runtime.remote_task import resources_of

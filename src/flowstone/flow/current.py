@@ -21,6 +21,9 @@ class Parallel(NamedTuple):
     node_index: int  # this task's place among them (0: the control task)
     control_task_id: str | None
 
+#: What ``current`` tells about the run's @project (see ``flow/project.py``).
+PROJECT_FIELDS = ("project_name", "branch_name", "is_user_branch", "is_production", "project_flow_name")
+
 
 def get_username() -> str:
     """The user runs are attributed to (see :func:`~flowstone.settings.resolve_username`); raises UnknownUser if
@@ -34,11 +37,18 @@ def get_username() -> str:
 class Current:
     """What the running task knows of itself. Outside a running flow every property is None (and
     ``is_running_flow`` False), as in Metaflow; ``current.get(name, default)`` and ``name in current`` read any
-    value, those that decorators add (``project_name``, ``parallel``...) included."""
+    value, those that decorators add (``project_name``, ``parallel``...) included. A flow's @project fields
+    (``project_name``, ``branch_name``, ``is_user_branch``, ``is_production``, ``project_flow_name``) are known
+    before any task runs: parameter defaults can read them."""
 
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}
+        self._project: dict[str, Any] = {}
         self._tempdir: str | None = None
+
+    def _set_project(self, fields: dict[str, Any] | None) -> None:
+        """The run's @project fields, known before any task starts (None: the flow has no @project)."""
+        self._project = dict(fields or {})
 
     def _set(self, **values: Any) -> None:
         self._values = dict(values)
@@ -148,6 +158,10 @@ class Current:
             raise AttributeError(name)
         if name in self._values:
             return self._values[name]
+        if name in self._project:
+            return self._project[name]
+        if name in PROJECT_FIELDS:
+            raise AttributeError(f"current.{name} is set for flows with @project only; this flow has none.")
         raise AttributeError(f"current has no attribute '{name}'")
 
 

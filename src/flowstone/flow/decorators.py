@@ -10,14 +10,14 @@ case a decorator already on a step wins.
 
 from __future__ import annotations
 
-import ast
 import functools
 import sys
 import traceback
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-from flowstone.errors import ExceptionWrapper, FlowSpecError, FlowstoneException
+from flowstone.errors import ExceptionWrapper, FlowSpecError
+from flowstone.flow.config_expr import UNPACK_PREFIX, contains_config_expr, unpack_config_exprs
 
 __all__ = [
     "DECORATORS",
@@ -33,7 +33,6 @@ __all__ = [
     "catch",
     "environment",
     "make_step_decorator",
-    "parse_decorator_spec",
     "resources",
     "retry",
     "step",
@@ -67,14 +66,25 @@ class StepDecorator:
     defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, attributes: dict[str, Any] | None = None, statically_defined: bool = True) -> None:
-        attributes = dict(attributes or {})
-        unknown = sorted(set(attributes) - set(self.defaults))
+        self.statically_defined = statically_defined
+        self._set_attributes(dict(attributes or {}))
+
+    def _set_attributes(self, given: dict[str, Any]) -> None:
+        unknown = sorted(k for k in given if k not in self.defaults and not k.startswith(UNPACK_PREFIX))
         if unknown:
             valid = ", ".join(self.defaults) or "none"
             raise FlowSpecError(f"@{self.name} has no attribute {', '.join(map(repr, unknown))}; valid: {valid}.")
-        self.attributes = {**self.defaults, **attributes}
-        self.statically_defined = statically_defined
-        self._validate_attributes()
+        self._given = given
+        self.attributes = {**self.defaults, **given}
+        # config expressions (@resources(cpu=config.cpu)) are evaluated once the flow's configs are known
+        self.deferred = contains_config_expr(given)
+        if not self.deferred:
+            self._validate_attributes()
+
+    def resolve_config_exprs(self, configs: dict[str, Any]) -> None:
+        """Evaluate config expressions among the attributes (the configs are known), then check them."""
+        if self.deferred:
+            self._set_attributes(unpack_config_exprs(self._given, configs))
 
     def _validate_attributes(self) -> None:
         """Check attribute types and ranges; raise FlowSpecError with the decorator's name."""
@@ -132,9 +142,19 @@ class StepDecorator:
     #: Whether the decorator makes its step a @parallel step (tasks started together by num_parallel).
     is_parallel: ClassVar[bool] = False
 
+    def keyed_code(self) -> tuple[Any, ...]:
+        """Functions or classes of the flow's project whose code runs with the step, and so is part of its cache
+        key (a user step decorator's own code)."""
+        return ()
+
     # task hooks (run inside the task process, in this order)
     def task_pre_step(self, flow: Any) -> None:
         """Before the step function runs."""
+
+    def wrap_step(self, run_step: Callable[[], None], flow: Any) -> None:
+        """Run the step: ``run_step()`` runs it (with the decorators listed before this one inside). A decorator
+        may run code around it, run something else instead, or not run it (then it sets the transition)."""
+        run_step()
 
     def task_post_step(self, flow: Any) -> None:
         """After the step function returned normally."""
@@ -299,6 +319,7 @@ def make_step_decorator(cls: type[StepDecorator]) -> Callable[..., Any]:
 
     functools.update_wrapper(decorator, cls, assigned=("__doc__",), updated=())
     decorator.__name__ = cls.name
+    decorator.decorator_class = cls  # type: ignore[attr-defined]
     return decorator
 
 
@@ -308,58 +329,3 @@ timeout = make_step_decorator(TimeoutDecorator)
 resources = make_step_decorator(ResourcesDecorator)
 environment = make_step_decorator(EnvironmentDecorator)
 cache = make_step_decorator(CacheDecorator)
-
-
-def _split_top_level(text: str, sep: str) -> list[str]:
-    """Split on ``sep`` outside brackets and quotes."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth, quote = 0, ""
-    for ch in text:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == sep and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
-    parts.append("".join(current))
-    return parts
-
-
-#: Modules of built-in decorators beside this one (imported when a decorator is named on the command line).
-_BUILTIN_MODULES = (
-    "flowstone.flow.compute_decorators",
-    "flowstone.flow.secrets_decorator",
-    "flowstone.flow.environment_decorators",
-)
-
-
-def parse_decorator_spec(spec: str) -> StepDecorator:
-    """``'retry:times=2,minutes_between_retries=0'`` -> a RetryDecorator (as given by ``--with``)."""
-    import importlib
-
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
-    name, _, rest = spec.partition(":")
-    name = name.strip()
-    if name not in DECORATORS:
-        raise FlowstoneException(
-            f"Unknown decorator '{name}' in --with {spec!r}; available: {', '.join(sorted(DECORATORS))}."
-        )
-    attributes: dict[str, Any] = {}
-    for item in filter(None, (p.strip() for p in _split_top_level(rest, ","))):
-        key, eq, raw = item.partition("=")
-        if not eq:
-            raise FlowstoneException(f"Cannot parse '{item}' in --with {spec!r}: expected attribute=value.")
-        try:
-            attributes[key.strip()] = ast.literal_eval(raw.strip())
-        except (ValueError, SyntaxError):
-            attributes[key.strip()] = raw.strip()
-    return DECORATORS[name](attributes, statically_defined=False)

@@ -10,7 +10,8 @@ changed:
   iterated artifact is replaced by the hash of this branch's item and its index, so adding an item to a foreach
   runs one more task, not all of them (unless the step names the whole artifact, ``self.items``). A task of a
   @parallel step adds its node index and the number of nodes; a task on a loop, its round (``iteration``), so
-  a round whose inputs equal an earlier round's is still a task of its own;
+  a round whose inputs equal an earlier round's is still a task of its own. The flow's config values count for
+  every step (a config can change a step through its decorators or mutators, not only through what it reads);
 - environment: the Python version and the versions of the installed packages the code uses.
 """
 
@@ -26,6 +27,7 @@ from flowstone.datastore.hashing import hash_chunks
 from flowstone.datastore.records import dump_json
 from flowstone.errors import IntegrityError, TaskNotDone
 from flowstone.flow.artifacts import item_at
+from flowstone.flow.configure import applied_configs
 from flowstone.flow.decorators import StepDecorator
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.runtime.external import why_external_reads_changed
@@ -34,7 +36,7 @@ from flowstone.runtime.scheduler import TaskPlan
 
 __all__ = ["CacheKey", "CacheLookup", "Locator", "TaskCache", "unusable_artifacts"]
 
-KEY_FORMAT = 1
+KEY_FORMAT = 2  # 2: the configs are part of the inputs
 
 
 class CacheKey(NamedTuple):
@@ -76,6 +78,7 @@ class TaskCache:
         self._code: dict[str, dict[str, Any]] = {}
         self._records: dict[str, dict[str, ArtifactRecord]] = {}
         self._item_hashes: dict[str, list[str]] = {}
+        self._configs: dict[str, str] | None = None
 
     # -- what may be cached -----------------------------------------------------------------------
     def why_not_cacheable(self, step_name: str) -> str | None:
@@ -95,7 +98,7 @@ class TaskCache:
             "format": KEY_FORMAT,
             "step": plan.step_name,
             "code": self._code_component(plan.step_name),
-            "inputs": self._inputs_component(plan, locate, parameters),
+            "inputs": {**self._inputs_component(plan, locate, parameters), "configs": self._configs_component()},
             "environment": self._environment_component(plan.step_name),
         }
         if plan.iteration is not None:  # a step on a loop: each round is a task of its own
@@ -139,6 +142,20 @@ class TaskCache:
             except OSError:
                 files[relative] = "missing"
         return {"version": options.get("version"), "files": files}
+
+    def _configs_component(self) -> dict[str, str]:
+        """Config name -> hash of its value (of its canonical JSON, so a value read back from the run's record for
+        resume hashes the same)."""
+        if self._configs is None:
+            values = applied_configs(self.flow_cls) or {}
+            self._configs = {name: self._config_hash(value) for name, value in sorted(values.items())}
+        return self._configs
+
+    def _config_hash(self, value: Any) -> str:
+        try:
+            return _digest(value)
+        except (TypeError, ValueError):  # a plain config holding objects JSON cannot express
+            return hash_chunks(self.fds.serializers.serialize(value).chunks)
 
     def _environment_component(self, step_name: str) -> dict[str, Any]:
         python = ".".join(str(p) for p in sys.version_info[:3])

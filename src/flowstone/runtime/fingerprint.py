@@ -109,8 +109,11 @@ class StepFingerprinter:
         self._stdlib = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
 
     def step(self, step_name: str) -> CodeFingerprint:
+        """The step function's code, with the code its decorators run around it (user step decorators)."""
         if step_name not in self._cache:
-            self._cache[step_name] = self._walk(getattr(self.flow_cls, step_name))
+            function = getattr(self.flow_cls, step_name)
+            decorator_code = [obj for deco in getattr(function, "decorators", ()) for obj in deco.keyed_code()]
+            self._cache[step_name] = self._walk([function, *decorator_code])
         return self._cache[step_name]
 
     # -- classification ---------------------------------------------------------------------------
@@ -141,13 +144,13 @@ class StepFingerprinter:
         return f"{path}:{getattr(obj, '__qualname__', '?')}"
 
     # -- the walk ---------------------------------------------------------------------------------
-    def _walk(self, step_function: Any) -> CodeFingerprint:
+    def _walk(self, roots: list[Any]) -> CodeFingerprint:
         sources: dict[str, str] = {}
         constants: dict[str, str] = {}
         packages: dict[str, str] = {}
         self_attributes: set[str] = set()
         reads_identity = False
-        queue: list[Any] = [step_function]
+        queue: list[Any] = list(roots)
         seen: set[int] = set()
         while queue:
             obj = queue.pop()

@@ -17,6 +17,7 @@ from typing import Any
 
 from flowstone.datastore import FlowDataStore
 from flowstone.executors.base import Executor, Exited, OutputLine
+from flowstone.flow.configure import ensure_configured
 from flowstone.flow.current import get_username
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.flow.include_file import plain_values
@@ -56,11 +57,12 @@ class RunLoop:
         self.executor = executor
         self.options = options or RunOptions()
         self.console = console or Console()
+        self.username = get_username()
+        ensure_configured(flow_cls, self.username)  # its configs read, its mutators run: before its graph is read
         self.graph = flow_cls._get_graph()
         self.decorators = step_decorators(self.graph, self.options.decospecs)
         self.policies = {name: AttemptPolicy(decorators) for name, decorators in self.decorators.items()}
         self.scheduler = Scheduler(self.graph)
-        self.username = get_username()
         self.run_id = ""
         self._run: RunInfo | None = None
         self._parameters: dict[str, Any] = {}
@@ -69,8 +71,7 @@ class RunLoop:
         self._done_attempts: dict[str, int] = {}  # "step/task_id" -> its successful attempt
         self._task_numbers = itertools.count(1)
         self._failed: list[str] = []
-        self._finished = 0
-        self._stopping = self._end_done = False
+        self._finished, self._stopping, self._end_done = 0, False, False
         self.cache = TaskCache(flow_cls, flow_datastore, self.decorators, enabled=self.options.use_cache)
         self.reuse = ReusePolicy(self.cache, clone_only=self.options.clone_only)
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flowstone.errors import FlowSpecError
-from flowstone.flow.decorators import StepDecorator, parse_decorator_spec
+from flowstone.flow.decorator_specs import parse_decorator_spec
+from flowstone.flow.decorators import StepDecorator
 from flowstone.flow.graph import FlowGraph
 
 __all__ = ["run_notes", "step_decorators"]

@@ -7,13 +7,14 @@ marker is written by the runner afterwards, once the task's logs are stored too 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,10 +22,12 @@ from flowstone._environ import temporary_environ
 from flowstone.datastore import FlowDataStore, TaskDataStore
 from flowstone.errors import FlowSpecError, TimeoutException
 from flowstone.flow.artifacts import ArtifactSource, Inputs, InputView
+from flowstone.flow.configure import ensure_configured
 from flowstone.flow.current import current
 from flowstone.flow.decorators import ExceptionWrapper
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.flow.transitions import Transition
+from flowstone.flow.user_decorators import bound_decorators
 from flowstone.runtime.attempts import AttemptPolicy
 from flowstone.runtime.task_spec import TaskResult, TaskSpec
 from flowstone.s3.reads import ExternalRead, recording_reads
@@ -41,6 +44,10 @@ class FailureHandledByCatch(Exception):
 def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataStore) -> TaskResult:
     """Run one attempt of a task and store what it produced."""
     started = time.time()
+    # the flow as the run's configs make it (a process that has not applied them yet does it now, to the same
+    # effect: a node of a cluster, or one forked before the configs were known)
+    ensure_configured(flow_cls, spec.run.username, spec.run.configs)
+    spec = spec._replace(decorators=bound_decorators(flow_cls, spec.decorators))  # user decorators travel by name
     datastore = flow_datastore.get_datastore_for_task(spec.run_id, spec.step_name, spec.task_id, spec.attempt, "w")
     datastore.init_task()
     policy = AttemptPolicy(spec.decorators)
@@ -75,6 +82,7 @@ def _task_context(spec: TaskSpec, flow_cls: type[FlowSpec]) -> Iterator[None]:
         tags=list(spec.run.tags),
         parameter_names=[param.name for _, param in flow_cls._get_parameters()],
         parallel=spec.parallel,
+        **(spec.run.project or {}),
     )
     set_task_context(TaskContext(spec.flow_name, spec.run_id, lambda: current.tempdir or tempfile.gettempdir()))
     try:
@@ -131,8 +139,7 @@ def _run_step(flow: FlowSpec, spec: TaskSpec, policy: AttemptPolicy) -> TaskResu
                 raise FailureHandledByCatch(
                     f"Attempt {policy.last_user_attempt} of {spec.pathspec} crashed; @catch continues the flow."
                 )
-            step_function = getattr(flow, spec.step_name)
-            step_function(flow._task["inputs"]) if node.is_join else step_function()
+            _call_step(flow, spec, node.is_join)
             for deco in spec.decorators:
                 deco.task_post_step(flow)
     except Exception as exc:
@@ -145,6 +152,19 @@ def _run_step(flow: FlowSpec, spec: TaskSpec, policy: AttemptPolicy) -> TaskResu
         for deco in spec.decorators:
             deco.task_finally(flow)
     return _transition_result(flow, spec, caught)
+
+
+def _call_step(flow: FlowSpec, spec: TaskSpec, is_join: bool) -> None:
+    """The step function, inside each decorator's ``wrap_step`` (the last decorator listed is the outermost)."""
+    step_function = getattr(flow, spec.step_name)
+
+    def run_step() -> None:
+        step_function(flow._task["inputs"]) if is_join else step_function()
+
+    call: Callable[[], None] = run_step
+    for deco in spec.decorators:
+        call = functools.partial(deco.wrap_step, call, flow)
+    call()
 
 
 def _transition_result(flow: FlowSpec, spec: TaskSpec, caught: bool) -> TaskResult:

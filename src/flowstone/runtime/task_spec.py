@@ -29,6 +29,8 @@ class RunInfo(NamedTuple):
     origin_run_id: str | None = None
     code_package: str | None = None
     max_num_splits: int = 100
+    configs: dict[str, Any] | None = None  # config name -> value, as the run read them
+    project: dict[str, Any] | None = None  # the @project fields of current (flow/project.py ProjectInfo)
 
 
 class TaskSpec(NamedTuple):

@@ -62,6 +62,7 @@ def _code_changes(old: dict[str, Any], new: dict[str, Any], load: SourceLoader |
 
 def _input_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     lines = _dict_changes("input artifact", old.get("artifacts", {}), new.get("artifacts", {}), _short)
+    lines += _dict_changes("config", old.get("configs", {}), new.get("configs", {}), _short)
     old_foreach, new_foreach = old.get("foreach", []), new.get("foreach", [])
     if old_foreach != new_foreach:
         for level, (before, after) in enumerate(zip(old_foreach, new_foreach, strict=False)):
