@@ -24,6 +24,8 @@ _EXPORTS = {
     "secrets": "flowstone.flow.secrets_decorator",
     "pypi": "flowstone.flow.environment_decorators",
     "conda": "flowstone.flow.environment_decorators",
+    "pypi_base": "flowstone.flow.environment_decorators",
+    "conda_base": "flowstone.flow.environment_decorators",
     "profile": "flowstone.flow.multicore",
     "parallel_map": "flowstone.flow.multicore",
     "parallel_imap_unordered": "flowstone.flow.multicore",

@@ -22,6 +22,7 @@ from flowstone.flow.flowspec import FlowSpec
 from flowstone.flow.lint import check_graph
 from flowstone.flow.parameters import resolve_parameter_values
 from flowstone.flow.project import ProjectInfo
+from flowstone.runtime.step_environments import ENVIRONMENT_KINDS
 from flowstone.settings import SHARED_DATASTORE_TYPES, Settings, datastore_type_of_root
 
 __all__ = ["build_cli", "refresh_parameter_options", "run_flow_cli"]
@@ -37,6 +38,7 @@ class CliState:
     production: bool = False
     project_options_given: bool = False
     project: ProjectInfo | None = None  # known once the flow's configs are applied
+    environment: str | None = None  # --environment
 
     @property
     def flow_name(self) -> str:
@@ -163,7 +165,8 @@ def _flow_group(flow_cls: type[FlowSpec]) -> click.Group:
     )
     @click.option("--datastore-root", default=None, help="Root of the datastore (a folder, s3://..., azure://...).")
     @click.option("--metadata", default=None, help="Accepted for compatibility: metadata lives in the datastore.")
-    @click.option("--environment", default=None, help="Accepted for compatibility: tasks use this environment.")
+    @click.option("--environment", default=None,
+                  help="pypi, conda or uv: steps with @pypi/@conda run in their own environments, built with uv.")
     @click.option("--event-logger", default=None, hidden=True)
     @click.option("--monitor", default=None, hidden=True)
     @click.option(
@@ -180,7 +183,8 @@ def _flow_group(flow_cls: type[FlowSpec]) -> click.Group:
             environment: str | None, event_logger: str | None, monitor: str | None, package_suffixes: str | None,
             pylint: bool | None, quiet: bool, decospecs: tuple[str, ...], **setup: Any) -> None:  # fmt: skip
         _note_compatibility_options(metadata, environment, event_logger, monitor, package_suffixes, pylint)
-        ctx.obj = CliState(flow_cls, _group_settings(datastore, datastore_root), quiet, decospecs)
+        ctx.obj = CliState(flow_cls, _group_settings(datastore, datastore_root), quiet, decospecs,
+                           environment=environment)  # fmt: skip
         apply_setup(ctx, ctx.obj, **setup)  # configs read and applied, mutators run: the flow is now concrete
 
     return cli
@@ -192,7 +196,7 @@ def _note_compatibility_options(metadata: str | None, environment: str | None, e
     """Say which of Metaflow's options, given values that would matter there, do nothing here."""
     if metadata not in (None, "local"):
         _note_ignored("--metadata", metadata, "run metadata is kept in the datastore itself.")
-    if environment not in (None, "local"):
+    if environment not in (None, "local", *ENVIRONMENT_KINDS):
         _note_ignored("--environment", environment, "tasks run in the current Python environment.")
     for option, value in (("--event-logger", event_logger), ("--monitor", monitor)):
         if value not in (None, "nullSidecarLogger", "nullSidecarMonitor"):

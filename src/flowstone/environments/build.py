@@ -9,6 +9,7 @@ packages flowstone's task code needs (at the runner's versions); flowstone itsel
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import os
 import shutil
@@ -16,7 +17,6 @@ import sys
 import tempfile
 from typing import NamedTuple
 
-from flowstone.datastore.hashing import hash_chunks
 from flowstone.environments.spec import EnvironmentSpec
 from flowstone.environments.uv import run_uv
 from flowstone.errors import EnvironmentBuildError
@@ -56,7 +56,7 @@ def _interpreter(version: str) -> str:
 def resolve(spec: EnvironmentSpec, ds_type: str, cache_dir: str) -> list[str]:
     """The pinned requirements (``name==version`` lines) of ``spec``, resolved once and kept."""
     requirements = [*spec.requirements(), *runtime_requirements(ds_type)]
-    key = hash_chunks([("\n".join([_python_version(spec), *requirements])).encode()])
+    key = _digest([_python_version(spec), *requirements])
     path = os.path.join(cache_dir, "resolved", f"{key}.txt")
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
@@ -73,7 +73,7 @@ def build(spec: EnvironmentSpec, ds_type: str, cache_dir: str) -> BuiltEnvironme
     """The environment for ``spec``: built now if no run built it before."""
     pinned = resolve(spec, ds_type, cache_dir)
     version = _python_version(spec)
-    key = hash_chunks([("\n".join([version, *pinned])).encode()])
+    key = _digest([version, *pinned])
     folder = os.path.join(cache_dir, "envs", key)
     python = os.path.join(folder, "bin", "python")
     resolved = dict(line.split("==", 1) for line in pinned if "==" in line)
@@ -110,6 +110,10 @@ def task_path() -> str:
         os.symlink(os.path.dirname(os.path.abspath(flowstone.__file__)), os.path.join(folder, "flowstone"))
         _task_path.append(folder)
     return _task_path[0]
+
+
+def _digest(lines: list[str]) -> str:
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
 def _write_atomically(path: str, text: str) -> None:

@@ -13,8 +13,20 @@ from typing import Any, ClassVar
 
 from flowstone.errors import FlowSpecError
 from flowstone.flow.decorators import StepDecorator, make_step_decorator
+from flowstone.flow.flow_decorators import FlowDecorator, flow_decorators, make_flow_decorator
 
-__all__ = ["CondaDecorator", "PyPIDecorator", "conda", "environment_request", "pypi"]
+__all__ = [
+    "CondaBaseDecorator",
+    "CondaDecorator",
+    "PyPIBaseDecorator",
+    "PyPIDecorator",
+    "conda",
+    "conda_base",
+    "environment_request",
+    "pypi",
+    "pypi_base",
+    "step_environment_request",
+]
 
 
 def environment_request(attributes: dict[str, Any], kind: str, where: str) -> dict[str, Any]:
@@ -53,3 +65,44 @@ class CondaDecorator(_EnvironmentDecorator):
 
 pypi = make_step_decorator(PyPIDecorator)
 conda = make_step_decorator(CondaDecorator)
+
+
+class _EnvironmentBaseDecorator(FlowDecorator):
+    """The flow-level default of a step's environment decorator."""
+
+    kind: ClassVar[str]
+
+    def _validate_attributes(self) -> None:
+        environment_request(self.attributes, self.kind, f"@{self.name}")
+
+
+class PyPIBaseDecorator(_EnvironmentBaseDecorator):
+    name = "pypi_base"
+    kind = "pypi"
+    defaults: ClassVar[dict[str, Any]] = {"packages": {}, "python": None, "disabled": None}
+
+
+class CondaBaseDecorator(_EnvironmentBaseDecorator):
+    name = "conda_base"
+    kind = "conda"
+    defaults: ClassVar[dict[str, Any]] = {"packages": {}, "libraries": {}, "python": None, "disabled": None}
+
+
+pypi_base = make_flow_decorator(PyPIBaseDecorator)
+conda_base = make_flow_decorator(CondaBaseDecorator)
+
+
+def step_environment_request(flow_cls: type, step_decorators: tuple[StepDecorator, ...]) -> dict[str, Any] | None:
+    """What a step's environment holds: the flow-level base with the step's own decorator on top (its packages
+    added, its versions and python winning), or None if neither asks for one (or ``disabled``)."""
+    bases = [d for d in flow_decorators(flow_cls) if isinstance(d, _EnvironmentBaseDecorator)]
+    requests = [environment_request(d.attributes, d.kind, f"@{d.name}") for d in bases]
+    requests += [r for r in (d.environment_request() for d in step_decorators) if r is not None]
+    if not requests:
+        return None
+    merged: dict[str, Any] = {"kind": requests[-1]["kind"], "python": None, "packages": {}, "disabled": False}
+    for request in requests:
+        merged["packages"].update(request["packages"])
+        merged["python"] = request["python"] or merged["python"]
+        merged["disabled"] = request["disabled"]
+    return None if merged["disabled"] else merged

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 from flowstone.datastore import ArtifactRecord, FlowDataStore, TaskDataStore
 from flowstone.datastore.hashing import hash_chunks
 from flowstone.datastore.records import dump_json
+from flowstone.environments.build import BuiltEnvironment
 from flowstone.errors import IntegrityError, TaskNotDone
 from flowstone.flow.artifacts import item_at
 from flowstone.flow.configure import applied_configs
@@ -69,11 +70,13 @@ class TaskCache:
         fds: FlowDataStore,
         decorators: dict[str, tuple[StepDecorator, ...]],
         enabled: bool = True,
+        environments: dict[str, BuiltEnvironment] | None = None,
     ) -> None:
         self.flow_cls = flow_cls
         self.fds = fds
         self.decorators = decorators
         self.enabled = enabled
+        self.environments = environments or {}  # steps with their own environment: its packages count
         self.fingerprints = StepFingerprinter(flow_cls)
         self._code: dict[str, dict[str, Any]] = {}
         self._records: dict[str, dict[str, ArtifactRecord]] = {}
@@ -158,6 +161,9 @@ class TaskCache:
             return hash_chunks(self.fds.serializers.serialize(value).chunks)
 
     def _environment_component(self, step_name: str) -> dict[str, Any]:
+        own = self.environments.get(step_name)
+        if own is not None:  # everything installed in the step's environment, as resolved
+            return {"environment": own.key, "packages": dict(sorted(own.resolved.items()))}
         python = ".".join(str(p) for p in sys.version_info[:3])
         return {"python": python, "packages": dict(sorted(self.fingerprints.step(step_name).packages.items()))}
 

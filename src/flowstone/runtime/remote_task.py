@@ -10,6 +10,7 @@ the datastore; only the :class:`~flowstone.runtime.task.TaskResult` returns to t
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 import io
@@ -23,12 +24,14 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from flowstone.datastore import FlowDataStore
+from flowstone.environments.build import BuiltEnvironment
 from flowstone.errors import FlowstoneException
 from flowstone.executors.base import Executor
 from flowstone.executors.remote import RemoteExecutor, RemoteTask, TaskResources
 from flowstone.flow.decorators import StepDecorator
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.runtime.package import CODE_PACKAGE_ROOT
+from flowstone.runtime.step_environments import task_variables
 from flowstone.runtime.task import run_task
 from flowstone.runtime.task_spec import TaskResult, TaskSpec
 
@@ -91,12 +94,19 @@ def code_package_ref(flow_cls: type[FlowSpec], key: str) -> CodePackageRef:
     return CodePackageRef(key, os.path.basename(module.__file__ or ""), flow_cls.__module__, flow_cls.__name__)
 
 
-def task_function(
-    executor: Executor, flow_cls: type[FlowSpec], spec: TaskSpec, fds: FlowDataStore
-) -> Callable[[], Any]:
-    """The function that runs the task ``spec`` on ``executor`` (picklable: it may travel to another machine)."""
+def task_function(executor: Executor, flow_cls: type[FlowSpec], spec: TaskSpec, fds: FlowDataStore,
+                  environment: BuiltEnvironment | None = None) -> Callable[[], Any]:  # fmt: skip
+    """The function that runs the task ``spec`` on ``executor`` (picklable: it may travel to another machine).
+    A task with its own ``environment`` loads the flow from the run's code package in that environment's Python,
+    as a remote task does; artifacts cross through the datastore."""
     if isinstance(executor, RemoteExecutor):
+        if environment is not None:
+            raise FlowstoneException(f"Step '{spec.step_name}' has its own environment (@pypi/@conda): such steps "
+                                     f"run on this machine only; run without --with ray.")  # fmt: skip
         return remote_task(flow_cls, spec, fds)
+    if environment is not None:
+        task = remote_task(flow_cls, spec, fds)
+        return dataclasses.replace(task, interpreter=environment.python, environment=task_variables(environment))
     return functools.partial(run_task, flow_cls, spec, fds)
 
 

@@ -33,6 +33,7 @@ from flowstone.runtime.reuse import Decision, ReusePolicy
 from flowstone.runtime.run_record import RunOptions, RunOutcome, finish_run, start_run
 from flowstone.runtime.scheduler import FinishedTask, Scheduler, TaskPlan
 from flowstone.runtime.step_config import run_notes, step_decorators
+from flowstone.runtime.step_environments import environments_for_run
 from flowstone.runtime.task_spec import RunInfo, TaskResult, TaskSpec, spec_for_attempt
 
 __all__ = ["RunLoop"]
@@ -52,11 +53,8 @@ class RunLoop:
 
     def __init__(self, flow_cls: type[FlowSpec], flow_datastore: FlowDataStore, executor: Executor,
                  options: RunOptions | None = None, console: Console | None = None) -> None:  # fmt: skip
-        self.flow_cls = flow_cls
-        self.fds = flow_datastore
-        self.executor = executor
-        self.options = options or RunOptions()
-        self.console = console or Console()
+        self.flow_cls, self.fds, self.executor = flow_cls, flow_datastore, executor
+        self.options, self.console = options or RunOptions(), console or Console()
         self.username = get_username()
         ensure_configured(flow_cls, self.username)  # its configs read, its mutators run: before its graph is read
         self.graph = flow_cls._get_graph()
@@ -72,7 +70,9 @@ class RunLoop:
         self._task_numbers = itertools.count(1)
         self._failed: list[str] = []
         self._finished, self._stopping, self._end_done = 0, False, False
-        self.cache = TaskCache(flow_cls, flow_datastore, self.decorators, enabled=self.options.use_cache)
+        self.environments = environments_for_run(flow_cls, self.decorators, self.options.environment,
+                                                 flow_datastore.settings, self.console.info)  # before any task
+        self.cache = TaskCache(flow_cls, flow_datastore, self.decorators, self.options.use_cache, self.environments)
         self.reuse = ReusePolicy(self.cache, clone_only=self.options.clone_only)
 
     # -- the run ----------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ class RunLoop:
         input_attempts = tuple(self._done_attempts[p] for p in plan.input_paths)
         spec = spec_for_attempt(self._run, plan, task_id, attempt.group.attempt, input_attempts,
                                 self.decorators[plan.step_name], self._parameters, decision.info)  # fmt: skip
-        task = task_function(self.executor, self.flow_cls, spec, self.fds)  # picklable: it may travel
+        task = task_function(self.executor, self.flow_cls, spec, self.fds, self.environments.get(plan.step_name))
         pid = self.executor.submit(spec.task_id, task, time_limit=self.policies[plan.step_name].kill_after)
         prefix = f"{self.run_id}/{spec.step_name}/{spec.task_id} (pid {pid})"
         cacheable = decision.key is not None and self.cache.why_not_cacheable(plan.step_name) is None

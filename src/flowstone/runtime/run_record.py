@@ -41,6 +41,7 @@ class RunOptions(NamedTuple):
     use_cache: bool = True  # reuse results of earlier tasks with the same cache key
     clone_only: bool = False  # resume: clone the origin's tasks even if their cache key changed
     project: ProjectInfo | None = None  # the flow's @project, on the branch the command line chose
+    environment: str | None = None  # --environment: pypi, conda or uv build the steps' own environments
 
 
 class RunOutcome(NamedTuple):
