@@ -13,7 +13,7 @@ PUBLIC = {
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace", "default_namespace",
     "metadata", "get_metadata", "default_metadata", "Runner", "S3",
     "kubernetes", "batch", "secrets", "profile", "parallel_map", "parallel_imap_unordered", "pypi", "conda",
-    "pypi_base", "conda_base",
+    "pypi_base", "conda_base", "schedule", "trigger", "trigger_on_finish",
     "Config", "config_expr", "project", "FlowMutator", "StepMutator", "UserStepDecorator", "user_step_decorator",
 }  # fmt: skip
 

@@ -88,3 +88,23 @@ def test_profile_prints_or_accumulates(capsys: pytest.CaptureFixture[str]) -> No
     with profile("load", stats_dict=stats):
         pass
     assert capsys.readouterr().out == "" and set(stats) == {"load"}
+
+
+def test_scheduling_decorators_are_recorded_listed_and_noted(tmp_path: Path) -> None:
+    run = run_flow("scheduled_flow.py", root=tmp_path / "ds")
+    assert run.ok, run.output
+    assert run.output.count("Note: @schedule is recorded with the run; flowstone has no scheduler") == 1
+    assert "Note: @trigger_on_finish is recorded" in run.output
+    assert run.run_id is not None
+    recorded = {d["name"]: d["attributes"] for d in run.fds.load_run_record(run.run_id)["flow_decorators"]}
+    assert recorded["schedule"]["cron"] == "0 3 * * *" and recorded["trigger_on_finish"]["flow"] == "UpstreamFlow"
+    show = run_flow("scheduled_flow.py", root=tmp_path / "ds", command="show")
+    assert "Flow decorators: " in show.output and "@schedule(cron='0 3 * * *'" in show.output
+    assert "@trigger_on_finish(flow='UpstreamFlow'" in show.output
+
+
+def test_a_bad_schedule_is_refused_when_the_flow_is_defined() -> None:
+    from flowstone.flow.schedule_decorators import ScheduleDecorator
+
+    with pytest.raises(FlowSpecError, match="must be a cron expression"):
+        ScheduleDecorator({"cron": "every day"})

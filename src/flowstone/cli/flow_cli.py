@@ -231,7 +231,7 @@ def _show_command(flow_cls: type[FlowSpec]) -> click.Command:
     def show(state: CliState) -> None:
         from flowstone.cli.show import show_lines
 
-        click.echo("\n".join(show_lines(flow_cls._get_graph())))
+        click.echo("\n".join(show_lines(flow_cls._get_graph(), flow_cls)))
 
     return show
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flowstone.flow.flow_decorators import flow_decorators
 from flowstone.flow.graph import SWITCH, DAGNode, FlowGraph
 
 __all__ = ["show_lines"]
@@ -40,9 +41,12 @@ def _arrow(graph: FlowGraph, node: DAGNode) -> str:
     return arrow
 
 
-def show_lines(graph: FlowGraph) -> list[str]:
-    """The lines ``show`` prints."""
+def show_lines(graph: FlowGraph, flow_cls: type | None = None) -> list[str]:
+    """The lines ``show`` prints: the flow's doc and decorators, then each step."""
     lines = [graph.doc, ""] if graph.doc else []
+    decorators = flow_decorators(flow_cls) if flow_cls is not None else []
+    if decorators:
+        lines += [f"Flow decorators: {', '.join(repr(d) for d in decorators)}", ""]
     for node in graph.sorted_nodes():
         lines.append(f"Step {node.name}{_kind(graph, node)}")
         lines.extend(f"    {line}" for line in (node.doc or "?").splitlines())

@@ -56,6 +56,10 @@ class FlowDecorator:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "attributes": dict(self.attributes), "static": self.statically_defined}
 
+    def run_note(self, runtime: str) -> str | None:
+        """A note for the user, printed once per run (``runtime`` is where tasks run: 'local', 'ray')."""
+        return None
+
     def __repr__(self) -> str:
         return f"@{self.name}({', '.join(f'{k}={v!r}' for k, v in self.attributes.items())})"
 

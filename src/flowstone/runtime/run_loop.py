@@ -84,7 +84,7 @@ class RunLoop:
                               parameter_values)  # fmt: skip
         self.run_id = self._run.run_id
         self.console.info(f"Workflow starting (run-id {self.run_id}):")
-        for note in run_notes(self.decorators, runtime_name(self.executor)):
+        for note in run_notes(self.flow_cls, self.decorators, runtime_name(self.executor)):
             self.console.info(note)
         self.console.start_progress()
         self._queue.extend(group_plans(self.scheduler.initial()))

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from flowstone.datastore import FlowDataStore
 from flowstone.flow.configure import applied_configs
+from flowstone.flow.flow_decorators import flow_decorators
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.flow.include_file import IncludedFile, plain_values
 from flowstone.flow.project import ProjectInfo
@@ -90,6 +91,7 @@ def create_run(fds: FlowDataStore, run: NewRun, run_id_file: str | None = None) 
         "graph": run.flow_cls._get_graph().describe(),
         "origin_run_id": run.origin_run_id,
         "decospecs": list(run.decospecs),
+        "flow_decorators": [_jsonable(d.describe()) for d in flow_decorators(run.flow_cls)],
         "configs": {k: _jsonable(v) for k, v in (run.configs or {}).items()},  # resume runs with these
         "project": run.project._asdict() if run.project else None,
         "runner": {"pid": os.getpid(), "host": os.uname().nodename},

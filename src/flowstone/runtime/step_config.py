@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from flowstone.errors import FlowSpecError
 from flowstone.flow.decorator_specs import parse_decorator_spec
 from flowstone.flow.decorators import StepDecorator
+from flowstone.flow.flow_decorators import flow_decorators
 from flowstone.flow.graph import FlowGraph
 
 __all__ = ["run_notes", "step_decorators"]
@@ -34,12 +35,16 @@ def step_decorators(graph: FlowGraph, decospecs: Iterable[str] = ()) -> dict[str
     return result
 
 
-def run_notes(decorators: dict[str, tuple[StepDecorator, ...]], runtime: str) -> list[str]:
-    """What the steps' decorators have to say about a run on ``runtime``: each note once, with its steps."""
+def run_notes(flow_cls: type, decorators: dict[str, tuple[StepDecorator, ...]], runtime: str) -> list[str]:
+    """What the flow's and the steps' decorators have to say about a run on ``runtime``: each note once (a step
+    decorator's with its steps)."""
+    flow_notes = [note for note in (d.run_note(runtime) for d in flow_decorators(flow_cls)) if note]
     notes: dict[str, list[str]] = {}
     for step_name, step_decos in decorators.items():
         for deco in step_decos:
             note = deco.run_note(runtime)
             if note:
                 notes.setdefault(note, []).append(step_name)
-    return [f"Note: {note} (steps: {', '.join(steps)})" for note, steps in notes.items()]
+    return [f"Note: {note}" for note in flow_notes] + [
+        f"Note: {note} (steps: {', '.join(steps)})" for note, steps in notes.items()
+    ]
