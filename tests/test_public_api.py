@@ -14,6 +14,7 @@ PUBLIC = {
     "metadata", "get_metadata", "default_metadata", "Runner", "S3",
     "kubernetes", "batch", "secrets", "profile", "parallel_map", "parallel_imap_unordered", "pypi", "conda",
     "pypi_base", "conda_base", "schedule", "trigger", "trigger_on_finish",
+    "NBRunner", "Deployer",
     "Config", "config_expr", "project", "FlowMutator", "StepMutator", "UserStepDecorator", "user_step_decorator",
 }  # fmt: skip
 

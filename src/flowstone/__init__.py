@@ -50,6 +50,8 @@ _EXPORTS = {
     "Task": "flowstone.client.tasks",
     "DataArtifact": "flowstone.client.artifacts",
     "Runner": "flowstone.client.runner",
+    "NBRunner": "flowstone.client.notebook",
+    "Deployer": "flowstone.client.deployer",
     "namespace": "flowstone.client.context",
     "get_namespace": "flowstone.client.context",
     "default_namespace": "flowstone.client.context",
