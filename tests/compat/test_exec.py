@@ -68,3 +68,40 @@ def test_outside_exec_metaflow_is_left_alone() -> None:
            "else:\n    print(metaflow is flowstone)\n"  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() in ("absent", "False"), out.stderr  # never flowstone, unless asked for
+
+
+ENV_FLOW = '''
+from metaflow import FlowSpec, pypi, step
+
+
+class UnmodifiedEnvFlow(FlowSpec):
+    @pypi(packages={"six": "1.16.0"})
+    @step
+    def start(self):
+        import six
+
+        self.six_version = six.__version__
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("six", self.six_version)
+
+
+if __name__ == "__main__":
+    UnmodifiedEnvFlow()
+'''
+
+
+def test_a_step_in_its_own_environment_imports_metaflow_too(tmp_path: Path) -> None:
+    """The step's flow file is loaded again in the environment's Python: its `metaflow` imports are served
+    there too."""
+    import os
+
+    (tmp_path / "unmodified_env_flow.py").write_text(ENV_FLOW)
+    env = {**os.environ, "FLOWSTONE_ENVIRONMENTS_DIR": str(tmp_path / "envs")}
+    command = [sys.executable, "-m", "flowstone.cli.main", "exec", "unmodified_env_flow.py", "--datastore-root",
+               str(tmp_path / "ds"), "--environment", "pypi", "run"]  # fmt: skip
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "six 1.16.0" in done.stdout

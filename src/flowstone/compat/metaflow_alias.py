@@ -13,8 +13,11 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import os
 import sys
 from types import ModuleType
+
+from flowstone.executors.spawned import METAFLOW_IMPORTS
 
 __all__ = ["RENAMED", "install", "installed"]
 
@@ -86,3 +89,4 @@ def install() -> None:
     for name in [n for n in sys.modules if n == ALIAS or n.startswith(ALIAS + ".")]:
         del sys.modules[name]  # a Metaflow imported before: later imports get flowstone
     sys.meta_path.insert(0, MetaflowFinder())
+    os.environ[METAFLOW_IMPORTS] = "1"  # fork servers spawned for this run (Ray nodes, environments) install it too

@@ -49,7 +49,7 @@ class _Pickled:
 _servers: dict[str, ForkExecutor] = {}
 
 
-def _server_for(prepare_key: str, prepare: bytes | None) -> ForkExecutor:
+def _server_for(prepare_key: str, prepare: bytes | None, environment: dict[str, str]) -> ForkExecutor:
     """This worker's fork server for tasks prepared under ``prepare_key`` (one at a time: a new key replaces it)."""
     server = _servers.get(prepare_key)
     if server is not None and server.alive:
@@ -60,7 +60,7 @@ def _server_for(prepare_key: str, prepare: bytes | None) -> ForkExecutor:
     warmup: Warmup | None = None
     if prepare is not None:
         warmup = pickle.loads(prepare)()  # fetches what the tasks need into this node's cache
-    spawned = spawn_fork_server(sys.executable, {}, pickle.dumps(warmup) if warmup is not None else None)
+    spawned = spawn_fork_server(sys.executable, environment, pickle.dumps(warmup) if warmup is not None else None)
     server = ForkExecutor(server=spawned)
     _servers[prepare_key] = server
     return server
@@ -76,7 +76,7 @@ def run_on_node(
 ) -> Iterator[tuple[Any, ...]]:
     """Run the pickled task in a child of this worker's fork server; yield ``("out", [(stream, line), ...])``
     batches, then ``("exit", returncode, result, timed_out, hostname, pid)``."""
-    server = _server_for(prepare_key, prepare)
+    server = _server_for(prepare_key, prepare, environment)
     variables = dict(environment)
     if gpu_ids is not None:  # the task sees the GPUs Ray gave it, and no others
         variables["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in gpu_ids())

@@ -15,7 +15,10 @@ import sys
 import tempfile
 from typing import IO, NamedTuple
 
-__all__ = ["SpawnedServer", "spawn_fork_server", "zygote_main"]
+__all__ = ["METAFLOW_IMPORTS", "SpawnedServer", "spawn_fork_server", "zygote_main"]
+
+#: Set (to "1") in a process whose `metaflow` imports flowstone serves; spawned servers serve them too.
+METAFLOW_IMPORTS = "FLOWSTONE_METAFLOW_IMPORTS"
 
 
 class SpawnedServer(NamedTuple):
@@ -56,6 +59,10 @@ def zygote_main() -> None:  # pragma: no cover - runs in the server's own interp
     sock = socket.socket(fileno=int(sys.argv[1]))
     parent = int(sys.argv[2])
     warmup = sys.stdin.buffer.read()
+    if os.environ.get(METAFLOW_IMPORTS):  # the runner serves `import metaflow` (flowstone exec): so does this
+        import importlib
+
+        importlib.import_module("flowstone.compat.metaflow_alias").install()
     if warmup:
         pickle.loads(warmup)()
     serve(sock, find_prctl(), parent)

@@ -28,6 +28,7 @@ from flowstone.environments.build import BuiltEnvironment
 from flowstone.errors import FlowstoneException
 from flowstone.executors.base import Executor
 from flowstone.executors.remote import RemoteExecutor, RemoteTask, TaskResources
+from flowstone.executors.spawned import METAFLOW_IMPORTS
 from flowstone.flow.decorators import StepDecorator
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.runtime.package import CODE_PACKAGE_ROOT
@@ -106,7 +107,8 @@ def task_function(executor: Executor, flow_cls: type[FlowSpec], spec: TaskSpec, 
         return remote_task(flow_cls, spec, fds)
     if environment is not None:
         task = remote_task(flow_cls, spec, fds)
-        return dataclasses.replace(task, interpreter=environment.python, environment=task_variables(environment))
+        variables = {**task.environment, **task_variables(environment)}
+        return dataclasses.replace(task, interpreter=environment.python, environment=variables)
     return functools.partial(run_task, flow_cls, spec, fds)
 
 
@@ -125,6 +127,8 @@ def remote_task(flow_cls: type[FlowSpec], spec: TaskSpec, fds: FlowDataStore) ->
         prepare=functools.partial(fetch_code_package, ref, fds),
         prepare_key=f"{ref.key}/{ref.module}/{ref.class_name}",
         resources=resources_of(spec.decorators),
+        # a flow file run with `flowstone exec` imports `metaflow`: the node loading it must serve that too
+        environment={METAFLOW_IMPORTS: "1"} if os.environ.get(METAFLOW_IMPORTS) else {},
     )
 
 
