@@ -3,6 +3,7 @@ download; its logs (from a line on, for following a running task); and why it ra
 
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Any
 
 from flowstone.client.summaries import summarize_task, task_attempts
@@ -69,7 +70,9 @@ class TasksApi:
             raise HTTPError(404, f"Unknown log stream '{stream}': use stdout or stderr.")
         task = open_task(request, **where)
         since = max(0, request.int_arg("since", 0))
-        lines = [(None if when is None else when.isoformat(), line) for when, line in task.loglines(stream)]
+        # loglines gives naive UTC times (as Metaflow does): sent as seconds since the epoch
+        lines = [(None if when is None else when.replace(tzinfo=timezone.utc).timestamp(), line)
+                 for when, line in task.loglines(stream)]  # fmt: skip
         return json_response({"lines": lines[since:], "next": max(since, len(lines)), "finished": task.finished})
 
     def _artifact(self, request: Request, name: str, where: dict[str, str]) -> Any:
