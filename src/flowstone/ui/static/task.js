@@ -11,7 +11,7 @@ function Why({ base, attempt }) {
   return html`<pre class="why">${data.lines.map((line) => {
     const t = line.trimStart();
     const kind = t.startsWith("+") && !t.startsWith("+++") ? "added" : t.startsWith("-") && !t.startsWith("---") ? "removed" : "";
-    return html`<span class=${kind}>${line}\n</span>`;
+    return html`<div class=${`why-line ${kind}`}>${line}</div>`;
   })}</pre>`;
 }
 
@@ -62,7 +62,7 @@ function Log({ base, stream, attempt, running }) {
     return () => { stopped = true; clearTimeout(timer); };
   }, [base, stream, attempt, running]);
   return html`<section class=${`log log-${stream}`}><h3>${stream} <span class="muted">${lines.length} lines</span></h3>
-    <${Failure} error=${error} /><pre>${lines.map(([t, line]) => html`<span class="line"><span class="time">${t ? when(t).slice(11) : ""}</span> ${line}\n</span>`)}</pre></section>`;
+    <${Failure} error=${error} /><pre>${lines.map(([t, line]) => html`<div class="line"><span class="time">${t ? when(t).slice(11) : ""}</span> ${line}</div>`)}</pre></section>`;
 }
 
 function Metadata({ entries }) {
