@@ -29,7 +29,7 @@ def test_runs_filter_by_status_user_and_tag_and_page(ui_server: UiServer, ui_run
     assert ids("user=bob") == [ui_runs.bob]
     assert ids("tag=best") == [ui_runs.bob]
     assert ids("tag=user:alice&status=succeeded") == [ui_runs.cached, ui_runs.fresh]
-    status, page = ui_server.get("/api/flows/UiFlow/runs?limit=2")
+    _status, page = ui_server.get("/api/flows/UiFlow/runs?limit=2")
     assert [r["run_id"] for r in page["runs"]] == [ui_runs.failed, ui_runs.bob] and page["more"] is True
     assert ids(f"limit=2&before={ui_runs.bob}") == [ui_runs.cached, ui_runs.fresh]
     assert ui_server.get("/api/flows/UiFlow/runs?status=happy")[0] == 400
