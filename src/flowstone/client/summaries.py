@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+from flowstone.client.base import run_sort_key
 from flowstone.client.runs import Flow, Run
 from flowstone.client.tasks import Task
 from flowstone.errors import DataException, FlowstoneNotFound
@@ -152,13 +153,13 @@ def run_count(flow: Flow) -> int:
 
 
 def _runs_after(flow: Flow, before: str | None) -> Iterator[Run]:
-    """The flow's runs newest first (every namespace's), after run ``before`` if given."""
-    seen = before is None
-    for run in flow._all_runs():
-        if seen:
-            yield run
-        elif run.id == before:
-            seen = True
+    """The flow's runs newest first (every namespace's), after run ``before`` if given; not read yet (a run
+    whose record is not written yet raises FlowstoneNotFound when summarized)."""
+    run_ids = sorted(flow._fds.list_run_ids(), key=run_sort_key, reverse=True)
+    if before is not None:
+        run_ids = run_ids[run_ids.index(before) + 1 :] if before in run_ids else []
+    for run_id in run_ids:
+        yield Run._lazy(flow.id, run_id, flow._ds)
 
 
 class TaskSummary(NamedTuple):
