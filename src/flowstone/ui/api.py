@@ -12,7 +12,7 @@ from flowstone.client.summaries import RunFilter, RunSummaries, RunSummary, Task
 from flowstone.client.tags import TaggingError
 from flowstone.errors import FlowstoneException, FlowstoneNotFound
 from flowstone.ui.compare import compare_runs
-from flowstone.ui.http import HTTPError, Request, Response, Router, json_response
+from flowstone.ui.http import Request, RequestRefused, Response, Router, json_response
 
 __all__ = ["RunsApi"]
 
@@ -24,14 +24,14 @@ def open_flow(name: str) -> Flow:
     try:
         return Flow(name, _namespace_check=False)
     except FlowstoneException as exc:
-        raise HTTPError(404, str(exc)) from None
+        raise RequestRefused(404, str(exc)) from None
 
 
 def open_run(flow: str, run_id: str) -> Run:
     try:
         return Run(f"{flow}/{run_id}", _namespace_check=False)
     except FlowstoneException as exc:
-        raise HTTPError(404, str(exc)) from None
+        raise RequestRefused(404, str(exc)) from None
 
 
 def run_json(summary: RunSummary) -> dict[str, Any]:
@@ -80,7 +80,7 @@ class RunsApi:
     def runs(self, request: Request, flow: str) -> Response:
         status = request.arg("status")
         if status is not None and status not in STATUSES:
-            raise HTTPError(400, f"Unknown status '{status}': use one of {', '.join(STATUSES)}.")
+            raise RequestRefused(400, f"Unknown status '{status}': use one of {', '.join(STATUSES)}.")
         where = RunFilter(status, request.arg("user"), request.arg("tag"))
         limit = max(1, min(request.int_arg("limit", 50), MAX_PAGE))
         found, more = self.summaries.runs(open_flow(flow), where, limit, request.arg("before"))
@@ -101,16 +101,16 @@ class RunsApi:
     def change_tags(self, request: Request, flow: str, run_id: str) -> Response:
         body = request.json()
         if not isinstance(body, dict):
-            raise HTTPError(400, 'Send {"add": [...], "remove": [...]}.')
+            raise RequestRefused(400, 'Send {"add": [...], "remove": [...]}.')
         run = open_run(flow, run_id)
         try:
             run.replace_tags(body.get("remove") or [], body.get("add") or [])
         except TaggingError as exc:
-            raise HTTPError(400, str(exc)) from None
+            raise RequestRefused(400, str(exc)) from None
         return json_response({"user_tags": sorted(run.user_tags)})
 
     def compare(self, request: Request, flow: str, run_a: str, run_b: str) -> Response:
         try:
             return json_response(compare_runs(open_run(flow, run_a), open_run(flow, run_b)))
         except FlowstoneNotFound as exc:
-            raise HTTPError(404, str(exc)) from None
+            raise RequestRefused(404, str(exc)) from None

@@ -12,7 +12,7 @@ from typing import Any
 
 from flowstone.errors import FlowstoneException
 from flowstone.ui.api import RunsApi
-from flowstone.ui.http import HTTPError, Request, Response, Router, json_response
+from flowstone.ui.http import Request, RequestRefused, Response, Router, json_response
 from flowstone.ui.tasks_api import TasksApi
 
 __all__ = ["STATIC", "UiApp"]
@@ -25,7 +25,7 @@ def _static_file(path: str) -> Response:
     relative = path.removeprefix("/static/")
     target = (STATIC / relative).resolve()
     if STATIC not in target.parents or not target.is_file():
-        raise HTTPError(404, f"No file {path}.")
+        raise RequestRefused(404, f"No file {path}.")
     content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
     if target.suffix == ".js":
         content_type = "text/javascript"
@@ -48,14 +48,14 @@ class UiApp:
         if response is not None:
             return response
         if request.path.startswith("/api/"):
-            raise HTTPError(404, f"No API route {request.path}.")
+            raise RequestRefused(404, f"No API route {request.path}.")
         return _static_file("/static/index.html")  # a view of the front end: it routes by the path
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         try:
             response = self.respond(request)
-        except HTTPError as exc:
+        except RequestRefused as exc:
             response = json_response({"error": str(exc)}, exc.status)
         except FlowstoneException as exc:  # the datastore refused: say what it said
             response = json_response({"error": f"{exc.headline}: {exc}"}, 500)

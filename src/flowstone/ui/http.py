@@ -12,15 +12,17 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-__all__ = ["HTTPError", "Request", "Response", "Router", "json_response"]
+from flowstone.errors import FlowstoneException
+
+__all__ = ["Request", "RequestRefused", "Response", "Router", "json_response"]
 
 _STATUS_TEXT = {200: "OK", 304: "Not Modified", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
                 413: "Payload Too Large", 500: "Internal Server Error"}  # fmt: skip
 MAX_BODY_BYTES = 1 << 20
 
 
-class HTTPError(Exception):
-    """A request the app refuses: the status and the message sent back (as JSON)."""
+class RequestRefused(FlowstoneException):
+    """A request the UI refuses: the HTTP status and the message sent back (as JSON)."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -46,7 +48,7 @@ class Request:
         try:
             return default if value is None else int(value)
         except ValueError:
-            raise HTTPError(400, f"Query parameter '{name}' must be a whole number, not {value!r}.") from None
+            raise RequestRefused(400, f"Query parameter '{name}' must be a whole number, not {value!r}.") from None
 
     def json(self) -> Any:
         try:
@@ -54,12 +56,12 @@ class Request:
         except ValueError:
             length = 0
         if length > MAX_BODY_BYTES:
-            raise HTTPError(413, "The request body is too large.")
+            raise RequestRefused(413, "The request body is too large.")
         body = self.environ["wsgi.input"].read(length) if length else b""
         try:
             return json.loads(body or b"null")
         except ValueError:
-            raise HTTPError(400, "The request body is not JSON.") from None
+            raise RequestRefused(400, "The request body is not JSON.") from None
 
 
 class Response:
@@ -109,5 +111,5 @@ class Router:
                 continue
             return handler(request, **match.groupdict())  # PATH_INFO comes decoded
         if allowed:
-            raise HTTPError(405, f"{request.method} is not allowed on {request.path}.")
+            raise RequestRefused(405, f"{request.method} is not allowed on {request.path}.")
         return None

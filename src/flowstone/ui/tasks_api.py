@@ -9,7 +9,7 @@ from typing import Any
 from flowstone.client.summaries import summarize_task, task_attempts
 from flowstone.client.tasks import Task
 from flowstone.errors import DataException, FlowstoneException
-from flowstone.ui.http import HTTPError, Request, Response, Router, json_response
+from flowstone.ui.http import Request, RequestRefused, Response, Router, json_response
 from flowstone.ui.previews import MAX_PREVIEW_BYTES, download, preview
 
 __all__ = ["TasksApi"]
@@ -23,7 +23,7 @@ def open_task(request: Request, flow: str, run_id: str, step: str, task_id: str)
     try:
         return Task(f"{flow}/{run_id}/{step}/{task_id}", attempt if attempt >= 0 else None, _namespace_check=False)
     except FlowstoneException as exc:
-        raise HTTPError(404, str(exc)) from None
+        raise RequestRefused(404, str(exc)) from None
 
 
 def _metadata(task: Task) -> list[dict[str, Any]]:
@@ -67,7 +67,7 @@ class TasksApi:
 
     def logs(self, request: Request, stream: str, **where: str) -> Response:
         if stream not in ("stdout", "stderr"):
-            raise HTTPError(404, f"Unknown log stream '{stream}': use stdout or stderr.")
+            raise RequestRefused(404, f"Unknown log stream '{stream}': use stdout or stderr.")
         task = open_task(request, **where)
         since = max(0, request.int_arg("since", 0))
         # loglines gives naive UTC times (as Metaflow does): sent as seconds since the epoch
@@ -78,7 +78,7 @@ class TasksApi:
     def _artifact(self, request: Request, name: str, where: dict[str, str]) -> Any:
         task = open_task(request, **where)
         if name not in task:
-            raise HTTPError(404, f"Task '{task.pathspec}' has no artifact '{name}'.")
+            raise RequestRefused(404, f"Task '{task.pathspec}' has no artifact '{name}'.")
         return task[name]
 
     def artifact(self, request: Request, name: str, **where: str) -> Response:
