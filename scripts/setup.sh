@@ -25,3 +25,12 @@ if [[ ",$extras," == *",dev,"* ]]; then
     fi
   fi
 fi
+# The browser tests (flowstone ui; cards) drive Debian's headless Chromium through its own driver (Selenium is in
+# the dev extra); nothing is downloaded at test time.
+if [[ ",$extras," == *",dev,"* ]] && ! command -v chromedriver >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >/dev/null && apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "chromium and chromium-driver are missing, so the browser tests are skipped: install them (apt-get install chromium chromium-driver)." >&2
+  fi
+fi
