@@ -9,7 +9,7 @@ import flowstone
 
 PUBLIC = {
     "FlowSpec", "step", "Parameter", "JSONType", "current", "retry", "catch", "cache", "timeout", "resources",
-    "environment", "parallel", "IncludeFile",
+    "environment", "parallel", "IncludeFile", "card",
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace", "default_namespace",
     "metadata", "get_metadata", "default_metadata", "Runner", "S3",
     "kubernetes", "batch", "secrets", "profile", "parallel_map", "parallel_imap_unordered", "pypi", "conda",

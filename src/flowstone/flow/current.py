@@ -145,6 +145,16 @@ class Current:
         return self._values.get("parallel") is not None
 
     @property
+    def card(self) -> Any:
+        """The step's cards (``append``, ``extend``, ``clear``, ``refresh``, ``current.card['id']``): set while a
+        step with ``@card`` runs (the collector of ``flowstone.cards``)."""
+        collector = self._values.get("card")
+        if collector is None:
+            raise AttributeError("current.card is set only while a step with @card runs: add @card to the step "
+                                 "(or run with --with card).")  # fmt: skip
+        return collector
+
+    @property
     def tempdir(self) -> str | None:
         """A scratch folder for this task, removed when the task ends (None outside a running flow)."""
         if self._tempdir is None and self.is_running_flow:

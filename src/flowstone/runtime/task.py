@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from flowstone._environ import temporary_environ
+from flowstone.cards.rendering import CardSession
+from flowstone.cards.storage import CardStore
 from flowstone.datastore import FlowDataStore, TaskDataStore
 from flowstone.errors import FlowSpecError, TimeoutException
 from flowstone.flow.artifacts import ArtifactSource, Inputs, InputView
@@ -55,10 +57,13 @@ def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataS
     with _task_context(spec, flow_cls):
         try:
             flow = _flow_with_inputs(flow_cls, spec, flow_datastore, datastore)
+            cards = _start_cards(flow, spec, flow_datastore, datastore)
             with recording_reads() as reads:  # objects the step reads through S3 become part of its cache entry
                 result = _run_step(flow, spec, policy)
             if result.ok:
                 _save_artifacts(flow, datastore)
+                if cards is not None:  # rendered once the artifacts they show are stored
+                    cards.finish()
         except Exception as exc:  # reading inputs or storing outputs failed: the task fails with the reason
             result = TaskResult(False, exception=_describe(exc))
             _print_exception(exc)
@@ -109,6 +114,17 @@ def _flow_with_inputs(
         datastore=datastore,
     )
     return flow
+
+
+def _start_cards(flow: FlowSpec, spec: TaskSpec, fds: FlowDataStore, datastore: TaskDataStore) -> CardSession | None:
+    """The step's cards (its decorators' ``card_request``), with ``current.card`` to add to them; None if none."""
+    requests = [r for r in (d.card_request() for d in spec.decorators) if r is not None]
+    if not requests:
+        return None
+    graph = type(flow)._get_graph().describe()
+    session = CardSession(requests, CardStore(fds.ca_store, datastore), lambda: current.task, graph, flow)
+    current._update(card=session.collector)
+    return session
 
 
 def _read_inputs(fds: FlowDataStore, flow_cls: type[FlowSpec], spec: TaskSpec) -> tuple[ArtifactSource, Inputs | None]:
