@@ -82,7 +82,7 @@ class Card:
 
 
 class CardContainer(list):
-    """The cards of one task, in the order its @card decorators are written. Shows them all in a notebook."""
+    """The cards of one task. Shows them all in a notebook."""
 
     def __init__(self, cards: list[Card] | None = None, origin_pathspec: str | None = None) -> None:
         super().__init__(cards or [])

@@ -72,7 +72,8 @@ def _instance(spec: CardSpec, components: list[str], graph: Any, flow: Any) -> M
 
 def _error_card(task: Any, spec: CardSpec, why: str) -> str | None:
     if not spec.save_errors:
-        warn(f"The {spec.type!r} card of {task.pathspec} was not rendered (save_errors=False):\n{why}")
+        reason = why.strip().splitlines()[-1] if why.strip() else why
+        warn(f"The {spec.type!r} card of {task.pathspec} was not stored (save_errors=False): {reason}")
         return None
     return ErrorCard().render(task, stack_trace=why).replace(MetaflowCard.RELOAD_POLICY_TOKEN, "final")
 

@@ -214,7 +214,7 @@ def server_command(ctx: click.Context, flow: str | None, run_id: str | None, por
     if run_id is None:
         context.namespace(user_namespace) if user_namespace else context.default_namespace()
     server = make_server(CardViewer(flow_name, run_id, poll_interval, max_cards), host, port)
-    bound_host, bound_port = server.server_address[:2]
+    bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
     click.echo(f"Card server for {flow_name} listening on http://{bound_host}:{bound_port}/ (Ctrl-C stops it)")
     try:
         server.serve_forever()

@@ -42,7 +42,7 @@ class CardViewer:
         run = self.run()
         if run is None:
             return 404, {"status": "No Run Found", "flow": self.flow_name}
-        cards = []
+        cards: list[dict[str, Any]] = []
         for step in reversed(list(run)):
             for task in reversed(list(step)):
                 for card in get_cards(task):

@@ -145,16 +145,6 @@ class Current:
         return self._values.get("parallel") is not None
 
     @property
-    def card(self) -> Any:
-        """The step's cards (``append``, ``extend``, ``clear``, ``refresh``, ``current.card['id']``): set while a
-        step with ``@card`` runs (the collector of ``flowstone.cards``)."""
-        collector = self._values.get("card")
-        if collector is None:
-            raise AttributeError("current.card is set only while a step with @card runs: add @card to the step "
-                                 "(or run with --with card).")  # fmt: skip
-        return collector
-
-    @property
     def tempdir(self) -> str | None:
         """A scratch folder for this task, removed when the task ends (None outside a running flow)."""
         if self._tempdir is None and self.is_running_flow:
@@ -170,6 +160,9 @@ class Current:
             return self._values[name]
         if name in self._project:
             return self._project[name]
+        if name == "card":  # the cards' collector, set while a step with @card runs (flowstone.cards)
+            raise AttributeError("current.card is set only while a step with @card runs: add @card to the step "
+                                 "(or run with --with card).")  # fmt: skip
         if name in PROJECT_FIELDS:
             raise AttributeError(f"current.{name} is set for flows with @project only; this flow has none.")
         raise AttributeError(f"current has no attribute '{name}'")
