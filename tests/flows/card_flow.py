@@ -20,7 +20,9 @@ DOT = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
 CHART = {
-    "data": {"values": [{"region": "north", "units": 3}, {"region": "south", "units": 5}, {"region": "east", "units": 2}]},
+    "data": {
+        "values": [{"region": "north", "units": 3}, {"region": "south", "units": 5}, {"region": "east", "units": 2}]
+    },
     "mark": "bar",
     "encoding": {"x": {"field": "region", "type": "nominal"}, "y": {"field": "units", "type": "quantitative"}},
 }
