@@ -20,6 +20,10 @@
     ├── ExternalCommandFailed           a command a step ran failed (raised by flows)
     ├── TaskFailed                      a task raised or crashed
     ├── TimeoutException                a step ran longer than its @timeout allows
+    ├── CardNotPresentException         a task has no card matching the query (in flowstone.cards.errors, as are:)
+    ├── IncorrectArgumentException      get_cards was given neither a Task nor a pathspec
+    ├── IncorrectPathspecException      a pathspec given to get_cards names no task
+    ├── ComponentOverwriteNotSupportedException   a card component id is taken
     └── S3Exception                     an operation of the S3 client failed (in flowstone.s3.errors)
         ├── S3NotFound                  the object does not exist
         │   └── S3BucketNotFound        the bucket does not exist

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import html
 import json
-from importlib import resources
 from typing import Any
 
 __all__ = ["CHART_MARK", "attr", "embedded_json", "esc", "markdown", "page", "static_text"]
@@ -48,6 +47,8 @@ def markdown(text: str) -> str:
 @functools.lru_cache(maxsize=8)
 def static_text(name: str) -> str:
     """A file shipped in ``flowstone/cards/static``."""
+    from importlib import resources
+
     return resources.files("flowstone.cards").joinpath("static").joinpath(name).read_text(encoding="utf-8")
 
 

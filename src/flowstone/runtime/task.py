@@ -16,11 +16,9 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowstone._environ import temporary_environ
-from flowstone.cards.rendering import CardSession
-from flowstone.cards.storage import CardStore
 from flowstone.datastore import FlowDataStore, TaskDataStore
 from flowstone.errors import FlowSpecError, TimeoutException
 from flowstone.flow.artifacts import ArtifactSource, Inputs, InputView
@@ -35,6 +33,9 @@ from flowstone.runtime.task_spec import TaskResult, TaskSpec
 from flowstone.s3.reads import ExternalRead, recording_reads
 from flowstone.s3.task_context import TaskContext, set_task_context
 from flowstone.settings import use_settings
+
+if TYPE_CHECKING:
+    from flowstone.cards.rendering import CardSession
 
 __all__ = ["run_task"]
 
@@ -121,6 +122,9 @@ def _start_cards(flow: FlowSpec, spec: TaskSpec, fds: FlowDataStore, datastore: 
     requests = [r for r in (d.card_request() for d in spec.decorators) if r is not None]
     if not requests:
         return None
+    from flowstone.cards.rendering import CardSession  # imported by tasks that have cards only
+    from flowstone.cards.storage import CardStore
+
     graph = type(flow)._get_graph().describe()
     session = CardSession(requests, CardStore(fds.ca_store, datastore), lambda: current.task, graph, flow)
     current._update(card=session.collector)
