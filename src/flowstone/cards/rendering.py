@@ -22,10 +22,10 @@ from flowstone.cards.card import MetaflowCard, card_class, card_types
 from flowstone.cards.collector import CardComponentCollector, CardComponentManager, CardSpec, card_spec, warn
 from flowstone.cards.storage import CardStore
 
-__all__ = ["CardRenderTimeout", "CardSession", "render_card"]
+__all__ = ["CardSession", "render_card"]
 
 
-class CardRenderTimeout(Exception):
+class _RenderTimedOut(Exception):
     """A card took longer to render than its ``timeout``."""
 
 
@@ -37,7 +37,7 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         return
 
     def on_alarm(signum: int, frame: Any) -> None:
-        raise CardRenderTimeout(f"The card took longer than its timeout of {seconds:g} seconds to render: raise "
+        raise _RenderTimedOut(f"The card took longer than its timeout of {seconds:g} seconds to render: raise "
                                 "@card(timeout=...) if it needs more.")  # fmt: skip
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
@@ -90,7 +90,7 @@ def render_html(spec: CardSpec, task: Any, components: list[str], data: dict[str
         if runtime:
             return None  # the card type has no live form: it is shown once the task is done
         return _error_card(task, spec, traceback.format_exc())
-    except (Exception, CardRenderTimeout):
+    except Exception:  # _RenderTimedOut included
         return _error_card(task, spec, traceback.format_exc())
     if not isinstance(html, str) or not html:
         return _error_card(task, spec, f"Card type {spec.type!r} rendered nothing (render returned {html!r}).")
