@@ -14,7 +14,7 @@ from typing import Any
 from flowstone.cards.errors import IncorrectArgumentException, IncorrectPathspecException
 from flowstone.cards.storage import card_entries
 
-__all__ = ["Card", "CardContainer", "get_cards"]
+__all__ = ["Card", "CardContainer", "client_task", "get_cards"]
 
 
 class Card:
@@ -94,13 +94,18 @@ class CardContainer(list):
         return "\n".join(parts)
 
 
+def client_task(pathspec: str, ds_spec: tuple[str, str] | None = None) -> Any:
+    """The Client API ``Task`` of ``pathspec`` (in the datastore ``(type, root)`` if given, else the client's),
+    in no namespace. The Client API sits above cards: it is reached at call time, as Metaflow's cards do."""
+    client = importlib.import_module("flowstone.client")
+    return client.Task(pathspec, _namespace_check=False, _ds=ds_spec)
+
+
 def _task(task: Any) -> Any:
     if isinstance(task, str):
         if len(task.strip("/").split("/")) != 4:
             raise IncorrectPathspecException(task)
-        # the Client API sits above cards: reached at call time, as Metaflow's get_cards does
-        client = importlib.import_module("flowstone.client")
-        return client.Task(task, _namespace_check=False)
+        return client_task(task)
     if not hasattr(task, "_get_datastore") or not hasattr(task, "pathspec"):
         raise IncorrectArgumentException(type(task))
     return task

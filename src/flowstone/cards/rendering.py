@@ -142,11 +142,11 @@ class CardSession:
 
     def finish(self) -> None:
         """Render and store every card of the step (the step succeeded; its artifacts are stored)."""
-        task = self._task()
         for manager in self.collector._managers_in_order:
             try:
+                task = self._task()
                 self._create(manager, "render", task, final=True)
                 if manager.card.runtime_card:
                     self._create(manager, "refresh", task, final=True)
             except Exception as exc:  # storing failed: the task's results stand without the card
-                warn(f"The {manager.card.type!r} card of {task.pathspec} could not be stored: {exc}")
+                warn(f"The {manager.card.type!r} card could not be rendered and stored: {exc}")

@@ -122,11 +122,15 @@ def _start_cards(flow: FlowSpec, spec: TaskSpec, fds: FlowDataStore, datastore: 
     requests = [r for r in (d.card_request() for d in spec.decorators) if r is not None]
     if not requests:
         return None
-    from flowstone.cards.rendering import CardSession  # imported by tasks that have cards only
+    from flowstone.cards.reading import client_task  # imported by tasks that have cards only
+    from flowstone.cards.rendering import CardSession
     from flowstone.cards.storage import CardStore
 
+    def task() -> Any:  # read afresh for each render, from the run's datastore
+        return client_task(spec.pathspec, (fds.TYPE, fds.datastore_root))
+
     graph = type(flow)._get_graph().describe()
-    session = CardSession(requests, CardStore(fds.ca_store, datastore), lambda: current.task, graph, flow)
+    session = CardSession(requests, CardStore(fds.ca_store, datastore), task, graph, flow)
     current._update(card=session.collector)
     return session
 
