@@ -78,7 +78,8 @@ def cli(ctx: click.Context, datastore: str | None, datastore_root: str | None) -
     if datastore_root:
         settings = settings.replace(**{f"datastore_sysroot_{settings.default_datastore}": datastore_root})
     ctx.obj = _State(settings)
-    context.datastore(settings.default_datastore, settings.datastore_root())
+    if ctx.invoked_subcommand != "exec":  # exec runs a flow file, whose own options choose its datastore
+        context.datastore(settings.default_datastore, settings.datastore_root())
 
 
 @cli.command("flows", help="List the flows in the datastore with their latest run.")
