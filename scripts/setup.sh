@@ -25,12 +25,13 @@ if [[ ",$extras," == *",dev,"* ]]; then
     fi
   fi
 fi
-# The browser tests (flowstone ui; cards) drive Debian's headless Chromium through its own driver (Selenium is in
-# the dev extra); nothing is downloaded at test time.
-if [[ ",$extras," == *",dev,"* ]] && ! command -v chromedriver >/dev/null; then
-  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    apt-get update -qq >/dev/null && apt-get install -y -qq chromium chromium-driver >/dev/null
+# The card tests drive a real browser: Debian's Chromium and its chromedriver (Selenium comes with the dev extra).
+if [[ ",$extras," == *",dev,"* ]] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   else
-    echo "chromium and chromium-driver are missing, so the browser tests are skipped: install them (apt-get install chromium chromium-driver)." >&2
+    echo "chromium and chromedriver are missing, so the card tests that use a browser cannot run: install them" \
+         "(apt-get install chromium chromium-driver)." >&2
   fi
 fi

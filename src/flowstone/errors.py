@@ -24,7 +24,10 @@
     ├── NBRunnerInitializationError     NBRunner used outside a notebook (flowstone.client.notebook)
     ├── DeployerError                   a deployment to a scheduler was asked for (flowstone.client.deployer)
     ├── ParallelMapError                a parallel_map item failed in its child (flowstone.flow.multicore)
-    ├── CardNotPresentException         no card matches what was asked (flowstone.cards.errors)
+    ├── CardNotPresentException         no card matches what was asked (flowstone.cards.errors, as the next three)
+    ├── IncorrectArgumentException      get_cards was given neither a Task nor a pathspec
+    ├── IncorrectPathspecException      a pathspec given to get_cards names no task
+    ├── ComponentOverwriteNotSupportedException   a card component id is taken
     ├── TaskFailed                      a task raised or crashed
     ├── TimeoutException                a step ran longer than its @timeout allows
     ├── RequestRefused                  flowstone ui refuses a request (answered with its HTTP status)

@@ -18,6 +18,7 @@ from tests.ui.helpers import UiRuns, UiServer
 @pytest.fixture(scope="module")
 def browser() -> Any:
     with chromium() as driver:
+        driver.set_window_size(1400, 1000)
         yield driver
 
 
