@@ -9,7 +9,9 @@
     │   ├── IntegrityError              stored bytes fail their check (a blob's hash, a record's form)
     │   └── TaskNotDone                 a task has no completed attempt (not started, running, or failed)
     ├── ExecutorError                   an executor cannot start or run tasks (its server or cluster failed)
+    ├── EnvironmentBuildError           a step's environment (@pypi, @conda) cannot be resolved or built
     ├── FlowstoneNotFound               a flow, run, step, task or artifact does not exist
+    │   └── ChildNotFound               an object has no child of that name (in flowstone.client.base)
     ├── FlowstoneNamespaceMismatch      an object exists but is outside the current namespace
     ├── FlowSpecError                   a flow is malformed (graph or decorator problem)
     ├── ParameterError                  a parameter value is missing or invalid
@@ -17,8 +19,18 @@
     │   ├── UnhandledInMergeArtifactsException   values differ between branches
     │   └── MissingInMergeArtifactsException     an included artifact is in no branch
     ├── ExternalCommandFailed           a command a step ran failed (raised by flows)
+    ├── RunnerError                     a Runner's flow ended before it started a run (flowstone.client.runner)
+    ├── TaggingError                    a tag change is not allowed (flowstone.client.tags)
+    ├── NBRunnerInitializationError     NBRunner used outside a notebook (flowstone.client.notebook)
+    ├── DeployerError                   a deployment to a scheduler was asked for (flowstone.client.deployer)
+    ├── ParallelMapError                a parallel_map item failed in its child (flowstone.flow.multicore)
+    ├── CardNotPresentException         no card matches what was asked (flowstone.cards.errors, as the next three)
+    ├── IncorrectArgumentException      get_cards was given neither a Task nor a pathspec
+    ├── IncorrectPathspecException      a pathspec given to get_cards names no task
+    ├── ComponentOverwriteNotSupportedException   a card component id is taken
     ├── TaskFailed                      a task raised or crashed
     ├── TimeoutException                a step ran longer than its @timeout allows
+    ├── RequestRefused                  flowstone ui refuses a request (answered with its HTTP status)
     └── S3Exception                     an operation of the S3 client failed (in flowstone.s3.errors)
         ├── S3NotFound                  the object does not exist
         │   └── S3BucketNotFound        the bucket does not exist
@@ -46,6 +58,7 @@ from typing import Any
 __all__ = [
     "ConfigurationError",
     "DataException",
+    "EnvironmentBuildError",
     "ExceptionWrapper",
     "ExecutorError",
     "ExternalCommandFailed",
@@ -155,6 +168,13 @@ class ExecutorError(FlowstoneException):
     """An executor cannot start or run tasks: its fork server died, or its cluster cannot be reached."""
 
     headline = "Executor error"
+
+
+class EnvironmentBuildError(FlowstoneException):
+    """A step's environment (``@pypi``, ``@conda``) cannot be resolved or built; uv's explanation is in the
+    message."""
+
+    headline = "Environment cannot be built"
 
 
 class FlowstoneNotFound(FlowstoneException):

@@ -162,6 +162,8 @@ class _SettingsFields(NamedTuple):
     ray_address: str | None = None
     # Show the full chain of an error (tracebacks, the storage library's own report), not just what failed and why
     debug: bool = False
+    # Where per-step environments (@pypi, @conda) are built and kept; default: ~/.cache/flowstone/environments
+    environments_dir: str | None = None
 
 
 class Settings(_SettingsFields):
@@ -227,6 +229,13 @@ class Settings(_SettingsFields):
                 f"Set FLOWSTONE_DATASTORE_SYSROOT_{ds_type.upper()} (or pass --datastore-root)."
             )
         return str(root)
+
+    def environments_root(self) -> str:
+        """Where per-step environments are built and kept."""
+        if self.environments_dir:
+            return self.environments_dir
+        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return os.path.join(cache, "flowstone", "environments")
 
     def datastore_environ(self) -> dict[str, str]:
         """The variables that name this datastore, for processes a task starts (a flow run from a step, say)."""

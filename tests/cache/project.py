@@ -128,7 +128,9 @@ class Project:
         return self.start(*args, command=command, env=env).communicate_result()  # type: ignore[attr-defined]
 
     def start(self, *args: str, command: str = "run", env: dict[str, str] | None = None) -> Any:
-        full_env = {**os.environ, "PYTHONPATH": str(self.site), **(env or {})}
+        # the fake package, and the sources under test (the environment may name them)
+        search_path = os.pathsep.join(filter(None, [str(self.site), os.environ.get("PYTHONPATH")]))
+        full_env = {**os.environ, "PYTHONPATH": search_path, **(env or {})}
         full_env.pop("FAIL_AT", None) if "FAIL_AT" not in (env or {}) else None
         cmd = [sys.executable, str(self.code / "cache_flow.py"), "--datastore-root", str(self.datastore), command,
                *args]  # fmt: skip

@@ -207,3 +207,24 @@ def test_why_from_the_flowstone_command(project: Project) -> None:
     out = subprocess.run([sys.executable, "-m", "flowstone.cli.main", "--datastore-root", str(project.datastore),
                           "why", f"CacheFlow/{run_id}/join"], capture_output=True, text=True)  # fmt: skip
     assert "cache hit, reused CacheFlow/" in out.stdout
+
+
+def test_a_damaged_blob_found_by_a_read_is_healed_by_the_next_plain_run(project: Project) -> None:
+    from flowstone.errors import IntegrityError
+
+    old_run = project.latest_run_id()
+    start = project.fds.get_task_datastores(run_id=old_run, steps=["start"])[0]
+    key = start.records["blob"].key
+    path = project.datastore / "data" / key[:2] / key
+    stored = bytearray(path.read_bytes())
+    stored[len(stored) // 2] ^= 0x01  # one flipped bit, as bit rot leaves
+    path.write_bytes(bytes(stored))
+    assert rerun(project) == set()  # nothing read the blob: nothing knows yet
+    with pytest.raises(IntegrityError, match=f"Blob {key} .* is corrupted"):
+        project.fds.get_datastore_for_task(old_run, "start", start.task_id)["blob"]
+    ran = rerun(project)  # the read left a mark: the producing task is not reused...
+    assert "start" in ran
+    assert "has damaged data for blob" in project.why(f"{project.latest_run_id()}/start")
+    healed = project.fds.get_datastore_for_task(old_run, "start", start.task_id)["blob"]
+    assert healed == bytes(range(256)) * 64  # ... and its write repaired the old run too
+    assert rerun(project) == set()

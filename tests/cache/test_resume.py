@@ -89,3 +89,19 @@ def test_resume_from_a_step_reruns_it_and_everything_after(tmp_path: Path) -> No
         "join",
     }
     assert {n for n, d in decisions.items() if d == "rerun"} == {"scale", "threshold", "versioned", "end"}
+
+
+def test_resume_runs_again_a_task_whose_data_was_deleted(tmp_path: Path) -> None:
+    project = Project(tmp_path)
+    assert project.run(env={"FAIL_AT": "end"}).returncode == 1
+    start = project.fds.get_task_datastores(run_id=project.latest_run_id(), steps=["start"])[0]
+    key = start.records["blob"].key
+    (project.datastore / "data" / key[:2] / key).unlink()
+    resumed = project.run(command="resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"not cloning CacheFlow/{start.run_id}/start/{start.task_id}: the origin task lost the data of blob" in (
+        resumed.stdout
+    )
+    decisions = project.decisions()
+    assert decisions["start"] != "resumed"
+    assert (project.datastore / "data" / key[:2] / key).exists()  # produced again

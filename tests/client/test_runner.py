@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
+import click
 import pytest
 
 from flowstone import Runner
+from flowstone.cli.flow_cli import build_cli
 from flowstone.client import context
+from flowstone.client.runner import COMMAND_FLAGS, NEGATABLE, RunnerError, to_options
 from flowstone.errors import FlowstoneException
+from flowstone.flow.flowspec import FlowSpec
 from tests.runtime.helpers import FLOWS
 
 
@@ -20,28 +25,45 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_run_returns_the_run() -> None:
-    with Runner(str(FLOWS / "linear_flow.py"), show_output=False, quiet=True).run(scale=3, tags=["t1"]) as running:
+    runner = Runner(str(FLOWS / "linear_flow.py"), show_output=False, quiet=True, pylint=False, metadata="local")
+    with runner.run(scale=3, tags=["t1"]) as running:
         assert running.status == "successful" and running.returncode == 0
         run = running.run
         assert run.successful and run.data.result == {"total": 18, "scale": 3}
         assert "t1" in run.user_tags
-        assert "stdout of end" in running.stdout
+        assert "stdout of end" in running.stdout and "stderr of end" in running.stderr
+        command = running.command_obj  # Metaflow's public shape: the process and files holding its output
+        assert command.process.returncode == 0
+        assert "stderr of end" in Path(command.log_files["stderr"]).read_text()
+        assert command.command[2:5] == ["--quiet", "--no-pylint", "--metadata"]
+    assert not Path(command.log_files["stdout"]).exists()  # the context manager removed them
 
 
-def test_failed_run_and_resume() -> None:
+def test_failed_run_and_resume(tmp_path: Path) -> None:
     runner = Runner(str(FLOWS / "linear_flow.py"), show_output=False, env={"FS_TEST_FAIL_AT": "add"})
-    failed = runner.run()
+    failed = runner.run(run_id_file=str(tmp_path / "rid"))
     assert failed.status == "failed" and failed.returncode == 1 and not failed.run.successful
+    assert (tmp_path / "rid").read_text() == failed.run.id  # the caller's file, written by the run itself
     assert "planned failure in add" in failed.stdout + failed.stderr
     resumed = Runner(str(FLOWS / "linear_flow.py"), show_output=False).resume(origin_run_id=failed.run.id)
     assert resumed.status == "successful"
     run = resumed.run
-    assert run.origin_run_id == failed.run.id
-    # a finished run keeps its id in memory and leaves no file behind, even without 'with'
-    assert not Path(failed._run_id_file).exists() and not Path(resumed._run_id_file).exists()
+    assert run.origin_run_id == failed.run.id and run.origin_pathspec == f"LinearFlow/{failed.run.id}"
+    assert run["double"].origin_pathspec == f"LinearFlow/{failed.run.id}/double"
     assert run["double"].task.origin_pathspec == f"LinearFlow/{failed.run.id}/double/2"
     assert run["add"].task.origin_pathspec is None
     assert run.data.result == {"total": 12, "scale": 2}
+    _assert_metaflow_resume_metadata(run, failed.run.id)
+
+
+def _assert_metaflow_resume_metadata(run, origin_run_id: str) -> None:  # type: ignore[no-untyped-def]
+    """A reused task shows its origin's metadata, plus where it came from; a task run again, only the origin run."""
+    cloned, rerun = run["double"].task.metadata_dict, run["add"].task.metadata_dict
+    assert (cloned["origin-run-id"], cloned["origin-task-id"]) == (origin_run_id, "2")
+    assert rerun["origin-run-id"] == origin_run_id and "origin-task-id" not in rerun
+    origin = run.parent[origin_run_id]["double"]["2"].metadata_dict
+    mine = {"origin-run-id", "origin-task-id"}
+    assert {k: v for k, v in cloned.items() if k not in mine} == {k: v for k, v in origin.items() if k not in mine}
 
 
 def test_resume_from_a_step_reruns_it_and_what_follows() -> None:
@@ -54,24 +76,72 @@ def test_resume_from_a_step_reruns_it_and_what_follows() -> None:
     assert run.data.result == {"total": 30, "scale": 5}  # parameters come from the origin run
 
 
-def test_resume_errors() -> None:
-    missing = Runner(str(FLOWS / "linear_flow.py"), show_output=False).resume(origin_run_id="12345")
-    assert missing.returncode == 1 and "run LinearFlow/12345 does not exist" in missing.stderr
+def test_a_run_that_never_starts_raises_with_its_output(tmp_path: Path) -> None:
+    with pytest.raises(RunnerError, match="run LinearFlow/12345 does not exist"):
+        Runner(str(FLOWS / "linear_flow.py"), show_output=False).resume(origin_run_id="12345")
     Runner(str(FLOWS / "linear_flow.py"), show_output=False).run()
-    bad_step = Runner(str(FLOWS / "linear_flow.py"), show_output=False).resume(step_to_rerun="nostep")
-    assert bad_step.returncode == 1 and "the flow has no such step" in bad_step.stderr
+    with pytest.raises(RuntimeError, match="the flow has no such step"):  # Metaflow's Runner raises RuntimeError
+        Runner(str(FLOWS / "linear_flow.py"), show_output=False).resume(step_to_rerun="nostep")
+    broken = tmp_path / "broken_flow.py"
+    broken.write_text("from flowstone import FlowSpec, step\nimport no_such_module\n\n\nclass BrokenFlow(FlowSpec):\n"
+                      "    pass\n")  # fmt: skip
+    with pytest.raises(RunnerError, match="No module named 'no_such_module'") as raised:
+        Runner(str(broken), show_output=False).run()
+    assert isinstance(raised.value, FlowstoneException) and "Error executing:" in str(raised.value)
+    with pytest.raises(RunnerError, match="No module named 'no_such_module'"):
+        asyncio.run(Runner(str(broken), show_output=False).async_run())
 
 
 def test_async_run_streams_output() -> None:
-    async def main() -> tuple[list[str], str]:
+    async def main() -> tuple[list[str], list[str], str, bool]:
         running = await Runner(str(FLOWS / "linear_flow.py"), quiet=True).async_run(scale=1)
-        lines = [line async for _, line in running.stream_log("stdout")]
+        assert running.run.id and running.run.pathspec.startswith("LinearFlow/")  # known before the run ends
+        streamed = [(position, line) async for position, line in running.stream_log("stdout")]
         await running.wait()
-        return lines, running.status
+        middle = streamed[len(streamed) // 2][0]
+        rest = [line async for _, line in running.stream_log("stdout", position=middle)]
+        return [line for _, line in streamed], rest, running.status, running.run.successful
 
-    lines, status = asyncio.run(main())
-    assert status == "successful"
+    lines, rest, status, successful = asyncio.run(main())
+    assert status == "successful" and successful
     assert any("stdout of start/1 attempt 0" in line for line in lines)
+    assert rest == lines[len(lines) // 2 + 1 :]
+
+
+def test_wait_with_a_timeout_stops_the_run() -> None:
+    async def main() -> tuple[str, str]:
+        runner = Runner(str(FLOWS / "linear_flow.py"), show_output=False, env={"FS_TEST_HANG_AT": "double"})
+        async with runner:
+            running = await runner.async_run()
+            await running.wait(timeout=3)
+            return running.status, running.run.status
+
+    status, run_status = asyncio.run(main())
+    assert status == "timeout" and run_status in ("failed", "interrupted")
+
+
+def test_keyword_arguments_become_options() -> None:
+    top = to_options({"quiet": True, "pylint": False, "event_logger": None, "decospecs": ["retry", "catch"],
+                      "config": [("cfg", "cfg.json")], "config_value": [("cv", {"a": 1})], "branch": "b"},
+                     top_level=True)  # fmt: skip
+    assert top == ["--quiet", "--no-pylint", "--with", "retry", "--with", "catch", "--config", "cfg", "cfg.json",
+                   "--config-value", "cv", json.dumps({"a": 1}), "--branch", "b"]  # fmt: skip
+    run = to_options({"tags": ["a"], "no_cache": True, "dry_run": False, "flag": False, "numbers": [1, 2],
+                      "max_workers": 4}, top_level=False)  # fmt: skip
+    assert run == ["--tag", "a", "--no-cache", "--flag", "false", "--numbers", "[1, 2]", "--max-workers", "4"]
+
+
+def test_the_runner_knows_every_flag_of_the_commands() -> None:
+    class AnyFlow(FlowSpec):
+        pass
+
+    cli = build_cli(AnyFlow)
+    for name in ("run", "resume"):
+        command = cli.commands[name]
+        flags = {p.name for p in command.params if isinstance(p, click.Option) and p.is_flag and not p.secondary_opts}
+        assert flags <= COMMAND_FLAGS | {"help"}, flags - COMMAND_FLAGS
+    negatable = {p.name for p in cli.params if isinstance(p, click.Option) and p.secondary_opts}
+    assert negatable <= NEGATABLE
 
 
 def test_runner_errors(tmp_path: Path) -> None:
@@ -100,4 +170,4 @@ def test_resume_reruns_steps_whose_transitions_changed(tmp_path: Path) -> None:
     assert resumed.status == "successful", resumed.stderr
     run = resumed.run
     assert run["start"].task.origin_pathspec is None  # its recorded transition is stale: it ran again
-    assert [s.id for s in run] == ["start", "b", "end"]
+    assert [s.id for s in run] == ["end", "b", "start"]

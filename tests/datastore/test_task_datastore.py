@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from flowstone.datastore import FlowDataStore
-from flowstone.errors import DataException, UnpicklableArtifactException
+from flowstone.errors import DataException, IntegrityError, UnpicklableArtifactException
 from flowstone.settings import Settings
 from flowstone.storage.local import LocalStorage
 from flowstone.storage.memory import MemoryStorage
@@ -200,8 +201,34 @@ def test_corrupted_inline_record_is_detected(tmp_path: Path) -> None:
     _write_task(fds, word="hello")
     record_file = tmp_path / "F" / "r1" / "start" / "1" / "0.DONE"  # a done attempt is read from its DONE record
     record_file.write_text(record_file.read_text().replace('"aGVsbG8="', '"aGVsbG0="'))
-    with pytest.raises(DataException, match=r"'word' .* is corrupted"):
+    with pytest.raises(IntegrityError, match=r"F/r1/start/1/0\.DONE does not match its checksum"):
         fds.get_datastore_for_task("r1", "start", "1")["word"]
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda text: "{}", "holds no artifact records"),  # emptied, as by a careless edit
+        (lambda text: text[: len(text) // 2], "truncated or malformed"),  # cut short, as by a full disk
+        (lambda text: text.replace('"finished_at":', '"finished_At":'), "does not match its checksum"),
+    ],
+)
+def test_a_damaged_done_record_is_detected(tmp_path: Path, damage: Any, message: str) -> None:
+    fds = FlowDataStore("F", storage=LocalStorage(str(tmp_path)))
+    _write_task(fds, word="hello")
+    record_file = tmp_path / "F" / "r1" / "start" / "1" / "0.DONE"
+    record_file.write_text(damage(record_file.read_text()))
+    with pytest.raises(IntegrityError, match=message):
+        dict(fds.get_datastore_for_task("r1", "start", "1").records)
+
+
+def test_records_written_before_checksums_are_read(tmp_path: Path) -> None:
+    fds = FlowDataStore("F", storage=LocalStorage(str(tmp_path)))
+    _write_task(fds, word="hello")
+    record_file = tmp_path / "F" / "r1" / "start" / "1" / "0.DONE"
+    stored = json.loads(record_file.read_text())
+    record_file.write_text(json.dumps(stored["record"]))  # the plain JSON of an earlier version
+    assert fds.get_datastore_for_task("r1", "start", "1")["word"] == "hello"
 
 
 class _CountingStorage(MemoryStorage):

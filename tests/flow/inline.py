@@ -8,12 +8,15 @@ from typing import Any
 
 from flowstone.datastore import FlowDataStore, TaskDataStore
 from flowstone.executors.inline import InlineExecutor
+from flowstone.flow.config import config_namespace
+from flowstone.flow.configure import ensure_configured
 from flowstone.flow.parameters import resolve_parameter_values
 from flowstone.runtime.console import Console
 from flowstone.runtime.run_loop import RunLoop
 from flowstone.runtime.run_record import RunOptions, RunOutcome
 from flowstone.settings import Settings
 from flowstone.storage.memory import MemoryStorage
+from tests.runtime.helpers import task_order
 
 
 @dataclass
@@ -24,7 +27,7 @@ class InlineRun:
 
     def tasks(self, step: str) -> list[TaskDataStore]:
         stores = self.fds.get_task_datastores(run_id=self.outcome.run_id, steps=[step], allow_not_done=True)
-        return sorted(stores, key=lambda t: int(t.task_id))
+        return sorted(stores, key=lambda t: task_order(t.task_id))
 
     def task(self, step: str) -> TaskDataStore:
         (task,) = self.tasks(step)
@@ -38,7 +41,9 @@ def run_inline(flow_cls: type, params: dict[str, Any] | None = None, storage: Me
                **options: Any) -> InlineRun:  # fmt: skip
     fds = FlowDataStore(flow_cls.__name__, storage=storage or MemoryStorage(), settings=Settings())
     out = io.StringIO()
-    values = resolve_parameter_values(flow_cls._get_parameters(), params or {}, flow_cls.__name__, "tester")
+    ensure_configured(flow_cls, "tester")  # configs read (their defaults) and applied, as the command line does
+    values = resolve_parameter_values(flow_cls._get_parameters(), params or {}, flow_cls.__name__, "tester",
+                                      config_namespace(flow_cls))  # fmt: skip
     loop = RunLoop(flow_cls, fds, InlineExecutor(), RunOptions(**options), Console(stream=out, live=False))
     outcome = loop.run(values)
     return InlineRun(outcome, fds, out.getvalue())

@@ -5,13 +5,13 @@ import pickle
 import pytest
 
 from flowstone.errors import FlowSpecError, FlowstoneException
+from flowstone.flow.decorator_specs import parse_decorator_spec
 from flowstone.flow.decorators import (
     CatchDecorator,
     EnvironmentDecorator,
     ExceptionWrapper,
     RetryDecorator,
     TimeoutDecorator,
-    parse_decorator_spec,
     retry,
     step,
 )

@@ -18,7 +18,7 @@ _ids = count()
 
 
 def load_flow(tmp_path: Path, body: str) -> type:
-    source = "from flowstone import FlowSpec, step, retry, catch\n\n\nclass BadFlow(FlowSpec):\n"
+    source = "from flowstone import FlowSpec, step, retry, catch, parallel\n\n\nclass BadFlow(FlowSpec):\n"
     source += textwrap.indent(body, "    ")
     path = tmp_path / f"flow_{next(_ids)}.py"
     path.write_text(source)
@@ -255,8 +255,8 @@ def test_bad_next_arguments(tmp_path: Path) -> None:
     assert "self.next() takes steps written as self.<step_name>" in str(err)
     err = lint_error(tmp_path, "@step\ndef start(self):\n    self.next(self.end, foreach=self.x)\n")
     assert "string literal" in str(err)
-    err = lint_error(tmp_path, "@step\ndef start(self):\n    self.next(self.end, num_parallel=3)\n")
-    assert "does not take the argument 'num_parallel'" in str(err)
+    err = lint_error(tmp_path, "@step\ndef start(self):\n    self.next(self.end, retries=3)\n")
+    assert "does not take the argument 'retries'" in str(err)
 
 
 def test_extra_arguments(tmp_path: Path) -> None:

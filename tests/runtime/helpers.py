@@ -16,6 +16,11 @@ from flowstone.settings import Settings
 FLOWS = Path(__file__).resolve().parents[1] / "flows"
 
 
+def task_order(task_id: str) -> tuple[int, str]:
+    """Tasks in the order they started; the tasks of a @parallel step ('7', '7_node_1', ...) together."""
+    return int(task_id.split("_")[0]), task_id
+
+
 @dataclass
 class FlowRun:
     proc: subprocess.CompletedProcess[str]
@@ -35,7 +40,7 @@ class FlowRun:
         stores = self.fds.get_task_datastores(
             run_id=self.run_id, steps=[step] if step else None, allow_not_done=allow_not_done
         )
-        return sorted(stores, key=lambda t: int(t.task_id))
+        return sorted(stores, key=lambda t: task_order(t.task_id))
 
     def task(self, step: str, **kwargs: Any) -> TaskDataStore:
         (task,) = self.tasks(step, **kwargs)

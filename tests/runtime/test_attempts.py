@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from flowstone.errors import FlowSpecError
+from flowstone.flow.decorator_specs import parse_decorator_spec
 from flowstone.flow.decorators import (
     CatchDecorator,
     EnvironmentDecorator,
@@ -16,7 +17,6 @@ from flowstone.flow.decorators import (
     StepDecorator,
     TimeoutDecorator,
     make_step_decorator,
-    parse_decorator_spec,
 )
 from flowstone.runtime.attempts import TIMEOUT_GRACE_SECONDS, AttemptPolicy, NextAttempt
 from tests.runtime.helpers import run_flow

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -186,6 +187,24 @@ def test_ctrl_c_then_resume_then_cache_hits(on_ray: dict[str, str], tmp_path: Pa
     assert again.ok, again.output
     assert set(_decisions(again).values()) == {"hit"}
     assert "Task is starting" not in again.output
+
+
+def test_configs_mutators_and_user_decorators_on_ray(on_ray: dict[str, str]) -> None:
+    """A node loads the flow file anew: it applies the run's configs (not the defaults) and runs the mutators, and
+    finds the user's step decorators again."""
+    model = json.dumps({"name": "on-ray", "project": "ray_project", "threshold": 1, "cpu": 1, "layers": [1],
+                        "nested": {"depth": 9}})  # fmt: skip
+    run = run_flow("config_flow.py", "--with", "ray", root=_root(), datastore="s3", env=on_ray, timeout=180,
+                   top_args=("--config-value", "model", model, "--branch", "ray"))  # fmt: skip
+    assert run.ok, run.output
+    start = run.task("start")
+    assert start["env_seen"] == ("on-ray", "4") and start["access"][0] == 9
+    assert start["project_seen"][:2] == ("ray_project", "test.ray")
+    mutated = run_flow("mutator_flow.py", "--with", "ray", root=_root(), datastore="s3", env=on_ray, timeout=180)
+    assert mutated.ok, mutated.output
+    assert mutated.task("start")["env"]["FROM_MUTATOR"] == "merged"
+    assert mutated.task("fragile")["forgiven"] == "fragile fails"
+    assert mutated.task("swapped")["replaced_by"] == "instead"
 
 
 def test_a_request_no_node_can_meet_is_refused_before_the_run(on_ray: dict[str, str]) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from flowstone.flow.artifacts import PARALLEL_VAR
 from flowstone.flow.graph import FlowGraph
 from flowstone.runtime.scheduler import FinishedTask, Scheduler
 from tests.flows.branch_in_foreach_flow import BranchInForeachFlow
 from tests.flows.nested_foreach_flow import NestedForeachFlow
+from tests.flows.parallel_flow import ParallelFlow
+from tests.flows.switch_flow import SwitchFlow
 
 
 def test_branch_inside_foreach_joins_per_item_then_across_items() -> None:
@@ -53,3 +56,31 @@ def test_nested_foreach_groups_inner_joins_by_outer_item() -> None:
 def test_end_schedules_nothing() -> None:
     scheduler = Scheduler(FlowGraph(NestedForeachFlow))
     assert scheduler.finished(FinishedTask("end", "9", (), ())) == []
+
+
+def test_a_loop_counts_its_rounds_and_a_switch_schedules_its_one_case() -> None:
+    scheduler = Scheduler(FlowGraph(SwitchFlow))
+    (fan,) = scheduler.finished(FinishedTask("start", "1", (), ("fan",)))
+    assert fan.step_name == "fan" and fan.iteration is None
+    begins = scheduler.finished(FinishedTask("fan", "2", (), ("begin",), "words", 2))
+    (work,) = scheduler.finished(FinishedTask("begin", "3", begins[0].foreach_stack, ("work",)))
+    assert work.iteration == 0 and work.foreach_stack == begins[0].foreach_stack  # entering the loop
+    (check,) = scheduler.finished(FinishedTask("work", "4", work.foreach_stack, ("check",), iteration=0))
+    assert check.iteration == 0  # same round
+    (again,) = scheduler.finished(FinishedTask("check", "5", check.foreach_stack, ("work",), iteration=0))
+    assert (again.step_name, again.iteration, again.input_paths) == ("work", 1, ("check/5",))  # round 2
+    (out,) = scheduler.finished(FinishedTask("check", "6", check.foreach_stack, ("finish",), iteration=1))
+    assert out.step_name == "finish" and out.iteration is None  # leaving the loop
+
+
+def test_parallel_tasks_are_a_foreach_of_node_indexes_joined_in_order() -> None:
+    scheduler = Scheduler(FlowGraph(ParallelFlow))
+    nodes = scheduler.finished(FinishedTask("start", "1", (), ("train",), PARALLEL_VAR, 3))
+    assert [(p.step_name, p.foreach_stack[-1].index, p.foreach_stack[-1].is_parallel) for p in nodes] == [
+        ("train", 0, True), ("train", 1, True), ("train", 2, True)
+    ]  # fmt: skip
+    ids = ["2", "2_node_1", "2_node_2"]
+    assert scheduler.finished(FinishedTask("train", ids[2], nodes[2].foreach_stack, ("join",))) == []
+    assert scheduler.finished(FinishedTask("train", ids[0], nodes[0].foreach_stack, ("join",))) == []
+    (join,) = scheduler.finished(FinishedTask("train", ids[1], nodes[1].foreach_stack, ("join",)))
+    assert join.input_paths == tuple(f"train/{i}" for i in ids) and join.foreach_stack == ()

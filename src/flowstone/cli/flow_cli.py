@@ -15,14 +15,19 @@ from typing import Any, NoReturn
 import click
 
 from flowstone.cli import inspect_cmds
+from flowstone.cli.card_cmds import card_group
+from flowstone.cli.flow_setup import apply_setup, apply_setup_for_resume, setup_options
 from flowstone.errors import FlowSpecError, FlowstoneException, ParameterError
+from flowstone.flow.config import config_namespace
 from flowstone.flow.current import get_username
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.flow.lint import check_graph
 from flowstone.flow.parameters import resolve_parameter_values
+from flowstone.flow.project import ProjectInfo
+from flowstone.runtime.step_environments import ENVIRONMENT_KINDS
 from flowstone.settings import SHARED_DATASTORE_TYPES, Settings, datastore_type_of_root
 
-__all__ = ["build_cli", "run_flow_cli"]
+__all__ = ["build_cli", "refresh_parameter_options", "run_flow_cli"]
 
 
 @dataclass
@@ -31,6 +36,11 @@ class CliState:
     settings: Settings = field(default_factory=Settings)
     quiet: bool = False
     decospecs: tuple[str, ...] = ()
+    branch: str | None = None  # --branch and --production: which branch of the flow's @project
+    production: bool = False
+    project_options_given: bool = False
+    project: ProjectInfo | None = None  # known once the flow's configs are applied
+    environment: str | None = None  # --environment
 
     @property
     def flow_name(self) -> str:
@@ -48,6 +58,8 @@ def _note_ignored(option: str, value: Any, why: str) -> None:
 def _parameter_options(flow_cls: type[FlowSpec]) -> list[click.Option]:
     options = []
     for _, param in flow_cls._get_parameters():
+        if param.is_config:
+            continue  # given with the group's --config / --config-value
         names = [f"--{param.name}"]
         if "_" in param.name:
             names.append(f"--{param.name.replace('_', '-')}")
@@ -68,6 +80,12 @@ def _parameter_options(flow_cls: type[FlowSpec]) -> list[click.Option]:
             )
         )
     return options
+
+
+def refresh_parameter_options(run_command: click.Command, flow_cls: type[FlowSpec]) -> None:
+    """Give ``run`` an option for each parameter the flow has now (mutators may have added or removed some)."""
+    kept = [p for p in run_command.params if not (p.name or "").startswith("param__")]
+    run_command.params[:] = [*kept, *_parameter_options(flow_cls)]
 
 
 def _given_parameters(flow_cls: type[FlowSpec], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -134,6 +152,7 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     cli.add_command(_run_command(flow_cls))
     cli.add_command(_resume_command())
     inspect_cmds.add_commands(cli)
+    cli.add_command(card_group)
     return cli
 
 
@@ -149,7 +168,8 @@ def _flow_group(flow_cls: type[FlowSpec]) -> click.Group:
     )
     @click.option("--datastore-root", default=None, help="Root of the datastore (a folder, s3://..., azure://...).")
     @click.option("--metadata", default=None, help="Accepted for compatibility: metadata lives in the datastore.")
-    @click.option("--environment", default=None, help="Accepted for compatibility: tasks use this environment.")
+    @click.option("--environment", default=None,
+                  help="pypi, conda or uv: steps with @pypi/@conda run in their own environments, built with uv.")
     @click.option("--event-logger", default=None, hidden=True)
     @click.option("--monitor", default=None, hidden=True)
     @click.option(
@@ -160,12 +180,15 @@ def _flow_group(flow_cls: type[FlowSpec]) -> click.Group:
     )
     @click.option("--quiet", is_flag=True, default=False, help="Print only task output and errors.")
     @click.option("--with", "decospecs", multiple=True, help="Add a decorator to every step, e.g. retry:times=2.")
+    @setup_options(flow_cls)
     @click.pass_context
     def cli(ctx: click.Context, datastore: str | None, datastore_root: str | None, metadata: str | None,
             environment: str | None, event_logger: str | None, monitor: str | None, package_suffixes: str | None,
-            pylint: bool | None, quiet: bool, decospecs: tuple[str, ...]) -> None:  # fmt: skip
+            pylint: bool | None, quiet: bool, decospecs: tuple[str, ...], **setup: Any) -> None:  # fmt: skip
         _note_compatibility_options(metadata, environment, event_logger, monitor, package_suffixes, pylint)
-        ctx.obj = CliState(flow_cls, _group_settings(datastore, datastore_root), quiet, decospecs)
+        ctx.obj = CliState(flow_cls, _group_settings(datastore, datastore_root), quiet, decospecs,
+                           environment=environment)  # fmt: skip
+        apply_setup(ctx, ctx.obj, **setup)  # configs read and applied, mutators run: the flow is now concrete
 
     return cli
 
@@ -176,7 +199,7 @@ def _note_compatibility_options(metadata: str | None, environment: str | None, e
     """Say which of Metaflow's options, given values that would matter there, do nothing here."""
     if metadata not in (None, "local"):
         _note_ignored("--metadata", metadata, "run metadata is kept in the datastore itself.")
-    if environment not in (None, "local"):
+    if environment not in (None, "local", *ENVIRONMENT_KINDS):
         _note_ignored("--environment", environment, "tasks run in the current Python environment.")
     for option, value in (("--event-logger", event_logger), ("--monitor", monitor)):
         if value not in (None, "nullSidecarLogger", "nullSidecarMonitor"):
@@ -209,19 +232,9 @@ def _show_command(flow_cls: type[FlowSpec]) -> click.Command:
     @click.command(help="Show the flow's steps and how they connect.")
     @click.pass_obj
     def show(state: CliState) -> None:
-        graph = flow_cls._get_graph()
-        if graph.doc:
-            click.echo(graph.doc + "\n")
-        for node in graph.sorted_nodes():
-            click.echo(
-                f"Step {node.name}" + (f"  ({node.type})" if node.type not in ("start", "end", "linear") else "")
-            )
-            for line in (node.doc or "?").splitlines():
-                click.echo(f"    {line}")
-            if node.out_funcs:
-                arrow = f"    => {', '.join(node.out_funcs)}"
-                click.echo(arrow + (f"  (foreach {node.foreach_param})" if node.foreach_param else ""))
-            click.echo()
+        from flowstone.cli.show import show_lines
+
+        click.echo("\n".join(show_lines(flow_cls._get_graph(), flow_cls)))
 
     return show
 
@@ -242,13 +255,16 @@ def _run_command(flow_cls: type[FlowSpec]) -> click.Command:
         _choose_executor(state, run_decospecs, ray_address)
         _validate(state)
         given = _given_parameters(flow_cls, kwargs)
+
+        def parameter_values() -> dict[str, Any]:
+            return resolve_parameter_values(flow_cls._get_parameters(), given, flow_cls.__name__, get_username(),
+                                            config_namespace(flow_cls))  # fmt: skip
+
         if dry_run:
-            print_plan(state, resolve_parameter_values(flow_cls._get_parameters(), given, flow_cls.__name__,
-                                                       get_username()))  # fmt: skip
+            print_plan(state, parameter_values())
             return
         with started_executor(state.settings) as executor:  # before the parameters: an included file may be read
-            params = resolve_parameter_values(flow_cls._get_parameters(), given, flow_cls.__name__, get_username())
-            ok = execute_run(state, executor, params, use_cache=not no_cache, **kwargs)
+            ok = execute_run(state, executor, parameter_values(), use_cache=not no_cache, **kwargs)
         if not ok:
             raise click.exceptions.Exit(1)
 
@@ -271,8 +287,9 @@ def _resume_command() -> click.Command:
 
         _apply_datastore_root(state, run_datastore_root)
         _choose_executor(state, run_decospecs, ray_address)
-        _validate(state)
-        with started_executor(state.settings) as executor:
+        with started_executor(state.settings) as executor:  # before the origin run is read: it may be on S3
+            origin_run_id = apply_setup_for_resume(state, origin_run_id)  # the flow as the origin's configs made it
+            _validate(state)
             ok = execute_resume(state, executor, origin_run_id, step_to_rerun, clone_only=clone_only, **kwargs)
         if not ok:
             raise click.exceptions.Exit(1)

@@ -6,22 +6,24 @@ from __future__ import annotations
 import pickle
 import reprlib
 from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from flowstone.cli.tag_cmds import tag_group
 from flowstone.errors import FlowstoneException
 
 if TYPE_CHECKING:
-    from flowstone.client.runs import Run
     from flowstone.client.tasks import Task
+    from flowstone.datastore import TaskDataStore
 
 # The client is imported inside the commands: a flow file's `run` should not pay for it.
 
-__all__ = ["add_commands", "dump_command", "logs_command", "resolve_tasks"]
+__all__ = ["add_commands", "dump_command", "logs_command", "resolve_tasks", "show_banner", "use_datastore"]
 
 
-def _use_datastore(ctx: click.Context) -> None:
+def use_datastore(ctx: click.Context) -> None:
     """Point the client at the datastore the command line chose, and show every namespace."""
     from flowstone.client import context
 
@@ -32,6 +34,17 @@ def _use_datastore(ctx: click.Context) -> None:
     context.namespace(None)
 
 
+def show_banner(ctx: click.Context) -> None:
+    """A flow file's commands say what they work on, on stderr, unless --quiet (as Metaflow's do)."""
+    from flowstone import __version__
+    from flowstone.settings import resolve_username
+
+    flow_name = getattr(ctx.obj, "flow_name", None)
+    if flow_name and not getattr(ctx.obj, "quiet", False):
+        user = resolve_username()
+        click.echo(f"flowstone {__version__} executing {flow_name}" + (f" for user:{user}" if user else ""), err=True)
+
+
 def resolve_tasks(pathspec: str) -> Iterator[Task]:
     """The tasks named by ``Flow/run/step`` (all of the step's tasks) or ``Flow/run/step/task``."""
     from flowstone.client.tasks import Step, Task
@@ -40,7 +53,7 @@ def resolve_tasks(pathspec: str) -> Iterator[Task]:
     if len(parts) == 4:
         yield Task(pathspec)
     elif len(parts) == 3:
-        tasks = list(Step(pathspec))
+        tasks = list(reversed(list(Step(pathspec))))  # oldest first
         if not tasks:
             raise FlowstoneException(f"Step '{pathspec}' has no tasks yet.")
         yield from tasks
@@ -70,11 +83,13 @@ def _format_value(value: Any, limit: int) -> str:
 @click.pass_context
 def dump_command(ctx: click.Context, pathspec: str, include: str | None, private: bool, max_value_size: int,
                  out_file: str | None) -> None:  # fmt: skip
-    _use_datastore(ctx)
+    use_datastore(ctx)
+    show_banner(ctx)
     wanted = {n.strip() for n in include.split(",")} if include else None
     collected: dict[str, dict[str, Any]] = {}
     for task in resolve_tasks(_full_pathspec(ctx, pathspec)):
-        artifacts = [a for a in task if (private or not a.id.startswith("_")) and (wanted is None or a.id in wanted)]
+        names = [n for n in sorted(task._datastore().records) if (private or not n.startswith("_"))]
+        artifacts = [task[n] for n in names if wanted is None or n in wanted]
         if out_file:
             collected[task.pathspec] = {a.id: a.data for a in artifacts}
             continue
@@ -90,23 +105,50 @@ def dump_command(ctx: click.Context, pathspec: str, include: str | None, private
         click.echo(f"Artifacts of {len(collected)} task(s) written to {out_file}.")
 
 
-@click.command("logs", help="Print the logs of a step's tasks or of one task (PATHSPEC: RUN/STEP[/TASK]).")
+@click.command(
+    "logs",
+    help="Print the logs of a step's tasks or of one task (PATHSPEC: RUN/STEP[/TASK]). The "
+    "log content goes to stdout, whichever the stream; headers to stderr (not with --quiet).",
+)
 @click.argument("pathspec")
-@click.option("--stdout", "which", flag_value="stdout", help="Only standard output.")
-@click.option("--stderr", "which", flag_value="stderr", help="Only standard error.")
+@click.option("--stdout/--no-stdout", "want_stdout", default=False, help="Standard output only (with --stderr: both).")
+@click.option("--stderr/--no-stderr", "want_stderr", default=False, help="Standard error only (with --stdout: both).")
+@click.option("--both/--no-both", default=True, show_default=True, help="Both streams (unless --stdout or --stderr).")
+@click.option(
+    "--timestamps/--no-timestamps",
+    default=False,
+    show_default=True,
+    help="Start each line with the local time it was printed.",
+)
 @click.option("--attempt", type=int, default=None, help="This attempt instead of the latest one.")
 @click.pass_context
-def logs_command(ctx: click.Context, pathspec: str, which: str | None, attempt: int | None) -> None:
-    _use_datastore(ctx)
-    streams = [which] if which else ["stdout", "stderr"]
+def logs_command(ctx: click.Context, pathspec: str, want_stdout: bool, want_stderr: bool, both: bool,
+                 timestamps: bool, attempt: int | None) -> None:  # fmt: skip
+    use_datastore(ctx)
+    show_banner(ctx)
+    chosen = [s for s, wanted in (("stdout", want_stdout), ("stderr", want_stderr)) if wanted]
+    streams = chosen or (["stdout", "stderr"] if both else [])
+    quiet = bool(getattr(ctx.obj, "quiet", False))
     for task in resolve_tasks(_full_pathspec(ctx, pathspec)):
         if attempt is not None:
             task = type(task)(task.pathspec, attempt=attempt)
-        datastore = task._get_datastore()
+        if not quiet:
+            run_id, step, task_id = task.path_components[1:]
+            click.echo(f"Dumping logs of run_id={run_id} step={step} task_id={task_id}", err=True)
         for stream in streams:
-            text = datastore.load_log(stream)
-            if text:
-                click.echo(text, nl=False, err=stream == "stderr")
+            if not quiet:
+                click.echo(stream, err=True)
+            _print_log(task._get_datastore(), stream, timestamps)
+
+
+def _print_log(datastore: TaskDataStore, stream: str, timestamps: bool) -> None:
+    if timestamps:
+        for when, line in datastore.load_log_lines(stream):
+            moment = None if when is None else datetime.fromtimestamp(when).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+            click.echo(line if moment is None else f"{moment} {line}")
+        return
+    text = datastore.load_log(stream)  # as printed (only a missing last newline is added)
+    click.echo(text if not text or text.endswith("\n") else text + "\n", nl=False)
 
 
 @click.command("why", help="Say why tasks ran or reused earlier results (PATHSPEC: RUN/STEP[/TASK]).")
@@ -115,62 +157,10 @@ def logs_command(ctx: click.Context, pathspec: str, which: str | None, attempt: 
 def why_command(ctx: click.Context, pathspec: str) -> None:
     from flowstone.runtime.explain import explain_task
 
-    _use_datastore(ctx)
+    use_datastore(ctx)
     for task in resolve_tasks(_full_pathspec(ctx, pathspec)):
         for line in explain_task(task._fds, task._get_datastore()):
             click.echo(line)
-
-
-@click.group("tag", help="Add, remove, replace or list the tags of a run.")
-def tag_group() -> None:
-    pass
-
-
-def _run_for(ctx: click.Context, run_id: str) -> Run:
-    _use_datastore(ctx)
-    from flowstone.client.runs import Run
-
-    return Run(_full_pathspec(ctx, run_id))
-
-
-@tag_group.command("add", help="Add tags to a run.")
-@click.option("--run-id", required=True)
-@click.argument("tags", nargs=-1, required=True)
-@click.pass_context
-def tag_add(ctx: click.Context, run_id: str, tags: tuple[str, ...]) -> None:
-    run = _run_for(ctx, run_id)
-    run.add_tags(tags)
-    click.echo(f"Tags of {run.pathspec}: {', '.join(sorted(run.user_tags))}")
-
-
-@tag_group.command("remove", help="Remove tags from a run.")
-@click.option("--run-id", required=True)
-@click.argument("tags", nargs=-1, required=True)
-@click.pass_context
-def tag_remove(ctx: click.Context, run_id: str, tags: tuple[str, ...]) -> None:
-    run = _run_for(ctx, run_id)
-    run.remove_tags(tags)
-    click.echo(f"Tags of {run.pathspec}: {', '.join(sorted(run.user_tags)) or '(none)'}")
-
-
-@tag_group.command("replace", help="Replace one tag of a run with another.")
-@click.option("--run-id", required=True)
-@click.argument("old")
-@click.argument("new")
-@click.pass_context
-def tag_replace(ctx: click.Context, run_id: str, old: str, new: str) -> None:
-    run = _run_for(ctx, run_id)
-    run.replace_tag(old, new)
-    click.echo(f"Tags of {run.pathspec}: {', '.join(sorted(run.user_tags))}")
-
-
-@tag_group.command("list", help="List a run's tags (user tags, then system tags).")
-@click.option("--run-id", required=True)
-@click.pass_context
-def tag_list(ctx: click.Context, run_id: str) -> None:
-    run = _run_for(ctx, run_id)
-    click.echo(f"User tags:   {', '.join(sorted(run.user_tags)) or '(none)'}")
-    click.echo(f"System tags: {', '.join(sorted(run.system_tags))}")
 
 
 def add_commands(cli: click.Group) -> None:

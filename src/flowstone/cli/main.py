@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import click
 
 from flowstone import __version__
 from flowstone.cli import inspect_cmds
+from flowstone.cli.card_cmds import card_group
+from flowstone.cli.exec_cmd import exec_command
+from flowstone.cli.ui_cmd import ui_command
 from flowstone.client import context
 from flowstone.client.runs import Flow, Metaflow, Run
 from flowstone.client.tasks import Step, Task
@@ -43,13 +46,14 @@ def _table(*columns: str) -> Any:
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+    """A client time (naive, local) as the tables show it."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
 
 
 def _duration(start: datetime | None, end: datetime | None) -> str:
     if start is None:
         return "-"
-    seconds = ((end or datetime.now(timezone.utc)) - start).total_seconds()
+    seconds = ((end or datetime.now()) - start).total_seconds()
     text = f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
     return text if end else f"{text}+"
 
@@ -75,7 +79,8 @@ def cli(ctx: click.Context, datastore: str | None, datastore_root: str | None) -
     if datastore_root:
         settings = settings.replace(**{f"datastore_sysroot_{settings.default_datastore}": datastore_root})
     ctx.obj = _State(settings)
-    context.datastore(settings.default_datastore, settings.datastore_root())
+    if ctx.invoked_subcommand != "exec":  # exec runs a flow file, whose own options choose its datastore
+        context.datastore(settings.default_datastore, settings.datastore_root())
 
 
 @cli.command("flows", help="List the flows in the datastore with their latest run.")
@@ -105,7 +110,7 @@ def runs_cmd(flow_name: str, all_namespaces: bool, limit: int) -> None:
             break
         user = next((t[5:] for t in run.system_tags if t.startswith("user:")), "-")
         end = run._fds.load_run_end(run.id)
-        finished = datetime.fromtimestamp(end["finished_at"], tz=timezone.utc) if end else None
+        finished = datetime.fromtimestamp(end["finished_at"]) if end else None
         table.add_row(run.id, run.status, _when(run.created_at), _duration(run.created_at, finished), user,
                       ", ".join(sorted(run.user_tags)))  # fmt: skip
     _console().print(table)
@@ -123,21 +128,21 @@ def show_cmd(pathspec: str) -> None:
         run = Run(pathspec)
         console.print(f"[bold]{run.pathspec}[/bold]  {run.status}  started {_when(run.created_at)}")
         table = _table("step", "tasks", "done", "finished")
-        for step in run:
+        for step in reversed(list(run)):  # from the start step on
             tasks = list(step)
             table.add_row(step.id, str(len(tasks)), str(sum(t.finished for t in tasks)), _when(step.finished_at))
         console.print(table)
     elif depth == 3:
         table = _table("task", "attempt", "status", "started", "duration")
-        for task in Step(pathspec):
-            status = "done" if task.successful else ("failed" if task.exception else "running")
+        for task in reversed(list(Step(pathspec))):  # oldest first
+            status = "done" if task.finished else ("failed" if task.exception else "running")
             table.add_row(task.id, str(task.current_attempt), status, _when(task.created_at),
                           _duration(task.created_at, task.finished_at))  # fmt: skip
         console.print(table)
     elif depth == 4:
         task = Task(pathspec)
         console.print(f"[bold]{task.pathspec}[/bold]  attempt {task.current_attempt}  "
-                      f"{'done' if task.successful else 'not finished'}")  # fmt: skip
+                      f"{'done' if task.finished else 'not finished'}")  # fmt: skip
         table = _table("artifact", "type", "size", "sha")
         for artifact in task:
             table.add_row(artifact.id, artifact.type, _size(artifact.size), artifact.sha[:16])
@@ -147,6 +152,9 @@ def show_cmd(pathspec: str) -> None:
 
 
 inspect_cmds.add_commands(cli)
+cli.add_command(exec_command)
+cli.add_command(card_group)
+cli.add_command(ui_command)
 
 
 def main() -> None:

@@ -102,7 +102,9 @@ def _execute(state: CliState, executor: Executor, start: Any, options: dict[str,
     console = Console(quiet=state.quiet)
     console.info(f"flowstone {__version__} executing {state.flow_name} for user:{get_username()}")
     fds = FlowDataStore(state.flow_name, settings=state.settings)
-    loop = RunLoop(state.flow_cls, fds, executor, RunOptions(decospecs=state.decospecs, **options), console)
+    run_options = RunOptions(decospecs=state.decospecs, project=state.project, environment=state.environment,
+                             **options)  # fmt: skip
+    loop = RunLoop(state.flow_cls, fds, executor, run_options, console)
     if isinstance(executor, RemoteExecutor):  # refuse what cannot work before the run starts
         check_datastore_is_shared(executor, fds)
         check_resources(executor, loop.decorators)

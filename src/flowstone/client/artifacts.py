@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from flowstone.client.base import ClientObject
 from flowstone.datastore import ArtifactRecord
 
 if TYPE_CHECKING:
@@ -14,17 +15,35 @@ if TYPE_CHECKING:
 __all__ = ["DataArtifact", "MetaflowArtifacts", "MetaflowData"]
 
 
-class DataArtifact:
+class DataArtifact(ClientObject):
     """One artifact of a task. ``data`` loads (and verifies) its value the first time it is read."""
 
-    def __init__(self, task: Task, name: str, record: ArtifactRecord) -> None:
-        self._task = task
-        self._record = record
-        self.id = name
+    _DEPTH, _KIND = 5, "artifact"
+
+    def _open(self) -> None:
+        task = self._make_parent()
+        if self.id not in task:
+            raise self._not_found()
+        self._adopt(task, task._run())
+
+    @classmethod
+    def _of_task(cls, task: Task, name: str) -> DataArtifact:
+        artifact: DataArtifact = cls._unread(f"{task.pathspec}/{name}", task._attempt, **task._child_options())
+        artifact._adopt(task, task._run())
+        return artifact
+
+    def _make_parent(self) -> Task:
+        from flowstone.client.tasks import Task
+
+        return Task("/".join(self._parts[:4]), self._attempt, _namespace_check=False, _ds=self._ds)
 
     @property
-    def pathspec(self) -> str:
-        return f"{self._task.pathspec}/{self.id}"
+    def _task(self) -> Task:
+        return self.parent  # type: ignore[return-value]
+
+    @property
+    def _record(self) -> ArtifactRecord:
+        return self._task._datastore().records[self.id]
 
     @property
     def data(self) -> Any:
@@ -52,14 +71,18 @@ class DataArtifact:
 
     @property
     def created_at(self) -> datetime | None:
-        return self._task.created_at
+        """When the task stored it (when the task finished)."""
+        return self._task.finished_at or self._task.created_at
 
     @property
     def finished_at(self) -> datetime | None:
-        return self._task.finished_at
+        """The same as ``created_at``, as in Metaflow."""
+        return self.created_at
 
-    def __repr__(self) -> str:
-        return f"DataArtifact('{self.pathspec}')"
+    @property
+    def origin_pathspec(self) -> str | None:
+        origin = self._task.origin_pathspec
+        return f"{origin}/{self.id}" if origin else None
 
 
 class MetaflowData:
@@ -79,6 +102,9 @@ class MetaflowData:
         except KeyError:
             raise AttributeError(f"Task '{self._task.pathspec}' has no artifact '{name}'") from None
 
+    def __str__(self) -> str:
+        return f"<MetaflowData: {', '.join(self._names())}>"
+
     def __contains__(self, name: object) -> bool:
         return name in self._task
 
@@ -88,8 +114,7 @@ class MetaflowData:
     def __dir__(self) -> list[str]:
         return self._names()
 
-    def __repr__(self) -> str:
-        return f"<MetaflowData: {', '.join(self._names())}>"
+    __repr__ = __str__
 
 
 class MetaflowArtifacts:
@@ -108,6 +133,9 @@ class MetaflowArtifacts:
 
     def __iter__(self) -> Any:
         return iter(self._task)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._task)
 
     def __repr__(self) -> str:
         return f"<MetaflowArtifacts: {', '.join(a.id for a in self._task)}>"

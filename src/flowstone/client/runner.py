@@ -1,7 +1,16 @@
 """``Runner``: run or resume a flow file from Python (a notebook, a test suite) and get its ``Run`` back.
 
-The flow runs in a child process, exactly as ``python flow.py run`` would: ``Runner('flow.py', quiet=True)
-.run(alpha=0.1, max_workers=4)`` becomes ``python flow.py --quiet run --alpha 0.1 --max-workers 4``.
+The flow runs in a child process, exactly as ``python flow.py run`` would. The Runner's keyword arguments are the
+flow's top-level options, given before the command; a method's are the command's options and the flow's
+parameters: ``Runner('flow.py', quiet=True, datastore='local').run(alpha=0.1, tags=['a'])`` runs
+``python flow.py --quiet --datastore local run --alpha 0.1 --tag a``. How a value becomes options:
+
+* ``None`` is left out; ``True`` gives a flag (``quiet=True``: ``--quiet``); ``False`` leaves it out, except for
+  an option with a ``--no-`` form (``pylint=False``: ``--no-pylint``). A flow parameter that is a bool is
+  given its value (``--flag false``).
+* A list repeats the option (``tags=['a', 'b']``: ``--tag a --tag b``); a list of pairs gives two values each
+  (``config=[('cfg', 'cfg.json')]``: ``--config cfg cfg.json``; a value that is not a string goes as JSON).
+* A dict, or a list given to a flow parameter, goes as JSON; anything else as its string.
 """
 
 from __future__ import annotations
@@ -9,154 +18,99 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
-import tempfile
-from collections.abc import AsyncIterator
+import time
 from typing import Any
 
 from flowstone.client import context
+from flowstone.client.executing import ExecutingRun, RunCommand
 from flowstone.client.runs import Run
 from flowstone.errors import FlowstoneException
 from flowstone.settings import Settings
 
-__all__ = ["ExecutingRun", "Runner"]
+__all__ = ["ExecutingRun", "Runner", "RunnerError"]
 
-# Keyword names whose command-line option is spelled differently.
+#: Keyword names whose command-line option is spelled differently.
 _OPTION_NAMES = {"tags": "tag", "decospecs": "with", "with_": "with"}
+#: The command options (of run and resume) that are flags: everything else in a command's keywords takes a value.
+COMMAND_FLAGS = frozenset({"no_cache", "dry_run", "clone_only", "trust_origin"})
+#: Options with a --no- form: False is passed as that form.
+NEGATABLE = frozenset({"pylint", "production"})
+#: Command options that repeat for a list of values (other lists are a parameter's JSON value).
+COMMAND_LISTS = frozenset({"tags", "decospecs", "with_"})
+#: How often a starting run's id file is checked.
+_POLL_SECONDS = 0.05
 
 
-def _to_options(kwargs: dict[str, Any]) -> list[str]:
+class RunnerError(FlowstoneException, RuntimeError):
+    """A flow started by a Runner ended before it had a run: the flow file failed to load, its graph or a
+    parameter was refused, or resume found nothing to resume. The message holds the command and its output."""
+
+    headline = "Runner error"
+
+
+def to_options(kwargs: dict[str, Any], top_level: bool) -> list[str]:
+    """Command-line options for keyword arguments (``top_level``: options given before the command)."""
     args: list[str] = []
     for key, value in kwargs.items():
         if value is None:
             continue
         flag = "--" + _OPTION_NAMES.get(key, key).replace("_", "-")
-        if isinstance(value, bool):
+        if key in NEGATABLE and isinstance(value, bool):
             args.append(flag if value else "--no-" + flag[2:])
-        elif isinstance(value, (list, tuple, set)) and key in ("tags", "decospecs", "with_"):
+        elif isinstance(value, bool):
+            if top_level or key in COMMAND_FLAGS:
+                args += [flag] if value else []
+            else:
+                args += [flag, "true" if value else "false"]
+        elif isinstance(value, (list, tuple)) and value and all(_is_pair(item) for item in value):
+            for name, item in value:
+                args += [flag, str(name), item if isinstance(item, str) else json.dumps(item)]
+        elif isinstance(value, (list, tuple, set)) and (top_level or key in COMMAND_LISTS):
             for item in value:
                 args += [flag, str(item)]
-        elif isinstance(value, (dict, list)):
+        elif isinstance(value, (dict, list, tuple)):
             args += [flag, json.dumps(value)]
         else:
             args += [flag, str(value)]
     return args
 
 
-class ExecutingRun:
-    """A run started by a Runner: its process, its output and, once it has an id, its ``Run``."""
-
-    def __init__(self, runner: Runner, command: list[str], run_id_file: str) -> None:
-        self._runner = runner
-        self.command = command
-        self._run_id_file = run_id_file
-        self._run_id: str | None = None
-        self.returncode: int | None = None
-        self.stdout = ""
-        self.stderr = ""
-        self._process: asyncio.subprocess.Process | None = None
-
-    @property
-    def status(self) -> str:
-        """'running', 'successful' or 'failed'."""
-        if self.returncode is None:
-            return "running"
-        return "successful" if self.returncode == 0 else "failed"
-
-    @property
-    def run_id(self) -> str | None:
-        if self._run_id is None:
-            try:
-                with open(self._run_id_file) as f:
-                    self._run_id = f.read().strip() or None
-            except FileNotFoundError:
-                return None
-        return self._run_id
-
-    def _finished(self, returncode: int) -> None:
-        """Record the exit and keep the run id in memory: the file that carried it is not needed any more."""
-        self.returncode = returncode
-        _ = self.run_id
-        self.cleanup()
-
-    @property
-    def run(self) -> Run | None:
-        """The client Run (None if the run never started, e.g. the flow failed its checks)."""
-        run_id = self.run_id
-        if run_id is None:
-            return None
-        return Run(f"{self._runner.flow_name}/{run_id}", _namespace_check=False, _ds=self._runner.ds_spec)
-
-    # -- asynchronous use -------------------------------------------------------------------------
-    async def wait(self, timeout: float | None = None, stream: str | None = None) -> ExecutingRun:
-        """Wait for the process to end (its output is kept in ``stdout`` / ``stderr``)."""
-        if self._process is not None and self.returncode is None:
-            out, err = await asyncio.wait_for(self._process.communicate(), timeout)
-            self.stdout += out.decode("utf-8", "replace")
-            self.stderr += err.decode("utf-8", "replace")
-            self._finished(self._process.returncode)  # type: ignore[arg-type]
-        return self
-
-    async def stream_log(self, stream: str = "stdout") -> AsyncIterator[tuple[int, str]]:
-        """Yield ``(line_number, line)`` of the process's output as it is printed."""
-        assert self._process is not None
-        pipe = self._process.stdout if stream == "stdout" else self._process.stderr
-        assert pipe is not None
-        number = 0
-        async for raw in pipe:
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            if stream == "stdout":
-                self.stdout += line + "\n"
-            else:
-                self.stderr += line + "\n"
-            yield number, line
-            number += 1
-
-    # -- context manager --------------------------------------------------------------------------
-    def __enter__(self) -> ExecutingRun:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
-
-    def cleanup(self) -> None:
-        if self._process is not None and self.returncode is None:
-            self._process.kill()
-        try:
-            os.unlink(self._run_id_file)
-        except FileNotFoundError:
-            pass
+def _is_pair(item: Any) -> bool:
+    return isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)
 
 
 class Runner:
     """Run a flow file from Python. Keyword arguments are the flow's top-level options (``quiet=True``,
-    ``datastore='local'``, ``datastore_root=...``, ``decospecs=['retry']``)."""
+    ``metadata='local'``, ``datastore='local'``, ``datastore_root=...``, ``environment=...``, ``branch=...``,
+    ``decospecs=['retry']``, ``config=[(name, path)]``, ``config_value=[(name, value)]``, ...)."""
 
-    def __init__(
-        self,
-        flow_file: str,
-        show_output: bool = True,
-        env: dict[str, str] | None = None,
-        cwd: str | None = None,
-        python: str | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, flow_file: str, show_output: bool = True, profile: str | None = None,
+                 env: dict[str, str] | None = None, cwd: str | None = None, file_read_timeout: int = 3600,
+                 python: str | None = None, **kwargs: Any) -> None:  # fmt: skip
         if not os.path.isfile(flow_file):
             raise FlowstoneException(f"Flow file '{flow_file}' does not exist.")
         self.flow_file = os.path.abspath(flow_file)
         self.show_output = show_output
         self.env = {**os.environ, **(env or {})}
+        if profile:
+            self.env["METAFLOW_PROFILE"] = profile
         self.cwd = cwd or os.getcwd()
+        self.file_read_timeout = file_read_timeout
         self.python = python or sys.executable
         self.top_level = kwargs
         self.flow_name = self._flow_name()
+        self._commands: list[RunCommand] = []
 
-    def _flow_name(self) -> str:
+    def _flow_name(self) -> str | None:
+        """The flow's class name, read from the file (None if it does not parse: running it will say why)."""
         import ast
 
-        with open(self.flow_file) as f:
-            tree = ast.parse(f.read())
+        with open(self.flow_file, encoding="utf-8") as f:
+            try:
+                tree = ast.parse(f.read())
+            except SyntaxError:
+                return None
         for node in tree.body:
             if isinstance(node, ast.ClassDef) and any(
                 getattr(base, "id", getattr(base, "attr", None)) == "FlowSpec" for base in node.bases
@@ -167,7 +121,7 @@ class Runner:
     @property
     def ds_spec(self) -> tuple[str, str]:
         """The datastore the flow writes to, as (type, root): what the command line would use."""
-        env = {k: v for k, v in self.env.items() if k.startswith("FLOWSTONE_")}
+        env = {k: v for k, v in self.env.items() if k.startswith(("FLOWSTONE_", "METAFLOW_"))}
         overrides: dict[str, Any] = {}
         if self.top_level.get("datastore"):
             overrides["default_datastore"] = self.top_level["datastore"]
@@ -181,26 +135,47 @@ class Runner:
         root = root or settings.datastore_root(ds_type)
         return ds_type, context.normalize_root(ds_type, root)
 
-    def _command(self, verb: str, kwargs: dict[str, Any], run_id_file: str) -> list[str]:
-        verb_args = []
-        if verb == "resume" and kwargs.get("step_to_rerun"):
-            verb_args.append(str(kwargs.pop("step_to_rerun")))
-        return [self.python, self.flow_file, *_to_options(self.top_level), verb, *verb_args,
-                "--run-id-file", run_id_file, *_to_options(kwargs)]  # fmt: skip
+    # -- starting a run ---------------------------------------------------------------------------
+    def _command(self, verb: str, kwargs: dict[str, Any]) -> tuple[RunCommand, str]:
+        """The child process for ``verb`` and the file it writes its run id to (the caller's, if given)."""
+        kwargs = dict(kwargs)
+        verb_args = [str(kwargs.pop("step_to_rerun"))] if verb == "resume" and kwargs.get("step_to_rerun") else []
+        kwargs.pop("step_to_rerun", None)
+        command = RunCommand([], self.env, self.cwd)
+        run_id_file = kwargs.pop("run_id_file", None) or os.path.join(command.folder, "run-id")
+        run_id_file = os.path.join(self.cwd, run_id_file)
+        if os.path.exists(run_id_file):
+            os.unlink(run_id_file)  # an id left by an earlier run must not pass for this one's
+        command.command = [self.python, self.flow_file, *to_options(self.top_level, top_level=True), verb,
+                           *verb_args, "--run-id-file", run_id_file, *to_options(kwargs, top_level=False)]  # fmt: skip
+        self._commands.append(command)
+        return command, run_id_file
 
-    def _start(self, verb: str, kwargs: dict[str, Any]) -> ExecutingRun:
-        handle, run_id_file = tempfile.mkstemp(prefix="flowstone-run-id-")
-        os.close(handle)
-        os.unlink(run_id_file)
-        return ExecutingRun(self, self._command(verb, dict(kwargs), run_id_file), run_id_file)
+    def _started(self, command: RunCommand, run_id: str | None) -> ExecutingRun:
+        if run_id is None or self.flow_name is None:
+            raise RunnerError(_failure_message(command))
+        run = Run(f"{self.flow_name}/{run_id}", _namespace_check=False, _ds=self.ds_spec)
+        return ExecutingRun(self, command, run)
 
     def _blocking(self, verb: str, kwargs: dict[str, Any]) -> ExecutingRun:
-        executing = self._start(verb, kwargs)
-        output = None if self.show_output else subprocess.PIPE
-        result = subprocess.run(executing.command, cwd=self.cwd, env=self.env, stdout=output, stderr=output, text=True)
-        executing._finished(result.returncode)
-        executing.stdout, executing.stderr = result.stdout or "", result.stderr or ""
-        return executing
+        command, run_id_file = self._command(verb, kwargs)
+        command.start(self.show_output)
+        try:
+            command.sync_wait()
+        except BaseException:  # Ctrl-C here: the run stops as it would on the command line
+            command.kill()
+            raise
+        return self._started(command, _read_run_id(run_id_file))
+
+    async def _async(self, verb: str, kwargs: dict[str, Any]) -> ExecutingRun:
+        command, run_id_file = self._command(verb, kwargs)
+        await command.async_start()
+        deadline = time.monotonic() + self.file_read_timeout
+        while command.process.returncode is None and time.monotonic() < deadline:
+            if _read_run_id(run_id_file) is not None:
+                break
+            await asyncio.sleep(_POLL_SECONDS)
+        return self._started(command, _read_run_id(run_id_file))
 
     def run(self, **kwargs: Any) -> ExecutingRun:
         """Run the flow and wait for it; keyword arguments are run options and parameter values."""
@@ -210,22 +185,47 @@ class Runner:
         """Resume a run (``origin_run_id=``, ``step_to_rerun=``) and wait for it."""
         return self._blocking("resume", kwargs)
 
-    async def _async(self, verb: str, kwargs: dict[str, Any]) -> ExecutingRun:
-        executing = self._start(verb, kwargs)
-        executing._process = await asyncio.create_subprocess_exec(
-            *executing.command, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        return executing
-
     async def async_run(self, **kwargs: Any) -> ExecutingRun:
-        """Start the flow and return at once; ``await running.wait()`` or ``running.stream_log()``."""
+        """Start the flow and return once it has a run; ``await running.wait()`` or ``running.stream_log()``."""
         return await self._async("run", kwargs)
 
     async def async_resume(self, **kwargs: Any) -> ExecutingRun:
         return await self._async("resume", kwargs)
 
+    # -- context manager --------------------------------------------------------------------------
+    def cleanup(self) -> None:
+        """Remove the files holding the runs' output (a run still going is stopped)."""
+        for command in self._commands:
+            command.cleanup()
+
     def __enter__(self) -> Runner:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        pass
+        self.cleanup()
+
+    async def __aenter__(self) -> Runner:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.cleanup()
+
+
+def _read_run_id(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read().strip() or None  # empty: being written
+    except FileNotFoundError:
+        return None
+
+
+def _failure_message(command: RunCommand) -> str:
+    """What Metaflow's Runner says when the flow ends before it has a run: the command and its output."""
+    why = "it ended before starting a run" if command.process.returncode is not None else "it started no run in time"
+    parts = [f"Error executing: '{' '.join(command.command)}' ({why}):"]
+    for stream in ("stdout", "stderr"):
+        with open(command.log_files[stream], encoding="utf-8", errors="replace") as log:
+            text = log.read()
+        if text.strip():
+            parts.append(f"\n{stream.capitalize()}:\n{text}")
+    return "\n".join(parts)

@@ -1,16 +1,18 @@
 """The Client API's steps and tasks: ``Step`` (a step of a run: its tasks) and ``Task`` (one attempt of a task:
-its artifacts, logs, metadata and lineage). Artifact values load one by one, when accessed.
+its artifacts, logs, metadata and lineage). Artifact values load one by one, when accessed. Tasks are listed
+newest first, as in Metaflow.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from flowstone.client import task_metadata
 from flowstone.client.artifacts import DataArtifact, MetaflowArtifacts, MetaflowData
-from flowstone.client.base import ClientObject, Metadata, run_sort_key, to_datetime
+from flowstone.client.base import ChildNotFound, ClientObject, Metadata, run_sort_key, to_datetime
 from flowstone.client.code import MetaflowCode
 from flowstone.datastore import TaskDataStore
 from flowstone.errors import DataException, ExceptionWrapper
@@ -22,55 +24,112 @@ if TYPE_CHECKING:
 __all__ = ["Step", "Task"]
 
 
+def _existing_run(obj: ClientObject) -> Run:
+    """The run of a step or task made by pathspec; FlowstoneNotFound if the run does not exist."""
+    from flowstone.client.runs import Run
+
+    run = Run._lazy(obj._parts[0], obj._parts[1], obj._ds)
+    if run._record is None:
+        raise obj._not_found()
+    return run
+
+
 class Step(ClientObject):
     """One step of a run: its tasks."""
 
     _DEPTH, _KIND = 3, "step"
 
-    def __init__(self, pathspec: str, *, _namespace_check: bool = True, _ds: tuple[str, str] | None = None) -> None:
-        from flowstone.client.runs import Run
-
-        super().__init__(pathspec, _namespace_check=_namespace_check, _ds=_ds)
-        run = Run("/".join(self._parts[:2]), _namespace_check=_namespace_check, _ds=self._ds)
+    def _open(self) -> None:
+        run = _existing_run(self)
         if self.id not in run:
             raise self._not_found()
+        self._adopt(run, run)
 
-    @classmethod
-    def _child(cls, run: Run, step_name: str) -> Step:
-        step = cls.__new__(cls)
-        ClientObject.__init__(step, f"{run.pathspec}/{step_name}", _ds=run._ds)
-        return step
+    def _make_parent(self) -> ClientObject:
+        return self._run()
 
     def _task_ids(self) -> list[str]:
+        """Oldest first (task ids grow as tasks are created)."""
         return sorted(self._fds.list_task_ids(self._parts[1], self.id), key=run_sort_key)
 
+    def _task(self, task_id: str) -> Task:
+        task: Task = Task._unread(f"{self.pathspec}/{task_id}", **self._child_options())
+        task._adopt(self, self._run())
+        return task
+
     def __iter__(self) -> Iterator[Task]:
-        for task_id in self._task_ids():
-            yield Task._child(self, task_id)
+        for task_id in reversed(self._task_ids()):
+            yield self._task(task_id)
 
     def tasks(self, *tags: str) -> Iterator[Task]:
-        """The step's tasks (tags are a run-level notion here: a run's tasks share its tags)."""
-        if tags and not set(tags) <= self._run().tags:
-            return iter(())
-        return iter(self)
+        """The step's tasks (newest first) that have every one of ``tags`` (a task has its run's tags)."""
+        return self._filtered(iter(self), tags)
 
     def __getitem__(self, task_id: str) -> Task:
-        return Task(f"{self.pathspec}/{task_id}", _namespace_check=False, _ds=self._ds)
+        if task_id not in self:
+            raise ChildNotFound(f"Task '{self.pathspec}/{task_id}' does not exist (yet).")
+        return self._task(task_id)
+
+    def __contains__(self, task_id: object) -> bool:
+        return isinstance(task_id, str) and task_id in self._fds.list_task_ids(self._parts[1], self.id)
 
     @property
     def task(self) -> Task | None:
-        """A task of this step (the first one; the only one unless the step runs in a foreach)."""
+        """A task of this step (the newest; the only one unless the step runs in a foreach)."""
         return next(iter(self), None)
+
+    def control_tasks(self, *tags: str) -> Iterator[Task]:
+        """The step's control tasks (those of a parallel step marked ``internal_task_type: control``)."""
+        for task in self.tasks(*tags):
+            if task.metadata_dict.get("internal_task_type") == "control":
+                yield task
+
+    @property
+    def control_task(self) -> Task | None:
+        return next(self.control_tasks(), None)
 
     @property
     def created_at(self) -> datetime | None:
-        task = self.task
-        return task.created_at if task else None
+        """When its first task started."""
+        ids = self._task_ids()
+        return self._task(ids[0]).created_at if ids else None
 
     @property
     def finished_at(self) -> datetime | None:
+        """When its last task finished (None while one is not finished)."""
         times = [t.finished_at for t in self]
         return None if not times or None in times else max(t for t in times if t is not None)
+
+    @property
+    def environment_info(self) -> dict[str, Any] | None:
+        task = self.task
+        return task.environment_info if task is not None else None
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """This step in the run this one resumed (None if it resumed none)."""
+        origin = self._run().origin_pathspec
+        return f"{origin}/{self.id}" if origin else None
+
+    def _graph_steps(self) -> dict[str, dict[str, Any]]:
+        return {s["name"]: s for s in self._run()._run_record.get("graph", {}).get("steps", [])}
+
+    def _related(self, names: list[str]) -> Iterator[Step]:
+        run = self._run()
+        for name in names:
+            if name in run:
+                yield run._step(name)
+
+    @property
+    def parent_steps(self) -> Iterator[Step]:
+        """The steps that lead to this one in the run's graph."""
+        graph = self._graph_steps()
+        return self._related([name for name, s in graph.items() if self.id in s.get("next", [])])
+
+    @property
+    def child_steps(self) -> Iterator[Step]:
+        """The steps this one leads to in the run's graph."""
+        return self._related(list(self._graph_steps().get(self.id, {}).get("next", [])))
 
 
 class Task(ClientObject):
@@ -78,28 +137,12 @@ class Task(ClientObject):
 
     _DEPTH, _KIND = 4, "task"
 
-    def __init__(
-        self,
-        pathspec: str,
-        attempt: int | None = None,
-        *,
-        _namespace_check: bool = True,
-        _ds: tuple[str, str] | None = None,
-    ) -> None:
-        from flowstone.client.runs import Run
-
-        super().__init__(pathspec, _namespace_check=_namespace_check, _ds=_ds)
-        self._attempt = attempt
-        if _namespace_check:
-            Run("/".join(self._parts[:2]), _ds=self._ds)  # checks existence and namespace
+    def _open(self) -> None:
+        self._adopt(None, _existing_run(self))
         self._datastore()  # raises FlowstoneNotFound for a task that does not exist
 
-    @classmethod
-    def _child(cls, step: Step, task_id: str) -> Task:
-        task = cls.__new__(cls)
-        ClientObject.__init__(task, f"{step.pathspec}/{task_id}", _ds=step._ds)
-        task._attempt = None
-        return task
+    def _make_parent(self) -> ClientObject:
+        return Step("/".join(self._parts[:3]), _namespace_check=False, _ds=self._ds)
 
     # -- the attempt ------------------------------------------------------------------------------
     def _datastore(self) -> TaskDataStore:
@@ -114,7 +157,7 @@ class Task(ClientObject):
         return cached
 
     def _get_datastore(self) -> TaskDataStore:
-        """The task's TaskDataStore (read-only), e.g. for ``load_metadata``."""
+        """The task's TaskDataStore (read-only), e.g. for ``load_metadata``: flowstone's own records."""
         return self._datastore()
 
     @property
@@ -128,12 +171,13 @@ class Task(ClientObject):
     # -- status -----------------------------------------------------------------------------------
     @property
     def finished(self) -> bool:
-        """True once the task completed (a task that failed, or is still running, is not finished)."""
+        """True once the task completed (with success, or with a failure @catch caught)."""
         return self._done_info is not None
 
     @property
     def successful(self) -> bool:
-        return self.finished and bool(self._meta.get("attempt_ok", True))
+        """True if the task completed and its step did not fail (a failure @catch caught is not a success)."""
+        return self.finished and bool(self._meta.get("attempt_ok", True)) and not self._meta.get("caught")
 
     @functools.cached_property
     def _done_info(self) -> dict[str, Any] | None:
@@ -151,31 +195,33 @@ class Task(ClientObject):
 
     @property
     def exception(self) -> ExceptionWrapper | None:
-        """The exception that made this attempt fail (None if it did not)."""
+        """The exception that made this attempt fail (None if it did not fail, or @catch caught it)."""
         described = self._meta.get("exception")
-        if not described:
+        if not described or self._meta.get("caught"):
             return None
         wrapper = ExceptionWrapper()
         wrapper.type, wrapper.exception = described["type"], described["message"]
         wrapper.stacktrace = described.get("traceback")
         return wrapper
 
-    # -- artifacts --------------------------------------------------------------------------------
-    def _artifact(self, name: str) -> DataArtifact:
-        datastore = self._datastore()
-        if name not in datastore:
-            raise KeyError(f"Task '{self.pathspec}' has no artifact '{name}'")
-        return DataArtifact(self, name, datastore.records[name])
+    @property
+    def runtime_name(self) -> str | None:
+        return next((tag.split(":", 1)[1] for tag in self.system_tags if tag.startswith("runtime:")), None)
 
+    # -- artifacts --------------------------------------------------------------------------------
     def __getitem__(self, name: str) -> DataArtifact:
-        return self._artifact(name)
+        if name not in self._datastore():
+            raise ChildNotFound(f"Task '{self.pathspec}' has no artifact '{name}'")
+        return DataArtifact._of_task(self, name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._datastore()
 
     def __iter__(self) -> Iterator[DataArtifact]:
+        """The task's artifacts (not the private ones, whose names start with '_')."""
         for name in sorted(self._datastore().records):
-            yield self._artifact(name)
+            if not name.startswith("_"):
+                yield DataArtifact._of_task(self, name)
 
     @property
     def data(self) -> MetaflowData:
@@ -194,23 +240,32 @@ class Task(ClientObject):
     def stderr(self) -> str:
         return self._datastore().load_log("stderr")
 
-    def loglines(self, stream: str, as_unicode: bool = True) -> Iterator[tuple[datetime | None, Any]]:
-        """(time, line) pairs of a log stream, 'stdout' or 'stderr'."""
+    @property
+    def stdout_size(self) -> int:
+        return len(self.stdout.encode("utf-8"))
+
+    @property
+    def stderr_size(self) -> int:
+        return len(self.stderr.encode("utf-8"))
+
+    def loglines(self, stream: str, as_unicode: bool = True,
+                 meta_dict: dict[str, Any] | None = None) -> Iterator[tuple[datetime | None, Any]]:  # fmt: skip
+        """(time, line) pairs of a log stream, 'stdout' or 'stderr'; the time is a naive UTC datetime, as in
+        Metaflow (when the runner received the line)."""
         for timestamp, line in self._datastore().load_log_lines(stream):
-            yield to_datetime(timestamp), (line if as_unicode else line.encode("utf-8"))
+            when = None if timestamp is None else datetime.fromtimestamp(timestamp, timezone.utc).replace(tzinfo=None)
+            yield when, (line if as_unicode else line.encode("utf-8"))
 
     # -- metadata and lineage ---------------------------------------------------------------------
     @property
     def metadata(self) -> list[Metadata]:
-        entries = self._datastore().metadata_entries()
-        return [
-            Metadata(name, e["value"], to_datetime(e["timestamp"]), type(e["value"]).__name__, self)  # type: ignore[arg-type]
-            for name, e in sorted(entries.items())
-        ]
+        """Metaflow's metadata of the task: every attempt's entries (only the one asked for, if one was)."""
+        return task_metadata.entries(self)
 
     @property
     def metadata_dict(self) -> dict[str, Any]:
-        return dict(self._meta)
+        """The newest value of each metadata entry."""
+        return {m.name: m.value for m in sorted(self.metadata, key=lambda m: m.created_at)}
 
     @property
     def index(self) -> int | None:
@@ -219,11 +274,13 @@ class Task(ClientObject):
 
     @property
     def origin_pathspec(self) -> str | None:
+        """The task this one reuses the results of (resume, or the cache), or None if it ran."""
         return self._meta.get("origin_pathspec")
 
     @property
-    def parent_task_pathspecs(self) -> list[str]:
-        return [f"{self._parts[0]}/{p}" for p in self._meta.get("input_paths", [])]
+    def parent_task_pathspecs(self) -> Iterator[str]:
+        for path in self._meta.get("input_paths", []):
+            yield f"{self._parts[0]}/{path}"
 
     @property
     def parent_tasks(self) -> Iterator[Task]:
@@ -231,23 +288,23 @@ class Task(ClientObject):
             yield Task(pathspec, _namespace_check=False, _ds=self._ds)
 
     @property
-    def child_tasks(self) -> Iterator[Task]:
+    def child_task_pathspecs(self) -> Iterator[str]:
         run = self._run()
         graph = {s["name"]: s for s in run._run_record.get("graph", {}).get("steps", [])}
         for step_name in graph.get(self._parts[2], {}).get("next", []):
-            if step_name not in run:
-                continue
-            for task in Step._child(run, step_name):
-                if self.pathspec in task.parent_task_pathspecs:
-                    yield task
+            if step_name in run:
+                for task in reversed(list(run._step(step_name))):
+                    if self.pathspec in task.parent_task_pathspecs:
+                        yield task.pathspec
+
+    @property
+    def child_tasks(self) -> Iterator[Task]:
+        for pathspec in self.child_task_pathspecs:
+            yield Task(pathspec, _namespace_check=False, _ds=self._ds)
 
     @property
     def code(self) -> MetaflowCode | None:
         return self._run().code
-
-    @property
-    def runtime_name(self) -> str:
-        return "local"
 
     @property
     def environment_info(self) -> dict[str, Any]:

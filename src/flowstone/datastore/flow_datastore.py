@@ -9,7 +9,8 @@ from typing import Any
 
 from flowstone.datastore import layout
 from flowstone.datastore.content_addressed import BLOB_PREFIX, ContentAddressedStore
-from flowstone.datastore.records import dump_json, load_json
+from flowstone.datastore.records import dump_record, load_record
+from flowstone.datastore.run_tags import RunTagLog
 from flowstone.datastore.serializers import SerializerRegistry, default_registry
 from flowstone.datastore.task_datastore import TaskDataStore
 from flowstone.errors import DataException, TaskNotDone
@@ -83,13 +84,13 @@ class FlowDataStore:
         The record is written with put-if-absent, so two runs starting at once never share an id.
         """
         if run_id is not None:
-            if not self.storage.put_if_absent(self._run_key(run_id, layout.RUN_RECORD), dump_json(record)):
+            if not self.storage.put_if_absent(self._run_key(run_id, layout.RUN_RECORD), dump_record(record)):
                 raise DataException(f"Run {self.flow_name}/{run_id} already exists; choose another run id.")
             return run_id
         candidate = time.time_ns() // 1000
         while True:
             run_id = str(candidate)
-            payload = dump_json({**record, "run_id": run_id})
+            payload = dump_record({**record, "run_id": run_id})
             if self.storage.put_if_absent(self._run_key(run_id, layout.RUN_RECORD), payload):
                 self.storage.sync()
                 return run_id
@@ -98,14 +99,24 @@ class FlowDataStore:
     def load_run_record(self, run_id: str) -> dict[str, Any] | None:
         return self._load_run_json(run_id, layout.RUN_RECORD)
 
-    def save_run_tags(self, run_id: str, tags: Iterable[str]) -> None:
-        self.storage.save_one(self._run_key(run_id, layout.RUN_TAGS), dump_json(sorted(set(tags))))
+    def _tag_log(self, run_id: str) -> RunTagLog:
+        return RunTagLog(self.storage, layout.run_prefix(self.flow_name, run_id))
 
-    def load_run_tags(self, run_id: str) -> list[str] | None:
-        return self._load_run_json(run_id, layout.RUN_TAGS)
+    def save_run_tags(self, run_id: str, tags: Iterable[str]) -> None:
+        """Record the user tags a new run starts with (later changes go through ``change_run_tags``)."""
+        self._tag_log(run_id).save_initial(tags)
+
+    def load_run_tags(self, run_id: str) -> list[str]:
+        """The run's user tags now, sorted."""
+        return sorted(self._tag_log(run_id).current())
+
+    def change_run_tags(self, run_id: str, remove: Iterable[str], add: Iterable[str]) -> list[str]:
+        """Remove, then add user tags, atomically even while other processes change them; return the tags right
+        after this change, sorted."""
+        return sorted(self._tag_log(run_id).change(remove, add))
 
     def save_run_end(self, run_id: str, outcome: dict[str, Any]) -> None:
-        self.storage.save_one(self._run_key(run_id, layout.RUN_END), dump_json(outcome))
+        self.storage.save_one(self._run_key(run_id, layout.RUN_END), dump_record(outcome))
 
     def load_run_end(self, run_id: str) -> dict[str, Any] | None:
         return self._load_run_json(run_id, layout.RUN_END)
@@ -113,17 +124,17 @@ class FlowDataStore:
     def _load_run_json(self, run_id: str, name: str) -> Any:
         key = self._run_key(run_id, name)
         data = self.storage.load_one(key)
-        return None if data is None else load_json(data, key)
+        return None if data is None else load_record(data, key)
 
     # -- the cache index ----------------------------------------------------------------------------
     def save_cache_entry(self, key: str, entry: dict[str, Any]) -> None:
         """Remember which task produced the results for cache key ``key`` (a later entry replaces it)."""
-        self.storage.save_one(layout.cache_entry_key(self.flow_name, key), dump_json(entry))
+        self.storage.save_one(layout.cache_entry_key(self.flow_name, key), dump_record(entry))
 
     def load_cache_entry(self, key: str) -> dict[str, Any] | None:
         path = layout.cache_entry_key(self.flow_name, key)
         data = self.storage.load_one(path)
-        return None if data is None else load_json(data, path)
+        return None if data is None else load_record(data, path)
 
     # -- task datastores --------------------------------------------------------------------------
     def get_datastore_for_task(

@@ -2,7 +2,9 @@
 
 data/ab/abcdef...                       blobs, shared by every flow of the datastore
 <Flow>/<run_id>/_run.json               run record (written once, claims the run id)
-<Flow>/<run_id>/_tags.json              user tags (replaced as a whole when changed)
+<Flow>/<run_id>/_tags.json              user tags the run started with
+<Flow>/<run_id>/_tags/<n>.json          the n-th change of its user tags (created once, never rewritten)
+<Flow>/<run_id>/_tags/<n>.snapshot.json the user tags after change n (every few changes)
 <Flow>/<run_id>/_end.json               run outcome, written when the run ends
     <Flow>/_cache/ab/<key>.json               which task holds the results for a cache key
 <Flow>/<run_id>/<step>/<task_id>/<attempt>.attempt.json    attempt started
@@ -25,6 +27,7 @@ __all__ = [
     "RUN_END",
     "RUN_RECORD",
     "RUN_TAGS",
+    "RUN_TAG_CHANGES",
     "attempt_key",
     "cache_entry_key",
     "log_kind",
@@ -32,6 +35,9 @@ __all__ = [
     "parse_attempt_name",
     "run_prefix",
     "step_prefix",
+    "tag_change_key",
+    "tag_change_number",
+    "tag_snapshot_key",
     "task_prefix",
 ]
 
@@ -41,6 +47,7 @@ METADATA = "metadata.json"
 DONE = "DONE"
 RUN_RECORD = "_run.json"
 RUN_TAGS = "_tags.json"
+RUN_TAG_CHANGES = "_tags"
 RUN_END = "_end.json"
 CACHE_DIR = "_cache"
 
@@ -61,6 +68,22 @@ def task_prefix(flow_name: str, run_id: str, step_name: str, task_id: str) -> st
 
 def cache_entry_key(flow_name: str, key: str) -> str:
     return f"{flow_name}/{CACHE_DIR}/{key[:2]}/{key}.json"
+
+
+def tag_change_key(run_key_prefix: str, number: int) -> str:
+    return f"{run_key_prefix}/{RUN_TAG_CHANGES}/{number:010d}.json"
+
+
+def tag_snapshot_key(run_key_prefix: str, number: int) -> str:
+    return f"{run_key_prefix}/{RUN_TAG_CHANGES}/{number:010d}.snapshot.json"
+
+
+def tag_change_number(name: str) -> tuple[int, bool] | None:
+    """``'0000000007.json'`` -> ``(7, False)``, ``'0000000007.snapshot.json'`` -> ``(7, True)``; else None."""
+    number, _, kind = name.partition(".")
+    if not number.isdigit() or kind not in ("json", "snapshot.json"):
+        return None
+    return int(number), kind == "snapshot.json"
 
 
 def attempt_key(prefix: str, attempt: int, kind: str) -> str:

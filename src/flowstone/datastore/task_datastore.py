@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowstone.datastore import layout
 from flowstone.datastore.hashing import hash_chunks
-from flowstone.datastore.records import ArtifactRecord, dump_json, load_json
+from flowstone.datastore.records import ArtifactRecord, dump_record, load_record
 from flowstone.errors import DataException, IntegrityError, TaskNotDone, UnpicklableArtifactException
 
 if TYPE_CHECKING:
@@ -129,17 +129,23 @@ class TaskDataStore:
             raise DataException(f"Attempt {self.attempt} of task {self.pathspec} is done; it cannot change.")
 
     def _write_json(self, kind: str, value: Any, durable: bool = False) -> None:
-        self._storage.save_one(self._key(kind), dump_json(value), durable=durable)
+        self._storage.save_one(self._key(kind), dump_record(value), durable=durable)
 
     def _done_record(self) -> dict[str, Any]:
         """The DONE record of a done attempt opened to read (loaded once)."""
         if self._committed is None:
-            self._committed = self._read_json(layout.DONE) or {}
+            record = self._read_json(layout.DONE)
+            if not isinstance(record, dict) or not isinstance(record.get("records"), dict):
+                raise IntegrityError(
+                    f"Record {self._key(layout.DONE)} holds no artifact records: it was damaged or edited. "
+                    f"The task counts as not done; run it again (a plain re-run does)."
+                )
+            self._committed = record
         return self._committed
 
     def _read_json(self, kind: str, attempt: int | None = None) -> Any:
         data = self._storage.load_one(self._key(kind, attempt))
-        return None if data is None else load_json(data, self._key(kind, attempt))
+        return None if data is None else load_record(data, self._key(kind, attempt))
 
     # -- artifacts --------------------------------------------------------------------------------
     @property
@@ -267,7 +273,7 @@ class TaskDataStore:
         for name, value in contents.items():
             entries[name] = {"value": value, "timestamp": now}
         try:
-            payload = dump_json(entries)
+            payload = dump_record(entries)
         except (TypeError, ValueError) as exc:
             raise DataException(f"Metadata for {self.pathspec} must be JSON-serializable: {exc}") from exc
         self._storage.save_one(self._key(layout.METADATA), payload)
@@ -294,7 +300,7 @@ class TaskDataStore:
         data = text.encode("utf-8", "replace") if isinstance(text, str) else text
         items = [(self._key(layout.log_kind(stream), attempt), data)]
         if timestamps is not None:
-            items.append((self._key(layout.log_times_kind(stream), attempt), dump_json(timestamps)))
+            items.append((self._key(layout.log_times_kind(stream), attempt), dump_record(timestamps)))
         self._storage.save_bytes(items)
 
     def load_log(self, stream: str, attempt: int | None = None) -> str:

@@ -4,6 +4,10 @@ A task starts in milliseconds instead of paying for a new interpreter and its im
 process group (a timeout or failure kills what it spawned too); its stdout and stderr come back over pipes, read
 here line by line, and what its function returns comes back pickled over a third pipe. Task functions must be
 picklable (a ``functools.partial`` of a module-level function, say): they travel to the fork server.
+
+A task that must run in another Python (a :class:`~flowstone.executors.remote.RemoteTask` with an
+``interpreter``: a step's own environment) goes to a fork server spawned with that interpreter, started on first
+use and warmed up by the task's ``prepare``; its output and exit come back the same way.
 """
 
 from __future__ import annotations
@@ -25,10 +29,22 @@ from typing import Any
 from flowstone.errors import ExecutorError
 from flowstone.executors.base import Event, Executor, Exited, OutputLine
 from flowstone.executors.fork_server import LENGTH, RECORD, start_server
+from flowstone.executors.remote import RemoteTask
+from flowstone.executors.spawned import SpawnedServer, spawn_fork_server
 
 __all__ = ["ForkExecutor"]
 
 _READ_SIZE = 1 << 16
+
+
+@dataclass
+class _Server:
+    """A fork server: its pid and socket, the partial records read from it, and, for a spawned one, itself."""
+
+    pid: int
+    sock: socket.socket
+    inbox: bytearray = field(default_factory=bytearray)
+    spawned: SpawnedServer | None = None
 
 
 @dataclass
@@ -48,18 +64,38 @@ class ForkExecutor(Executor):
     Create it before anything in the process starts threads: the fork server is forked at construction.
     """
 
-    def __init__(self, server: tuple[int, socket.socket] | None = None) -> None:
-        """``server``: the pid of a fork server started elsewhere and the socket to it; by default one is forked
-        from this process now."""
-        if server is None:
-            server = _fork_server_here()
-        self._server_pid, self._sock = server
+    def __init__(self, server: tuple[int, socket.socket] | SpawnedServer | None = None) -> None:
+        """``server``: a fork server started elsewhere (its pid and socket, or a spawned one); by default one is
+        forked from this process now."""
         self._selector = selectors.DefaultSelector()
-        self._selector.register(self._sock, selectors.EVENT_READ, None)
+        self._servers: dict[Hashable, _Server] = {}  # None: the default server; (interpreter, warm-up key)
+        self._add_server(None, server if server is not None else _fork_server_here())
         self._children: dict[int, _Child] = {}
-        self._inbox = bytearray()  # partial server records
-        self._exits: list[tuple[int, int]] = []  # (pid, status) reported by the server, not yet handled
+        self._exits: list[tuple[int, int]] = []  # (pid, status) reported by a server, not yet handled
         self._next_request = 1
+
+    def _add_server(self, name: Hashable, server: tuple[int, socket.socket] | SpawnedServer) -> _Server:
+        if isinstance(server, SpawnedServer):
+            entry = _Server(server.process.pid, server.sock, spawned=server)
+        else:
+            entry = _Server(server[0], server[1])
+        self._servers[name] = entry
+        self._selector.register(entry.sock, selectors.EVENT_READ, entry)
+        return entry
+
+    def _server_for(self, fn: Callable[[], Any]) -> tuple[_Server, Callable[[], Any], dict[str, str]]:
+        """The server to fork ``fn`` from, what it runs, and variables the task gets on top of the runner's."""
+        interpreter = getattr(fn, "interpreter", None)
+        if interpreter is None:
+            return self._servers[None], fn, getattr(fn, "environment", {})
+        assert isinstance(fn, RemoteTask)
+        name = (interpreter, fn.prepare_key)
+        server = self._servers.get(name)
+        if server is None:
+            warmup = fn.prepare() if fn.prepare is not None else None
+            spawned = spawn_fork_server(interpreter, fn.environment, pickle.dumps(warmup) if warmup else None)
+            server = self._add_server(name, spawned)
+        return server, fn.run, fn.environment
 
     @property
     def running(self) -> int:
@@ -68,15 +104,20 @@ class ForkExecutor(Executor):
     # -- starting ---------------------------------------------------------------------------------
     def submit(self, key: Hashable, fn: Callable[[], Any], time_limit: float | None = None) -> int:
         request_id, self._next_request = self._next_request, self._next_request + 1
+        server, function, variables = self._server_for(fn)
         # the task sees the runner's environment and directory as they are now, not as they were at the fork
-        context = (dict(os.environ), os.getcwd())
-        payload = pickle.dumps((request_id, pickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL), context))
+        context = ({**os.environ, **variables}, os.getcwd())
+        payload = pickle.dumps((request_id, pickle.dumps(function, protocol=pickle.HIGHEST_PROTOCOL), context))
         pipes = [os.pipe() for _ in range(3)]
-        socket.send_fds(self._sock, [LENGTH.pack(len(payload))], [w for _, w in pipes])
-        self._sock.sendall(payload)
-        for _, w in pipes:
-            os.close(w)
-        pid = self._await_start(request_id)
+        try:
+            socket.send_fds(server.sock, [LENGTH.pack(len(payload))], [w for _, w in pipes])
+            server.sock.sendall(payload)
+        except OSError as exc:
+            raise self._server_died(server) from exc
+        finally:
+            for _, w in pipes:
+                os.close(w)
+        pid = self._await_start(server, request_id)
         deadline = time.monotonic() + time_limit if time_limit else None
         child = _Child(key, pid, deadline)
         for (r, _), kind in zip(pipes, ("stdout", "stderr", "result"), strict=True):
@@ -86,28 +127,34 @@ class ForkExecutor(Executor):
         self._children[pid] = child
         return pid
 
-    def _read_records(self, block: bool) -> list[tuple[bytes, int, int, int]]:
-        """Whole records from the server; with ``block``, wait for at least one."""
-        self._sock.setblocking(block)
+    def _read_records(self, server: _Server, block: bool) -> list[tuple[bytes, int, int, int]]:
+        """Whole records from ``server``; with ``block``, wait for at least one."""
+        server.sock.setblocking(block)
         try:
-            data = self._sock.recv(1 << 16)
+            data = server.sock.recv(1 << 16)
         except BlockingIOError:
             data = b""
+        except OSError as exc:
+            raise self._server_died(server) from exc
         finally:
-            self._sock.setblocking(True)
+            server.sock.setblocking(True)
         if block and not data:
-            raise ExecutorError("The fork server stopped unexpectedly; the run cannot start more tasks.")
-        self._inbox += data
+            raise self._server_died(server)
+        server.inbox += data
         records = []
-        while len(self._inbox) >= RECORD.size:
-            records.append(RECORD.unpack_from(self._inbox))
-            del self._inbox[: RECORD.size]
+        while len(server.inbox) >= RECORD.size:
+            records.append(RECORD.unpack_from(server.inbox))
+            del server.inbox[: RECORD.size]
         return records
 
-    def _await_start(self, request_id: int) -> int:
+    def _server_died(self, server: _Server) -> ExecutorError:
+        log = f"\n{server.spawned.startup_log()}" if server.spawned is not None else ""
+        return ExecutorError(f"The fork server stopped unexpectedly; the run cannot start more tasks.{log}")
+
+    def _await_start(self, server: _Server, request_id: int) -> int:
         started = None
         while started is None:
-            for kind, rid, pid, status in self._read_records(block=True):  # keep every record of the batch
+            for kind, rid, pid, status in self._read_records(server, block=True):  # keep every record of the batch
                 if kind == b"S" and rid == request_id:
                     started = pid
                 elif kind == b"X":
@@ -123,8 +170,9 @@ class ForkExecutor(Executor):
                 until = max(deadline - time.monotonic(), 0.0)
                 timeout = until if timeout is None else min(timeout, until)
             for selector_key, _ in self._selector.select(timeout):
-                if selector_key.data is None:
-                    self._exits.extend((pid, st) for kind, _, pid, st in self._read_records(False) if kind == b"X")
+                if isinstance(selector_key.data, _Server):
+                    records = self._read_records(selector_key.data, False)
+                    self._exits.extend((pid, st) for kind, _, pid, st in records if kind == b"X")
                 else:
                     child, kind = selector_key.data
                     self._read(child, selector_key.fd, kind, events)
@@ -207,9 +255,25 @@ class ForkExecutor(Executor):
         while self._children:
             self.wait(1.0)
         self._selector.close()
-        self._sock.close()  # the server exits when the socket closes
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self._server_pid, 0)
+        for server in self._servers.values():
+            server.sock.close()  # a server exits when its socket closes
+            if server.spawned is not None:
+                server.spawned.process.wait()
+                server.spawned.log.close()
+            else:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(server.pid, 0)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the default fork server still runs (a spawned one can end on its own: a failed warm-up)."""
+        spawned = self._servers[None].spawned
+        return spawned is None or spawned.process.poll() is None
+
+    def startup_log(self) -> str:
+        """What the default server printed, if it was spawned (its warm-up's traceback, say)."""
+        spawned = self._servers[None].spawned
+        return spawned.startup_log() if spawned is not None else ""
 
 
 def _fork_server_here() -> tuple[int, socket.socket]:

@@ -43,7 +43,8 @@ class RemoteTask:
 
     ``run`` is the task itself (it runs in a process of its own on the node). ``prepare`` runs in the node's
     worker process before the first task with the same ``prepare_key`` and returns a :data:`Warmup` (or None);
-    ``environment`` is set for the task on top of the node's own. Calling the object runs ``run`` here.
+    ``environment`` is set for the task on top of the node's own. ``interpreter``, if given, is the Python the
+    task runs in (a step's own environment); by default, the worker's. Calling the object runs ``run`` here.
     """
 
     run: Callable[[], Any]
@@ -51,6 +52,7 @@ class RemoteTask:
     prepare_key: str = ""
     resources: TaskResources = field(default_factory=TaskResources)
     environment: dict[str, str] = field(default_factory=dict)
+    interpreter: str | None = None
 
     def __call__(self) -> Any:
         return self.run()

@@ -9,7 +9,11 @@ from typing import Any, NamedTuple
 from flowstone.datastore import ArtifactRecord, TaskDataStore
 from flowstone.errors import FlowstoneException
 
-__all__ = ["ArtifactSource", "ForeachFrame", "InputView", "Inputs", "count_items", "item_at"]
+__all__ = ["PARALLEL_VAR", "ArtifactSource", "ForeachFrame", "InputView", "Inputs", "count_items", "frame_input",
+           "item_at"]  # fmt: skip
+
+#: The foreach variable of the tasks of a @parallel step: their "items" are their node indexes (Metaflow's name).
+PARALLEL_VAR = "_parallel_ubf_iter"
 
 
 class ForeachFrame(NamedTuple):
@@ -19,6 +23,11 @@ class ForeachFrame(NamedTuple):
     var: str
     index: int  # type: ignore[assignment]  # shadows tuple.index on purpose
     num_splits: int
+
+    @property
+    def is_parallel(self) -> bool:
+        """Whether the frame is that of a @parallel step's task rather than of a foreach."""
+        return self.var == PARALLEL_VAR
 
     def to_json(self) -> dict[str, Any]:
         return self._asdict()
@@ -33,6 +42,14 @@ def item_at(values: Any, index: int) -> Any:
     if isinstance(values, Sequence) or hasattr(values, "__array__"):
         return values[index]
     return next(itertools.islice(iter(values), index, None))
+
+
+def frame_input(owner: Any, frame: ForeachFrame) -> Any:
+    """The item a branch of ``frame`` processes, read from ``owner`` (a flow or a join's input); for a @parallel
+    task, its node index."""
+    if frame.is_parallel:
+        return frame.index
+    return item_at(getattr(owner, frame.var), frame.index)
 
 
 def count_items(values: Any) -> int:
@@ -95,7 +112,7 @@ class InputView:
     def input(self) -> Any:
         if self._frame is None:
             return None
-        return item_at(getattr(self, self._frame.var), self._frame.index)
+        return frame_input(self, self._frame)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import tempfile
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowstone.errors import UnknownUser
 from flowstone.s3.task_context import TaskContext, set_task_context_source
 from flowstone.settings import resolve_username
 
-__all__ = ["Current", "current", "get_username"]
+__all__ = ["LOOPBACK", "Current", "Parallel", "current", "get_username"]
+
+#: The address of the control task of a @parallel step whose tasks all run on this machine.
+LOOPBACK = "127.0.0.1"
+
+
+class Parallel(NamedTuple):
+    """The tasks of a @parallel step, as one of them sees them (``current.parallel``)."""
+
+    main_ip: str  # where the control task runs
+    num_nodes: int  # how many tasks the step has
+    node_index: int  # this task's place among them (0: the control task)
+    control_task_id: str | None
+
+#: What ``current`` tells about the run's @project (see ``flow/project.py``).
+PROJECT_FIELDS = ("project_name", "branch_name", "is_user_branch", "is_production", "project_flow_name")
 
 
 def get_username() -> str:
@@ -24,13 +39,20 @@ def get_username() -> str:
 class Current:
     """What the running task knows of itself. Outside a running flow every property is None (and
     ``is_running_flow`` False), as in Metaflow; ``current.get(name, default)`` and ``name in current`` read any
-    value, those that decorators add (``project_name``, ``parallel``...) included."""
+    value, those that decorators add (``project_name``, ``parallel``...) included. A flow's @project fields
+    (``project_name``, ``branch_name``, ``is_user_branch``, ``is_production``, ``project_flow_name``) are known
+    before any task runs: parameter defaults can read them."""
 
     _tempdir: str | None = None  # a class default too: code that deletes the attribute leaves it None
 
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}
+        self._project: dict[str, Any] = {}
         self._tempdir = None
+
+    def _set_project(self, fields: dict[str, Any] | None) -> None:
+        """The run's @project fields, known before any task starts (None: the flow has no @project)."""
+        self._project = dict(fields or {})
 
     def _set(self, **values: Any) -> None:
         self._values = dict(values)
@@ -60,6 +82,7 @@ class Current:
 
     def _clear(self) -> None:
         self._values = {}
+        self._tempdir = None
 
     def __contains__(self, name: str) -> bool:
         return getattr(self, name, None) is not None
@@ -131,6 +154,19 @@ class Current:
         return set(self._values["tags"]) if "tags" in self._values else None
 
     @property
+    def parallel(self) -> Parallel | None:
+        """The tasks of this @parallel step; a task of any other step is the only node of its own (None outside a
+        running flow)."""
+        if not self.is_running_flow:
+            return None
+        return self._values.get("parallel") or Parallel(LOOPBACK, 1, 0, None)
+
+    @property
+    def is_parallel(self) -> bool:
+        """Whether this task belongs to a @parallel step."""
+        return self._values.get("parallel") is not None
+
+    @property
     def tempdir(self) -> str | None:
         """A scratch folder for this task, removed when the task ends (None outside a running flow)."""
         if self._tempdir is None and self.is_running_flow:
@@ -142,6 +178,13 @@ class Current:
             raise AttributeError(name)
         if name in self._values:
             return self._values[name]
+        if name in self._project:
+            return self._project[name]
+        if name == "card":  # the cards' collector, set while a step with @card runs (flowstone.cards)
+            raise AttributeError("current.card is set only while a step with @card runs: add @card to the step "
+                                 "(or run with --with card).")  # fmt: skip
+        if name in PROJECT_FIELDS:
+            raise AttributeError(f"current.{name} is set for flows with @project only; this flow has none.")
         raise AttributeError(f"current has no attribute '{name}'")
 
 

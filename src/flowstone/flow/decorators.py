@@ -10,14 +10,14 @@ case a decorator already on a step wins.
 
 from __future__ import annotations
 
-import ast
 import functools
 import sys
 import traceback
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-from flowstone.errors import ExceptionWrapper, FlowSpecError, FlowstoneException
+from flowstone.errors import ExceptionWrapper, FlowSpecError
+from flowstone.flow.config_expr import UNPACK_PREFIX, contains_config_expr, unpack_config_exprs
 
 __all__ = [
     "DECORATORS",
@@ -33,7 +33,6 @@ __all__ = [
     "catch",
     "environment",
     "make_step_decorator",
-    "parse_decorator_spec",
     "resources",
     "retry",
     "step",
@@ -43,14 +42,21 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def step(f: F) -> F:
-    """Mark a method of a FlowSpec as a step."""
-    if not callable(f):
-        raise FlowSpecError(f"@step must decorate a function, got {type(f).__name__}.")
-    f.is_step = True  # type: ignore[attr-defined]
-    f.decorators = []  # type: ignore[attr-defined]
-    f.name = f.__name__  # type: ignore[attr-defined]
-    return f
+def step(f: F | None = None, *, start: bool = False, end: bool = False) -> Any:
+    """Mark a method of a FlowSpec as a step: ``@step``, or ``@step(start=True)`` / ``@step(end=True)`` for the
+    step a flow starts or ends with when it is not named 'start' or 'end' (both for a one-step flow)."""
+
+    def mark(func: F) -> F:
+        if not callable(func):
+            raise FlowSpecError(f"@step must decorate a function, got {type(func).__name__}.")
+        func.is_step = True  # type: ignore[attr-defined]
+        func.is_start_step = bool(start)  # type: ignore[attr-defined]
+        func.is_end_step = bool(end)  # type: ignore[attr-defined]
+        func.decorators = []  # type: ignore[attr-defined]
+        func.name = func.__name__  # type: ignore[attr-defined]
+        return func
+
+    return mark(f) if f is not None else mark
 
 
 class StepDecorator:
@@ -60,14 +66,25 @@ class StepDecorator:
     defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, attributes: dict[str, Any] | None = None, statically_defined: bool = True) -> None:
-        attributes = dict(attributes or {})
-        unknown = sorted(set(attributes) - set(self.defaults))
+        self.statically_defined = statically_defined
+        self._set_attributes(dict(attributes or {}))
+
+    def _set_attributes(self, given: dict[str, Any]) -> None:
+        unknown = sorted(k for k in given if k not in self.defaults and not k.startswith(UNPACK_PREFIX))
         if unknown:
             valid = ", ".join(self.defaults) or "none"
             raise FlowSpecError(f"@{self.name} has no attribute {', '.join(map(repr, unknown))}; valid: {valid}.")
-        self.attributes = {**self.defaults, **attributes}
-        self.statically_defined = statically_defined
-        self._validate_attributes()
+        self._given = given
+        self.attributes = {**self.defaults, **given}
+        # config expressions (@resources(cpu=config.cpu)) are evaluated once the flow's configs are known
+        self.deferred = contains_config_expr(given)
+        if not self.deferred:
+            self._validate_attributes()
+
+    def resolve_config_exprs(self, configs: dict[str, Any]) -> None:
+        """Evaluate config expressions among the attributes (the configs are known), then check them."""
+        if self.deferred:
+            self._set_attributes(unpack_config_exprs(self._given, configs))
 
     def _validate_attributes(self) -> None:
         """Check attribute types and ranges; raise FlowSpecError with the decorator's name."""
@@ -111,12 +128,41 @@ class StepDecorator:
         """How the step takes part in cross-run caching (``enabled``, ``version``, ``files``), or None."""
         return None
 
+    def environment_request(self) -> dict[str, Any] | None:
+        """The environment the step runs in (``kind``, ``python``, ``packages``, ``disabled``), or None."""
+        return None
+
+    def run_note(self, runtime: str) -> str | None:
+        """A note for the user, printed once per run (``runtime`` is where tasks run: 'local', 'ray')."""
+        return None
+
+    def card_request(self) -> dict[str, Any] | None:
+        """The card the task renders when the step ends (its ``@card`` attributes: type, id, options...), or
+        None."""
+        return None
+
     #: Whether the decorator's attributes are part of the step's cache key.
     keyed: ClassVar[bool] = True
+
+    #: Whether the decorator makes its step a @parallel step (tasks started together by num_parallel).
+    is_parallel: ClassVar[bool] = False
+
+    #: Whether a step may have it more than once (``@card``); ``--with`` then adds it to steps that have it too.
+    allow_multiple: ClassVar[bool] = False
+
+    def keyed_code(self) -> tuple[Any, ...]:
+        """Functions or classes of the flow's project whose code runs with the step, and so is part of its cache
+        key (a user step decorator's own code)."""
+        return ()
 
     # task hooks (run inside the task process, in this order)
     def task_pre_step(self, flow: Any) -> None:
         """Before the step function runs."""
+
+    def wrap_step(self, run_step: Callable[[], None], flow: Any) -> None:
+        """Run the step: ``run_step()`` runs it (with the decorators listed before this one inside). A decorator
+        may run code around it, run something else instead, or not run it (then it sets the transition)."""
+        run_step()
 
     def task_post_step(self, flow: Any) -> None:
         """After the step function returned normally."""
@@ -161,6 +207,8 @@ class CatchDecorator(StepDecorator):
     def check(self, step_name: str, node_type: str) -> None:
         if node_type == "foreach":
             raise FlowSpecError("@catch is not supported on a foreach split step.", step_name)
+        if node_type == "split-switch":  # a caught failure has no condition to pick the next step with
+            raise FlowSpecError("@catch is not supported on a switch step.", step_name)
 
     def extra_attempts(self) -> tuple[int, int]:
         return 0, 1  # one fallback attempt, used when the last real attempt crashed outright
@@ -270,7 +318,7 @@ def make_step_decorator(cls: type[StepDecorator]) -> Callable[..., Any]:
                     f"@{cls.name} must be placed above @step (it decorates '{getattr(func, '__name__', func)}', "
                     f"which is not a step)."
                 )
-            if any(d.name == cls.name for d in func.decorators):
+            if not cls.allow_multiple and any(d.name == cls.name for d in func.decorators):
                 raise FlowSpecError(f"@{cls.name} is applied twice.", func.__name__)
             func.decorators.append(cls(attributes))
             return func
@@ -279,6 +327,7 @@ def make_step_decorator(cls: type[StepDecorator]) -> Callable[..., Any]:
 
     functools.update_wrapper(decorator, cls, assigned=("__doc__",), updated=())
     decorator.__name__ = cls.name
+    decorator.decorator_class = cls  # type: ignore[attr-defined]
     return decorator
 
 
@@ -288,46 +337,3 @@ timeout = make_step_decorator(TimeoutDecorator)
 resources = make_step_decorator(ResourcesDecorator)
 environment = make_step_decorator(EnvironmentDecorator)
 cache = make_step_decorator(CacheDecorator)
-
-
-def _split_top_level(text: str, sep: str) -> list[str]:
-    """Split on ``sep`` outside brackets and quotes."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth, quote = 0, ""
-    for ch in text:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == sep and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
-    parts.append("".join(current))
-    return parts
-
-
-def parse_decorator_spec(spec: str) -> StepDecorator:
-    """``'retry:times=2,minutes_between_retries=0'`` -> a RetryDecorator (as given by ``--with``)."""
-    name, _, rest = spec.partition(":")
-    name = name.strip()
-    if name not in DECORATORS:
-        raise FlowstoneException(
-            f"Unknown decorator '{name}' in --with {spec!r}; available: {', '.join(sorted(DECORATORS))}."
-        )
-    attributes: dict[str, Any] = {}
-    for item in filter(None, (p.strip() for p in _split_top_level(rest, ","))):
-        key, eq, raw = item.partition("=")
-        if not eq:
-            raise FlowstoneException(f"Cannot parse '{item}' in --with {spec!r}: expected attribute=value.")
-        try:
-            attributes[key.strip()] = ast.literal_eval(raw.strip())
-        except (ValueError, SyntaxError):
-            attributes[key.strip()] = raw.strip()
-    return DECORATORS[name](attributes, statically_defined=False)

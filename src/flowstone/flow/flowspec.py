@@ -19,11 +19,19 @@ from flowstone.errors import (
     MissingInMergeArtifactsException,
     UnhandledInMergeArtifactsException,
 )
-from flowstone.flow.artifacts import _NOT_STORABLE, ArtifactSource, ForeachFrame, Inputs, InputView, item_at
+from flowstone.flow.artifacts import (
+    _NOT_STORABLE,
+    ArtifactSource,
+    ForeachFrame,
+    Inputs,
+    InputView,
+    frame_input,
+)
 from flowstone.flow.graph import FlowGraph
 from flowstone.flow.parameters import Parameter
+from flowstone.flow.transitions import Transition, make_transition
 
-__all__ = ["EPHEMERAL_NAMES", "FlowSpec", "Transition"]
+__all__ = ["EPHEMERAL_NAMES", "FlowSpec"]
 
 #: Attribute names that never become artifacts (besides names starting with '_').
 EPHEMERAL_NAMES = frozenset({"input", "index", "name", "script_name"})
@@ -38,15 +46,6 @@ def _is_immutable(value: Any) -> bool:
     if isinstance(value, (tuple, frozenset)):
         return all(_is_immutable(v) for v in value)
     return False
-
-
-class Transition:
-    """What ``self.next(...)`` recorded: the next steps and, for a foreach, the number of splits."""
-
-    def __init__(self, steps: list[str], foreach: str | None = None, num_splits: int = 0) -> None:
-        self.steps = steps
-        self.foreach = foreach
-        self.num_splits = num_splits
 
 
 class FlowSpec:
@@ -206,69 +205,24 @@ class FlowSpec:
         stack = self._task.get("foreach_stack")
         if not stack:
             return None
-        frame = stack[-1]
-        return item_at(getattr(self, frame.var), frame.index)
+        return frame_input(self, stack[-1])
 
     def foreach_stack(self) -> list[tuple[int, int, Any]]:
         """(index, number of splits, item) for each enclosing foreach, outermost first."""
-        return [(f.index, f.num_splits, item_at(getattr(self, f.var), f.index)) for f in self._task["foreach_stack"]]
+        return [(f.index, f.num_splits, frame_input(self, f)) for f in self._task["foreach_stack"]]
 
     # -- transitions ------------------------------------------------------------------------------
-    def next(self, *steps: Any, foreach: str | None = None, **unsupported: Any) -> None:
-        """Name the step(s) to run after this one; with ``foreach='items'``, one branch per item of self.items."""
+    def next(self, *steps: Any, **options: Any) -> None:
+        """Name the step(s) to run after this one (see ``flow/transitions.py`` for the forms): one step, a split
+        ``(self.a, self.b)``, ``foreach='items'``, ``num_parallel=N`` or a switch ``({...}, condition='x')``."""
         step_name = self._task.get("step_name")
         if step_name is None:
             raise FlowstoneException("self.next() can only be called inside a running step.")
-        if unsupported:
-            raise FlowSpecError(f"self.next() does not take {', '.join(unsupported)}.", step_name)
+        node = self._get_graph()[step_name]
         if self._transition is not None:
-            raise FlowSpecError(
-                "self.next() was called more than once; call it once, as the last statement.", step_name
-            )
-        names = []
-        for target in steps:
-            name = getattr(target, "__name__", None)
-            if name is None or not getattr(getattr(type(self), name, None), "is_step", False):
-                raise FlowSpecError(f"self.next() takes steps such as self.{step_name}; got {target!r}.", step_name)
-            names.append(name)
-        expected = self._get_graph()[step_name].out_funcs
-        if names != expected:
-            raise FlowSpecError(
-                f"self.next() went to {names} but the step's last statement says {expected}. "
-                f"Call self.next() exactly once, unconditionally, as the last statement.",
-                step_name,
-            )
-        num_splits = 0
-        if foreach is not None:
-            num_splits = self._count_foreach_splits(step_name, foreach)
-        self._transition = Transition(names, foreach, num_splits)
-
-    def _count_foreach_splits(self, step_name: str, foreach: str) -> int:
-        from flowstone.flow.artifacts import count_items
-
-        try:
-            values = getattr(self, foreach)
-        except AttributeError:
-            raise FlowSpecError(
-                f"foreach='{foreach}' names no artifact: set self.{foreach} first.", step_name
-            ) from None
-        try:
-            num_splits = count_items(values)
-        except TypeError:
-            raise FlowSpecError(
-                f"foreach='{foreach}' must name an iterable artifact; self.{foreach} is a {type(values).__name__}.",
-                step_name,
-            ) from None
-        limit = self._task["max_num_splits"]
-        if num_splits > limit:
-            raise FlowSpecError(
-                f"foreach='{foreach}' would start {num_splits} tasks, more than --max-num-splits={limit}; "
-                f"raise the limit with 'run --max-num-splits {num_splits}'.",
-                step_name,
-            )
-        if num_splits == 0:
-            raise FlowSpecError(f"foreach='{foreach}' is empty: self.{foreach} has no items to run.", step_name)
-        return num_splits
+            raise FlowSpecError("self.next() was called more than once; call it once, as the last statement.",
+                                step_name, node.tail_next_lineno or None)  # fmt: skip
+        self._transition = make_transition(self, node, steps, dict(options))
 
     # -- joins ------------------------------------------------------------------------------------
     def merge_artifacts(

@@ -1,40 +1,54 @@
-"""Graph checks run by ``flow.py check`` and before every run: each problem is reported with its step and line."""
+"""Graph checks run by ``flow.py check`` and before every run: each problem is reported with its step and line.
+
+The checks of how steps fit together (loops, splits and joins, @parallel) are in ``flow/lint_structure.py``.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from flowstone.errors import FlowSpecError
-from flowstone.flow.graph import DAGNode, FlowGraph
+from flowstone.flow.graph import SWITCH, FlowGraph
+from flowstone.flow.lint_structure import (
+    Problems,
+    check_loops,
+    check_parallel_steps,
+    check_split_join_balance,
+    error,
+    names,
+)
 
 __all__ = ["check_graph", "lint_graph"]
 
 RESERVED_STEP_NAMES = frozenset({"name", "next", "input", "index", "cmd", "foreach_stack", "merge_artifacts"})
 _STEP_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
-
-Problems = Iterator[FlowSpecError]
-
-
-def _error(node: DAGNode, msg: str, line: int | None = None) -> FlowSpecError:
-    return FlowSpecError(msg, node.name, line or node.func_lineno)
+_ENDPOINTS = (("start", "is_start_step"), ("end", "is_end_step"))
 
 
 def check_basic_steps(graph: FlowGraph) -> Problems:
-    for name in ("start", "end"):
-        if name not in graph:
+    """A flow has one start step and one end step: named so, or marked with @step(start=True) / (end=True)."""
+    for (role, marker), found in zip(_ENDPOINTS, (graph.start_step, graph.end_step), strict=True):
+        marked = [node.name for node in graph if getattr(node, marker)]
+        if len(marked) > 1:
+            yield FlowSpecError(f"Steps {names(marked)} are all marked @step({role}=True); a flow has one {role} "
+                                f"step, so mark exactly one.")  # fmt: skip
+        elif found is None:
             yield FlowSpecError(
-                f"The flow has no '{name}' step. Every flow needs steps named 'start' and 'end', "
-                f"each a method decorated with @step."
+                f"The flow has no '{role}' step. Every flow needs a start and an end step: steps named 'start' "
+                f"and 'end', or steps marked @step(start=True) and @step(end=True)."
             )
+        elif found != role and role in graph and len(graph.nodes) > 1:
+            yield error(graph[found], f"the step is marked @step({role}=True), but a step named '{role}' exists "
+                                      f"too; rename '{role}' or remove the mark.")  # fmt: skip
 
 
 def check_step_names(graph: FlowGraph) -> Problems:
     for node in graph:
         if node.name in RESERVED_STEP_NAMES:
-            yield _error(node, f"'{node.name}' is a reserved word; give the step another name.")
+            yield error(node, f"'{node.name}' is a reserved word; give the step another name.")
         elif not _STEP_NAME.match(node.name):
-            yield _error(node, "step names may contain only lowercase letters, digits and '_' (not first).")
+            yield error(node, "step names may contain only lowercase letters, digits and '_' (not first).")
 
 
 def check_decorators(graph: FlowGraph) -> Problems:
@@ -48,131 +62,71 @@ def check_decorators(graph: FlowGraph) -> Problems:
 
 def check_transitions(graph: FlowGraph) -> Problems:
     for node in graph:
-        line = node.next_lineno or node.func_lineno
-        if node.name == "end":
-            if node.has_next:
-                yield _error(node, "the 'end' step must not call self.next().", line)
+        line = node.tail_next_lineno or node.func_lineno
+        if node.name == graph.end_step:
+            if node.has_tail_next:
+                yield error(node, "the end step must not call self.next().", line)
             continue
-        if not node.has_next:
-            yield _error(node, "the step does not end with self.next(...); add it as the step's last statement.")
+        if not node.has_tail_next:
+            yield error(node, "the step does not end with self.next(...); add it as the step's last statement.")
             continue
         if node.transition_error:
-            yield _error(node, node.transition_error + ".", line)
+            yield error(node, node.transition_error + ".", line)
             continue
-        if node.foreach_param is not None and len(node.out_funcs) != 1:
-            yield _error(node, "a foreach goes to exactly one step: self.next(self.step, foreach='name').", line)
-        for out in node.out_funcs:
-            if out in graph:
-                continue
-            if out in graph.non_step_methods:
-                yield _error(node, f"self.next() goes to '{out}', which is a method but not a step; decorate "
-                             f"'{out}' (line {graph.non_step_methods[out]}) with @step.", line)  # fmt: skip
-            else:
-                yield _error(node, f"self.next() goes to '{out}', which is not a step of this flow.", line)
+        yield from _check_targets(graph, node.name, line)
+
+
+def _check_targets(graph: FlowGraph, name: str, line: int) -> Problems:
+    node = graph[name]
+    if node.foreach_param is not None and len(node.out_funcs) != 1:
+        yield error(node, "a foreach goes to exactly one step: self.next(self.step, foreach='name').", line)
+    if node.parallel_foreach and len(node.out_funcs) != 1:
+        yield error(node, "num_parallel goes to exactly one step: self.next(self.step, num_parallel=4).", line)
+    if node.type == SWITCH and len(node.switch_cases) < 2:
+        yield error(node, "a switch needs at least two cases: self.next({'a': self.a, 'b': self.b}, "
+                          "condition='name').", line)  # fmt: skip
+    for out in node.out_funcs:
+        if out in graph:
+            continue
+        if out in graph.non_step_methods:
+            yield error(node, f"self.next() goes to '{out}', which is a method but not a step; decorate "
+                        f"'{out}' (line {graph.non_step_methods[out]}) with @step.", line)  # fmt: skip
+        else:
+            yield error(node, f"self.next() goes to '{out}', which is not a step of this flow.", line)
 
 
 def check_start_and_end(graph: FlowGraph) -> Problems:
-    if "start" in graph and graph["start"].in_funcs:
-        yield _error(
-            graph["start"], f"no step may go to 'start' (it is reached from {_names(graph['start'].in_funcs)})."
-        )
-    if "start" in graph and graph["start"].is_join:
-        yield _error(graph["start"], "the 'start' step cannot be a join: it takes only self.")
+    if graph.start_step is None or graph.end_step is None or graph.start_step == graph.end_step:
+        return
+    start, end = graph[graph.start_step], graph[graph.end_step]
+    if start.in_funcs:
+        yield error(start, f"no step may go to the start step '{start.name}' (it is reached from "
+                           f"{names(start.in_funcs)}).")  # fmt: skip
+    if start.is_join:
+        yield error(start, f"the start step '{start.name}' cannot be a join: it takes only self.")
+    if end.is_join:
+        yield error(end, f"the end step '{end.name}' cannot be a join: add a join step before it.")
 
 
 def check_arguments(graph: FlowGraph) -> Problems:
     for node in graph:
         if node.num_args > 2:
-            yield _error(node, "a step takes self, and a join step self and inputs; nothing else.")
+            yield error(node, "a step takes self, and a join step self and inputs; nothing else.")
         elif node.num_args == 0:
-            yield _error(node, "a step is a method: it must take self.")
-
-
-def check_acyclic(graph: FlowGraph) -> Problems:
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-    found: list[FlowSpecError] = []
-
-    def visit(name: str, path: list[str]) -> None:
-        state[name] = 1
-        for out in graph[name].out_funcs:
-            if out not in graph:
-                continue
-            if state.get(out) == 1:
-                cycle = [*path[path.index(out) :], out]
-                node = graph[name]
-                found.append(_error(node, f"the steps form a cycle: {' -> '.join(cycle)}. A flow must be "
-                                    f"acyclic; remove the transition back to '{out}'.", node.next_lineno))  # fmt: skip
-            elif out not in state:
-                visit(out, [*path, out])
-        state[name] = 2
-
-    for name in graph.nodes:
-        if name not in state and (name == "start" or "start" not in graph):
-            visit(name, [name])
-    yield from found[:1]
+            yield error(node, "a step is a method: it must take self.")
+        elif node.is_join and (node.is_split or node.type == SWITCH):
+            yield error(node, "the step takes 'inputs' (a join) and also splits; a step cannot do both: add a "
+                              "step after the join that splits.")  # fmt: skip
 
 
 def check_reachable(graph: FlowGraph) -> Problems:
-    if "start" not in graph:
+    if graph.start_step is None:
         return
-    seen, stack = set(), ["start"]
-    while stack:
-        name = stack.pop()
-        if name in seen or name not in graph:
-            continue
-        seen.add(name)
-        stack.extend(graph[name].out_funcs)
+    seen = graph.reachable()
     for node in graph.sorted_nodes():
         if node.name not in seen:
-            yield _error(node, "the step cannot be reached from 'start'; go to it with self.next() or remove it.")
-
-
-def check_split_join_balance(graph: FlowGraph) -> Problems:
-    """Every split is joined by one join step before 'end', and every join closes the split it sits in."""
-    problems: dict[str, FlowSpecError] = {}
-
-    def report(node: DAGNode, msg: str) -> None:
-        problems.setdefault(node.name, _error(node, msg))
-
-    def walk(name: str, stack: list[str], path: tuple[str, ...]) -> None:
-        node = graph[name]
-        if node.is_join:
-            if not stack:
-                report(node, "the step takes 'inputs', so it is a join, but no split leads to it; "
-                       "remove the 'inputs' argument.")  # fmt: skip
-                return
-            split = graph[stack[-1]]
-            expected = 1 if split.split_type == "foreach" else len(split.out_funcs)
-            unrelated = [f for f in node.in_funcs if graph[f].split_parents[-1:] != [split.name]]
-            if unrelated or len(node.in_funcs) != expected:
-                paths = "1 path" if expected == 1 else f"{expected} paths ({_names(split.out_funcs)})"
-                report(node, f"the join's inputs do not match: it joins {_names(node.in_funcs)}, but the "
-                       f"{split.split_type} in step '{split.name}' (line {split.func_lineno}) opens {paths}. "
-                       f"Join the branches of one split in one join step.")  # fmt: skip
-                return
-            stack = stack[:-1]
-        elif len(node.in_funcs) > 1:
-            report(node, f"the step is reached from {_names(node.in_funcs)}, so it must be a join step: "
-                   f"define it as 'def {node.name}(self, inputs)'.")  # fmt: skip
-            return
-        if node.name == "end" and stack:
-            split = graph[stack[-1]]
-            kind = "foreach" if split.split_type == "foreach" else "split"
-            report(split, f"the {kind} started here is never joined: 'end' is reached first. Add a join step "
-                   f"(a step taking 'inputs') before 'end'.")  # fmt: skip
-            return
-        if node.split_type == "foreach" and node.out_funcs and graph.nodes.get(node.out_funcs[0], node).is_join:
-            report(node, "the foreach goes straight to a join step; add at least one step for the foreach to run.")
-            return
-        if node.split_type:
-            stack = [*stack, name]
-        for out in node.out_funcs:
-            if out in graph and out not in path:
-                walk(out, stack, (*path, out))
-
-    if "start" in graph:
-        walk("start", [], ("start",))
-    yield from problems.values()
+            yield error(node, f"the step cannot be reached from '{graph.start_step}'; go to it with self.next() "
+                              f"or remove it.")  # fmt: skip
 
 
 CHECKS: list[Callable[[FlowGraph], Problems]] = [
@@ -182,8 +136,9 @@ CHECKS: list[Callable[[FlowGraph], Problems]] = [
     check_transitions,
     check_decorators,
     check_start_and_end,
-    check_acyclic,
+    check_loops,
     check_reachable,
+    check_parallel_steps,
     check_split_join_balance,
 ]
 
@@ -206,7 +161,3 @@ def check_graph(graph: FlowGraph) -> None:
         combined = FlowSpecError("\n".join(p.message for p in problems))
         combined.step_name, combined.line_no = problems[0].step_name, problems[0].line_no
         raise combined
-
-
-def _names(names: list[str]) -> str:
-    return ", ".join(f"'{n}'" for n in names)

@@ -1,16 +1,17 @@
 """``Parameter`` and ``JSONType``: run-time inputs of a flow, read-only inside steps.
 
 A Parameter is a class attribute of the flow. Its value is set on the command line (``--name value``), from
-``FLOWSTONE_RUN_<NAME>``, or by its default (which may be a function of a :class:`ParameterContext`). Inside a
-step, ``self.<attribute>`` gives the value; assigning to it is an error.
+``FLOWSTONE_RUN_<NAME>``, or by its default (which may be a function of a :class:`ParameterContext`, or a
+config expression). Inside a step, ``self.<attribute>`` gives the value; assigning to it is an error.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from flowstone.errors import ParameterError
+from flowstone.flow.config_expr import contains_config_expr, resolve_config_exprs
 
 __all__ = [
     "RESERVED_PARAMETER_NAMES",
@@ -50,11 +51,13 @@ JSONType = JSONTypeClass()
 
 
 class ParameterContext(NamedTuple):
-    """What a default function of a parameter can look at."""
+    """What a default function of a parameter can look at (``configs``: the flow's configs by name, as
+    attributes: ``ctx.configs.my_config.key``)."""
 
     flow_name: str
     user_name: str
     parameter_name: str
+    configs: Any = None
 
 
 _BOOL_WORDS = {"true": True, "1": True, "yes": True, "y": True, "false": False, "0": False, "no": False, "n": False}
@@ -62,6 +65,9 @@ _BOOL_WORDS = {"true": True, "1": True, "yes": True, "y": True, "false": False, 
 
 class Parameter:
     """A flow parameter; use as a class attribute: ``alpha = Parameter('alpha', default=0.01)``."""
+
+    #: Whether this is a Config (its value comes from --config / --config-value, not from --<name>).
+    is_config: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -81,16 +87,29 @@ class Parameter:
         self.name = name
         self.default = default
         self.help = help
-        self.required = bool(required)
+        self.required = required if contains_config_expr(required) else bool(required)
         self.show_default = show_default
         self.separator = separator
         self.kwargs = kwargs
-        if type is None:
-            type = builtins_type(default) if default is not None and not callable(default) else str
-        self.type = type
+        self._type_given = type is not None
+        self.type = type if type is not None else _type_of_default(default)
         self.attribute_name = name  # replaced by __set_name__ with the class attribute's name
-        if separator is not None and self.type is not str:
-            raise ParameterError(f"Parameter '{name}': separator= is only allowed for string parameters.")
+        self._check_separator()
+
+    def _check_separator(self) -> None:
+        if self.separator is not None and self.type is not str and not contains_config_expr(self.separator):
+            raise ParameterError(f"Parameter '{self.name}': separator= is only allowed for string parameters.")
+
+    def _resolve_config_exprs(self, configs: dict[str, Any]) -> None:
+        """Replace config expressions among the parameter's arguments by their values (the configs are known)."""
+        for attr in ("default", "help", "required", "show_default", "separator"):
+            value = getattr(self, attr)
+            if contains_config_expr(value):
+                setattr(self, attr, resolve_config_exprs(value, configs, to_dict=True))
+        self.kwargs = resolve_config_exprs(self.kwargs, configs, to_dict=True)
+        if not self._type_given:
+            self.type = _type_of_default(self.default)
+        self._check_separator()
 
     # -- descriptor: read-only inside steps -------------------------------------------------------
     def __set_name__(self, owner: type, attribute_name: str) -> None:
@@ -111,10 +130,10 @@ class Parameter:
     def type_name(self) -> str:
         return str(getattr(self.type, "name", None) or getattr(self.type, "__name__", self.type))
 
-    def resolve_default(self, flow_name: str, user_name: str) -> Any:
+    def resolve_default(self, flow_name: str, user_name: str, configs: Any = None) -> Any:
         default = self.default
         if callable(default) and not isinstance(default, type):
-            default = default(ParameterContext(flow_name, user_name, self.name))
+            default = default(ParameterContext(flow_name, user_name, self.name, configs))
         return default
 
     def convert(self, value: Any) -> Any:
@@ -156,6 +175,13 @@ class Parameter:
         return f"Parameter({self.name!r}, default={self.default!r}, type={self.type_name})"
 
 
+def _type_of_default(default: Any) -> Any:
+    """The type a parameter takes from its default (str if the default is unknown yet or computed)."""
+    if default is None or callable(default) or contains_config_expr(default):
+        return str
+    return builtins_type(default)
+
+
 def builtins_type(value: Any) -> Any:
     if isinstance(value, bool):
         return bool
@@ -165,14 +191,19 @@ def builtins_type(value: Any) -> Any:
 
 
 def resolve_parameter_values(
-    parameters: list[tuple[str, Parameter]], given: dict[str, Any], flow_name: str, user_name: str
+    parameters: list[tuple[str, Parameter]],
+    given: dict[str, Any],
+    flow_name: str,
+    user_name: str,
+    configs: Any = None,
 ) -> dict[str, Any]:
-    """Attribute name -> value for every parameter: given (by parameter name) or default, converted, checked."""
+    """Attribute name -> value for every parameter: given (by parameter name) or default, converted, checked.
+    ``configs`` is what default functions see as ``ctx.configs``."""
     values = {}
     for attr, param in parameters:
         raw = given.get(param.name)
         if raw is None:
-            raw = param.resolve_default(flow_name, user_name)
+            raw = param.resolve_default(flow_name, user_name, configs)
         value = param.convert(raw)
         if value is None and param.required:
             raise ParameterError(

@@ -8,7 +8,10 @@ changed:
   which are kept in the content-addressed store), project constants, decorators, ``@cache(version=, files=)``;
 - inputs: the content keys of every artifact the step can see (parameters are artifacts too). In a foreach, the
   iterated artifact is replaced by the hash of this branch's item and its index, so adding an item to a foreach
-  runs one more task, not all of them (unless the step names the whole artifact, ``self.items``);
+  runs one more task, not all of them (unless the step names the whole artifact, ``self.items``). A task of a
+  @parallel step adds its node index and the number of nodes; a task on a loop, its round (``iteration``), so
+  a round whose inputs equal an earlier round's is still a task of its own. The flow's config values count for
+  every step (a config can change a step through its decorators or mutators, not only through what it reads);
 - environment: the Python version and the versions of the installed packages the code uses.
 """
 
@@ -22,17 +25,19 @@ from typing import Any, NamedTuple
 from flowstone.datastore import ArtifactRecord, FlowDataStore, TaskDataStore
 from flowstone.datastore.hashing import hash_chunks
 from flowstone.datastore.records import dump_json
+from flowstone.environments.build import BuiltEnvironment
 from flowstone.errors import IntegrityError, TaskNotDone
 from flowstone.flow.artifacts import item_at
+from flowstone.flow.configure import applied_configs
 from flowstone.flow.decorators import StepDecorator
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.runtime.external import why_external_reads_changed
 from flowstone.runtime.fingerprint import StepFingerprinter
 from flowstone.runtime.scheduler import TaskPlan
 
-__all__ = ["CacheKey", "CacheLookup", "Locator", "TaskCache"]
+__all__ = ["CacheKey", "CacheLookup", "Locator", "TaskCache", "unusable_artifacts"]
 
-KEY_FORMAT = 1
+KEY_FORMAT = 2  # 2: the configs are part of the inputs
 
 
 class CacheKey(NamedTuple):
@@ -65,15 +70,18 @@ class TaskCache:
         fds: FlowDataStore,
         decorators: dict[str, tuple[StepDecorator, ...]],
         enabled: bool = True,
+        environments: dict[str, BuiltEnvironment] | None = None,
     ) -> None:
         self.flow_cls = flow_cls
         self.fds = fds
         self.decorators = decorators
         self.enabled = enabled
+        self.environments = environments or {}  # steps with their own environment: its packages count
         self.fingerprints = StepFingerprinter(flow_cls)
         self._code: dict[str, dict[str, Any]] = {}
         self._records: dict[str, dict[str, ArtifactRecord]] = {}
         self._item_hashes: dict[str, list[str]] = {}
+        self._configs: dict[str, str] | None = None
 
     # -- what may be cached -----------------------------------------------------------------------
     def why_not_cacheable(self, step_name: str) -> str | None:
@@ -93,9 +101,11 @@ class TaskCache:
             "format": KEY_FORMAT,
             "step": plan.step_name,
             "code": self._code_component(plan.step_name),
-            "inputs": self._inputs_component(plan, locate, parameters),
+            "inputs": {**self._inputs_component(plan, locate, parameters), "configs": self._configs_component()},
             "environment": self._environment_component(plan.step_name),
         }
+        if plan.iteration is not None:  # a step on a loop: each round is a task of its own
+            components["iteration"] = plan.iteration
         return CacheKey(_digest(components), components)
 
     def _code_component(self, step_name: str) -> dict[str, Any]:
@@ -136,7 +146,24 @@ class TaskCache:
                 files[relative] = "missing"
         return {"version": options.get("version"), "files": files}
 
+    def _configs_component(self) -> dict[str, str]:
+        """Config name -> hash of its value (of its canonical JSON, so a value read back from the run's record for
+        resume hashes the same)."""
+        if self._configs is None:
+            values = applied_configs(self.flow_cls) or {}
+            self._configs = {name: self._config_hash(value) for name, value in sorted(values.items())}
+        return self._configs
+
+    def _config_hash(self, value: Any) -> str:
+        try:
+            return _digest(value)
+        except (TypeError, ValueError):  # a plain config holding objects JSON cannot express
+            return hash_chunks(self.fds.serializers.serialize(value).chunks)
+
     def _environment_component(self, step_name: str) -> dict[str, Any]:
+        own = self.environments.get(step_name)
+        if own is not None:  # everything installed in the step's environment, as resolved
+            return {"environment": own.key, "packages": dict(sorted(own.resolved.items()))}
         python = ".".join(str(p) for p in sys.version_info[:3])
         return {"python": python, "packages": dict(sorted(self.fingerprints.step(step_name).packages.items()))}
 
@@ -162,6 +189,8 @@ class TaskCache:
         for frame in plan.foreach_stack:
             var_record = parents[0].get(frame.var)
             entry: dict[str, Any] = {"index": frame.index}
+            if frame.is_parallel:  # each task of a @parallel step knows how many there are
+                entry["num_nodes"] = frame.num_splits
             if var_record is not None and frame.var not in named:
                 artifacts.pop(frame.var, None)  # only this branch's item counts
                 entry["item"] = self._item_hash(var_record, frame.index)
@@ -218,9 +247,9 @@ class TaskCache:
             return CacheLookup(None, 0, f"the records of the earlier task {pathspec} are damaged ({exc})")
 
     def _check_task(self, task: TaskDataStore, pathspec: str, attempt: int) -> CacheLookup:
-        missing = [n for n, r in task.records.items() if r.inline is None and not self.fds.ca_store.exists(r.key)]
-        if missing:
-            return CacheLookup(None, 0, f"the earlier task {pathspec} lost the data of {', '.join(sorted(missing))}")
+        unusable = unusable_artifacts(self.fds, task)
+        if unusable:
+            return CacheLookup(None, 0, f"the earlier task {pathspec} {unusable}")
         changed = why_external_reads_changed(task.load_metadata(["external_reads"]).get("external_reads"),
                                              self.fds.settings)  # fmt: skip
         if changed:
@@ -230,3 +259,18 @@ class TaskCache:
     def record(self, key: CacheKey, run_id: str, step_name: str, task_id: str, attempt: int) -> None:
         entry = {"run_id": run_id, "step": step_name, "task_id": task_id, "attempt": attempt}
         self.fds.save_cache_entry(key.hash, entry)
+
+
+def unusable_artifacts(fds: FlowDataStore, task: TaskDataStore) -> str | None:
+    """Why a finished task cannot stand in for a new one because of its stored data (a blob gone, or found
+    damaged by a read), or None. Cheap: existence checks, no blob is read."""
+    blobs = {name: record.key for name, record in task.records.items() if record.inline is None}
+    if not blobs:
+        return None
+    present = fds.storage.info_many([fds.ca_store.blob_path(key) for key in blobs.values()])
+    missing = sorted(name for name, info in zip(blobs, present, strict=True) if info is None)
+    if missing:
+        return f"lost the data of {', '.join(missing)}"
+    damaged_keys = fds.ca_store.damaged(blobs.values())
+    damaged = sorted(name for name, key in blobs.items() if key in damaged_keys)
+    return f"has damaged data for {', '.join(damaged)}" if damaged else None

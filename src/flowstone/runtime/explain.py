@@ -121,7 +121,7 @@ def plan_run(
         sim_id = f"sim{counter}"
         located[f"{step_name}/{sim_id}"] = (run_id, task_id, found.attempt)
         finished = FinishedTask(step_name, sim_id, plan.foreach_stack, tuple(meta.get("next_steps") or []),
-                                meta.get("foreach_var"), int(meta.get("num_splits") or 0))  # fmt: skip
+                                meta.get("foreach_var"), int(meta.get("num_splits") or 0), plan.iteration)  # fmt: skip
         queue.extend(scheduler.finished(finished))
     for node in graph.sorted_nodes():
         if node.name not in reached:

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 __all__ = ["CodeFingerprint", "StepFingerprinter"]
 
-_RUN_IDENTITY = frozenset({"run_id", "task_id", "pathspec", "origin_run_id"})
+_RUN_IDENTITY = frozenset({"run_id", "task_id", "pathspec", "origin_run_id", "parallel.control_task_id"})
 _CONSTANT_TYPES = (int, float, complex, str, bytes, bool, type(None))
 _MAX_CONSTANT_REPR = 4096
 
@@ -86,7 +86,7 @@ class _References(ast.NodeVisitor):
             if chain[0] == "self":
                 self.self_attributes.add(chain[1])
             elif chain[0] == "current":
-                self.current_attributes.add(chain[1])
+                self.current_attributes.update((chain[1], ".".join(chain[1:3])))  # 'parallel.control_task_id' too
             else:
                 self.chains.add(tuple(chain))
             return
@@ -109,8 +109,11 @@ class StepFingerprinter:
         self._stdlib = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
 
     def step(self, step_name: str) -> CodeFingerprint:
+        """The step function's code, with the code its decorators run around it (user step decorators)."""
         if step_name not in self._cache:
-            self._cache[step_name] = self._walk(getattr(self.flow_cls, step_name))
+            function = getattr(self.flow_cls, step_name)
+            decorator_code = [obj for deco in getattr(function, "decorators", ()) for obj in deco.keyed_code()]
+            self._cache[step_name] = self._walk([function, *decorator_code])
         return self._cache[step_name]
 
     # -- classification ---------------------------------------------------------------------------
@@ -141,13 +144,13 @@ class StepFingerprinter:
         return f"{path}:{getattr(obj, '__qualname__', '?')}"
 
     # -- the walk ---------------------------------------------------------------------------------
-    def _walk(self, step_function: Any) -> CodeFingerprint:
+    def _walk(self, roots: list[Any]) -> CodeFingerprint:
         sources: dict[str, str] = {}
         constants: dict[str, str] = {}
         packages: dict[str, str] = {}
         self_attributes: set[str] = set()
         reads_identity = False
-        queue: list[Any] = [step_function]
+        queue: list[Any] = list(roots)
         seen: set[int] = set()
         while queue:
             obj = queue.pop()

@@ -10,6 +10,7 @@ the datastore; only the :class:`~flowstone.runtime.task.TaskResult` returns to t
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 import io
@@ -23,12 +24,15 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from flowstone.datastore import FlowDataStore
+from flowstone.environments.build import BuiltEnvironment
 from flowstone.errors import FlowstoneException
 from flowstone.executors.base import Executor
 from flowstone.executors.remote import RemoteExecutor, RemoteTask, TaskResources
+from flowstone.executors.spawned import METAFLOW_IMPORTS
 from flowstone.flow.decorators import StepDecorator
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.runtime.package import CODE_PACKAGE_ROOT
+from flowstone.runtime.step_environments import task_variables
 from flowstone.runtime.task import run_task
 from flowstone.runtime.task_spec import TaskResult, TaskSpec
 
@@ -78,10 +82,12 @@ def resources_of(decorators: Iterable[StepDecorator]) -> TaskResources:
     """The machine resources a step's decorators ask for (``@resources(cpu=, memory= (MiB), gpu=)``): the
     largest request of each kind."""
     requests = [r for r in (d.resource_request() for d in decorators) if r is not None]
-    if not requests:
-        return TaskResources()
-    cpu, memory, gpu = (max(float(r.get(kind) or 0) for r in requests) for kind in ("cpu", "memory", "gpu"))
-    return TaskResources(cpu, int(memory * _MiB), int(gpu))
+    default = TaskResources()
+    asked = {kind: [float(r[kind]) for r in requests if r.get(kind) is not None] for kind in ("cpu", "memory", "gpu")}
+    cpu = max(asked["cpu"]) if asked["cpu"] else default.cpu
+    memory = int(max(asked["memory"]) * _MiB) if asked["memory"] else default.memory_bytes
+    gpu = int(max(asked["gpu"])) if asked["gpu"] else default.gpu
+    return TaskResources(cpu, memory, gpu)
 
 
 def code_package_ref(flow_cls: type[FlowSpec], key: str) -> CodePackageRef:
@@ -89,12 +95,20 @@ def code_package_ref(flow_cls: type[FlowSpec], key: str) -> CodePackageRef:
     return CodePackageRef(key, os.path.basename(module.__file__ or ""), flow_cls.__module__, flow_cls.__name__)
 
 
-def task_function(
-    executor: Executor, flow_cls: type[FlowSpec], spec: TaskSpec, fds: FlowDataStore
-) -> Callable[[], Any]:
-    """The function that runs the task ``spec`` on ``executor`` (picklable: it may travel to another machine)."""
+def task_function(executor: Executor, flow_cls: type[FlowSpec], spec: TaskSpec, fds: FlowDataStore,
+                  environment: BuiltEnvironment | None = None) -> Callable[[], Any]:  # fmt: skip
+    """The function that runs the task ``spec`` on ``executor`` (picklable: it may travel to another machine).
+    A task with its own ``environment`` loads the flow from the run's code package in that environment's Python,
+    as a remote task does; artifacts cross through the datastore."""
     if isinstance(executor, RemoteExecutor):
+        if environment is not None:
+            raise FlowstoneException(f"Step '{spec.step_name}' has its own environment (@pypi/@conda): such steps "
+                                     f"run on this machine only; run without --with ray.")  # fmt: skip
         return remote_task(flow_cls, spec, fds)
+    if environment is not None:
+        task = remote_task(flow_cls, spec, fds)
+        variables = {**task.environment, **task_variables(environment)}
+        return dataclasses.replace(task, interpreter=environment.python, environment=variables)
     return functools.partial(run_task, flow_cls, spec, fds)
 
 
@@ -113,19 +127,25 @@ def remote_task(flow_cls: type[FlowSpec], spec: TaskSpec, fds: FlowDataStore) ->
         prepare=functools.partial(fetch_code_package, ref, fds),
         prepare_key=f"{ref.key}/{ref.module}/{ref.class_name}",
         resources=resources_of(spec.decorators),
+        # a flow file run with `flowstone exec` imports `metaflow`: the node loading it must serve that too
+        environment={METAFLOW_IMPORTS: "1"} if os.environ.get(METAFLOW_IMPORTS) else {},
     )
 
 
 def check_resources(executor: RemoteExecutor, decorators: dict[str, tuple[StepDecorator, ...]]) -> None:
-    """Refuse a run before it starts if a step asks for more than any machine of the executor has."""
+    """Refuse a run before it starts if a step asks for more than any machine of the executor has, or is a
+    @parallel step."""
     problems = []
     for step_name, step_decorators in decorators.items():
         problem = executor.unsatisfiable(resources_of(step_decorators))
+        if any(d.is_parallel for d in step_decorators):  # its tasks find each other at this machine's address
+            problem = f"a @parallel step runs its tasks on this machine only, not on {executor.runtime_name}"
         if problem is not None:
             problems.append(f"Step '{step_name}': {problem}")
     if problems:
         raise FlowstoneException(
-            "\n".join(problems) + "\nLower the step's @resources, or add a node that has them to the cluster."
+            "\n".join(problems) + "\nLower the step's @resources, or add a node that has them to the cluster "
+            "(a flow with @parallel steps runs without --ray)."
         )
 
 

@@ -1,7 +1,9 @@
 """Resume: a new run that reuses the successful tasks of an earlier (origin) run instead of running them again.
 
 A task is a candidate when the origin run has a successful task of the same step, at the same foreach position,
-whose inputs were themselves reused; it is reused if its cache key is unchanged (``--clone-only``: always).
+whose inputs were themselves reused; it is reused if its cache key is unchanged (``--clone-only``: always). On a
+loop, each round's task follows the previous round's, so a run that failed in round 6 is resumed by reusing
+rounds 1 to 5 and running round 6 again. The tasks of a @parallel step are reused all together or not at all.
 Reusing clones the task's records into the new run: its artifacts by reference (no data is copied), its metadata
 and logs, with ``origin_pathspec`` pointing back. ``resume STEP`` runs STEP
 and everything after it again, reusing only what lies before it.
@@ -13,7 +15,8 @@ from typing import Any, NamedTuple
 
 from flowstone.datastore import FlowDataStore, TaskDataStore
 from flowstone.errors import FlowstoneException
-from flowstone.flow.graph import FlowGraph
+from flowstone.flow.artifacts import PARALLEL_VAR
+from flowstone.flow.graph import SWITCH, FlowGraph
 from flowstone.flow.include_file import IncludedFile
 from flowstone.runtime.scheduler import TaskPlan
 
@@ -75,15 +78,22 @@ class ResumeIndex:
         return origin
 
     def _same_transition(self, step: str, metadata: dict[str, Any]) -> bool:
-        """Reuse a task only if the flow still goes where it went (the graph may have changed since)."""
+        """Reuse a task only if the flow still goes where it went (the graph may have changed since): a switch to
+        one of its cases, any other step to all of its next steps, with the same foreach or @parallel."""
         node = self.graph[step]
-        return list(metadata.get("next_steps") or []) == (node.out_funcs if step != "end" else []) and (
-            metadata.get("foreach_var") == node.foreach_param
-        )
+        went = list(metadata.get("next_steps") or [])
+        if step == self.graph.end_step:
+            expected_steps = went == []
+        elif node.type == SWITCH:
+            expected_steps = len(went) == 1 and went[0] in node.out_funcs
+        else:
+            expected_steps = went == node.out_funcs
+        foreach_var = PARALLEL_VAR if node.parallel_foreach else node.foreach_param
+        return expected_steps and metadata.get("foreach_var") == foreach_var
 
     def parameters(self, names: list[str]) -> dict[str, Any]:
         """The origin run's parameter values: from its start task, else as recorded when the run began."""
-        start = next((t for k, t in self._tasks.items() if k[0] == "start"), None)
+        start = next((t for k, t in self._tasks.items() if k[0] == self.graph.start_step), None)
         if start is None:
             return {name: self._recorded_parameter(name) for name in names}
         return dict(start.datastore.load_artifacts([n for n in names if n in start.datastore]))

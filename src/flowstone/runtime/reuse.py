@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from flowstone.runtime.cache import CacheKey, Locator, TaskCache
+from flowstone.runtime.cache import CacheKey, Locator, TaskCache, unusable_artifacts
 from flowstone.runtime.external import why_external_reads_changed
 from flowstone.runtime.resume import OriginTask, ResumeIndex
 from flowstone.runtime.scheduler import TaskPlan
@@ -31,6 +31,7 @@ class ReusePolicy:
         self.cache = cache
         self.resume = resume
         self.clone_only = clone_only
+        self.reused = 0  # tasks of this run reused instead of run (resume clones and cache hits)
 
     def decide(self, plan: TaskPlan, locate: Locator, parameters: dict[str, Any]) -> Decision:
         not_cacheable = self.cache.why_not_cacheable(plan.step_name)
@@ -39,6 +40,11 @@ class ReusePolicy:
         key = self.cache.key_for(plan, locate, parameters)
         info: dict[str, Any] = {"key": key.hash, "components": key.components}
         if origin is not None:
+            unusable = unusable_artifacts(self.cache.fds, origin.datastore)  # even --clone-only needs its data
+            if unusable:
+                reason = f"the origin task {unusable}"
+                message = f"Running again, not cloning {origin.datastore.pathspec}: {reason}."
+                return Decision(None, key, {**info, "decision": "miss", "reason": reason}, message)
             origin_cache = origin.metadata.get("cache") or {}
             if self.clone_only:
                 return self._reuse(origin, key, "resumed", f"Cloned from {origin.datastore.pathspec}.")
@@ -63,8 +69,31 @@ class ReusePolicy:
         origin = OriginTask(source, source.load_metadata())
         return self._reuse(origin, key, "hit", f"Cache hit: reusing {found.source}.")
 
+    def note_clone(self, step_name: str, task_id: str, decision: Decision) -> None:
+        """Count a reused task; remember one cloned from a resume's origin run, so the tasks after it can be
+        cloned too."""
+        self.reused += 1
+        if self.resume is not None and decision.reuse is not None and decision.info["decision"] == "resumed":
+            self.resume.clone_map[f"{step_name}/{task_id}"] = f"{step_name}/{decision.reuse.datastore.task_id}"
+
+    def decide_group(
+        self, plans: tuple[TaskPlan, ...], locate: Locator, parameters: dict[str, Any]
+    ) -> tuple[Decision, ...]:
+        """The decisions for tasks that start together: all are reused, or all run (the tasks of a @parallel step
+        work as one, so reusing some and running the others would leave the new ones without their peers)."""
+        decisions = tuple(self.decide(plan, locate, parameters) for plan in plans)
+        if all(d.reuse is not None for d in decisions):
+            return decisions
+        reason = "other tasks of its @parallel step run, so it runs too"
+        return tuple(d if d.reuse is None else self._run_anyway(d, reason) for d in decisions)
+
+    @staticmethod
+    def _run_anyway(decision: Decision, reason: str) -> Decision:
+        info = {"key": decision.info["key"], "components": decision.info["components"], "decision": "miss",
+                "reason": reason}  # fmt: skip
+        return Decision(None, decision.key, info, "")
+
     def _reuse(self, origin: OriginTask, key: CacheKey, decision: str, message: str) -> Decision:
         info = {"key": key.hash, "components": key.components, "decision": decision,
                 "source": origin.datastore.pathspec}  # fmt: skip
         return Decision(origin, key, info, message)
-

@@ -1,14 +1,14 @@
 """The scheduling loop of a run: start ready tasks up to ``max_workers``, take the executor's events, finish
-the run when ``end`` is done or a task has failed for good.
+the run when the end step is done or a task has failed for good.
 
-What happens around the loop lives beside it: the run's records (``run_record``), whether a task is reused
-(``reuse``), the spec of an attempt (``task_spec``), what follows a failed attempt (``attempts``), and writing a
-finished attempt or a reused task (``commit``). One loop serves every executor; executors differ only in where a
-task's function runs.
+Around the loop, beside it: the run's records (``run_record``), whether a task is reused (``reuse``), the spec
+of an attempt (``task_spec``), what follows a failed attempt (``attempts``), writing a finished attempt or a reused
+task (``commit``), the tasks that start together (``groups``: one, or a @parallel step's). One loop, any executor.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from collections.abc import Hashable
@@ -17,20 +17,23 @@ from typing import Any
 
 from flowstone.datastore import FlowDataStore
 from flowstone.executors.base import Executor, Exited, OutputLine
+from flowstone.flow.configure import ensure_configured
 from flowstone.flow.current import get_username
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.flow.include_file import plain_values
 from flowstone.flow.lint import check_graph
 from flowstone.runtime.attempts import AttemptPolicy
 from flowstone.runtime.cache import CacheKey, TaskCache
-from flowstone.runtime.commit import AttemptLogs, commit_attempt, commit_clone, why_it_died
+from flowstone.runtime.commit import AttemptLogs, commit_attempt, commit_clone
 from flowstone.runtime.console import Console
+from flowstone.runtime.groups import GroupAttempt, QueuedGroup, group_plans
 from flowstone.runtime.remote_task import runtime_name, task_function
 from flowstone.runtime.resume import ResumeIndex
 from flowstone.runtime.reuse import Decision, ReusePolicy
 from flowstone.runtime.run_record import RunOptions, RunOutcome, finish_run, start_run
 from flowstone.runtime.scheduler import FinishedTask, Scheduler, TaskPlan
-from flowstone.runtime.step_config import step_decorators
+from flowstone.runtime.step_config import run_notes, step_decorators
+from flowstone.runtime.step_environments import environments_for_run
 from flowstone.runtime.task_spec import RunInfo, TaskResult, TaskSpec, spec_for_attempt
 
 __all__ = ["RunLoop"]
@@ -41,16 +44,8 @@ class _Active:
     spec: TaskSpec
     prefix: str
     cache_key: CacheKey | None  # recorded in the cache index if the task succeeds
+    attempt: GroupAttempt
     logs: AttemptLogs = field(default_factory=AttemptLogs)
-
-
-@dataclass
-class _Queued:
-    plan: TaskPlan
-    attempt: int = 0
-    task_id: str | None = None
-    not_before: float = 0.0
-    decision: Decision | None = None  # made before the first attempt, kept for the retries
 
 
 class RunLoop:
@@ -58,28 +53,26 @@ class RunLoop:
 
     def __init__(self, flow_cls: type[FlowSpec], flow_datastore: FlowDataStore, executor: Executor,
                  options: RunOptions | None = None, console: Console | None = None) -> None:  # fmt: skip
-        self.flow_cls = flow_cls
-        self.fds = flow_datastore
-        self.executor = executor
-        self.options = options or RunOptions()
-        self.console = console or Console()
+        self.flow_cls, self.fds, self.executor = flow_cls, flow_datastore, executor
+        self.options, self.console = options or RunOptions(), console or Console()
+        self.username = get_username()
+        ensure_configured(flow_cls, self.username)  # its configs read, its mutators run: before its graph is read
         self.graph = flow_cls._get_graph()
         self.decorators = step_decorators(self.graph, self.options.decospecs)
         self.policies = {name: AttemptPolicy(decorators) for name, decorators in self.decorators.items()}
         self.scheduler = Scheduler(self.graph)
-        self.username = get_username()
         self.run_id = ""
         self._run: RunInfo | None = None
         self._parameters: dict[str, Any] = {}
-        self._queue: deque[_Queued] = deque()
+        self._queue: deque[QueuedGroup] = deque()
         self._active: dict[Hashable, _Active] = {}
         self._done_attempts: dict[str, int] = {}  # "step/task_id" -> its successful attempt
-        self._next_task_id = 1
+        self._task_numbers = itertools.count(1)
         self._failed: list[str] = []
-        self._finished = 0
-        self._stopping = False
-        self._end_done = False
-        self.cache = TaskCache(flow_cls, flow_datastore, self.decorators, enabled=self.options.use_cache)
+        self._finished, self._stopping, self._end_done = 0, False, False
+        self.environments = environments_for_run(flow_cls, self.decorators, self.options.environment,
+                                                 flow_datastore.settings, self.console.info)  # before any task
+        self.cache = TaskCache(flow_cls, flow_datastore, self.decorators, self.options.use_cache, self.environments)
         self.reuse = ReusePolicy(self.cache, clone_only=self.options.clone_only)
 
     # -- the run ----------------------------------------------------------------------------------
@@ -91,8 +84,10 @@ class RunLoop:
                               parameter_values)  # fmt: skip
         self.run_id = self._run.run_id
         self.console.info(f"Workflow starting (run-id {self.run_id}):")
+        for note in run_notes(self.flow_cls, self.decorators, runtime_name(self.executor)):
+            self.console.info(note)
         self.console.start_progress()
-        self._queue.extend(_Queued(plan) for plan in self.scheduler.initial())
+        self._queue.extend(group_plans(self.scheduler.initial()))
         try:
             self._loop()
         except KeyboardInterrupt:
@@ -101,15 +96,14 @@ class RunLoop:
         finally:
             self.console.stop_progress()
         ok = not self._failed and self._end_done
-        finish_run(self.fds, self.run_id, ok, self._failed)
+        finish_run(self.fds, self.run_id, ok, self._failed, (self._finished, self.reuse.reused))
         return RunOutcome(self.run_id, ok, tuple(self._failed), self._finished, time.monotonic() - started)
 
     def resume(self, origin_run_id: str, resume_step: str | None = None) -> RunOutcome:
         """Run again, reusing the successful tasks of run ``origin_run_id`` (before ``resume_step``, if given)."""
         self.reuse.resume = ResumeIndex(self.fds, self.graph, origin_run_id, resume_step)
         self.options = self.options._replace(origin_run_id=origin_run_id)
-        names = [attr for attr, _ in self.flow_cls._get_parameters()]
-        return self.run(self.reuse.resume.parameters(names))
+        return self.run(self.reuse.resume.parameters([attr for attr, _ in self.flow_cls._get_parameters()]))
 
     def _loop(self) -> None:
         while True:
@@ -124,17 +118,13 @@ class RunLoop:
 
     def _drain(self) -> None:
         """Kill what still runs and record its end."""
-        for key in list(self._active):
-            self.executor.kill(key)
+        self._kill(list(self._active))
         while self._active:
             self._handle(self.executor.wait(timeout=1.0))
 
-    def _handle(self, events: list[Any]) -> None:
+    def _handle(self, events: list[OutputLine | Exited]) -> None:
         for event in events:
-            if isinstance(event, OutputLine):
-                self._on_output(event)
-            elif isinstance(event, Exited):
-                self._on_exit(event)
+            self._on_output(event) if isinstance(event, OutputLine) else self._on_exit(event)
 
     def _wait_timeout(self) -> float | None:
         delays = [q.not_before - time.monotonic() for q in self._queue if q.not_before > 0]
@@ -150,25 +140,29 @@ class RunLoop:
             self._queue.remove(ready)
             self._launch(ready)
 
-    def _launch(self, item: _Queued) -> None:
-        if item.task_id is None:
-            item.task_id, self._next_task_id = str(self._next_task_id), self._next_task_id + 1
-        plan = item.plan
-        if item.decision is None:
-            item.decision = self.reuse.decide(plan, self._locate, self._parameters)
-            if item.decision.reuse is not None:
-                self._clone(plan, item.task_id, item.decision)
-                return
-        decision = item.decision
+    def _launch(self, group: QueuedGroup) -> None:
+        """Start the group's tasks (all of them: a @parallel step's tasks start together), or reuse them."""
+        if not group.task_ids:
+            group.assign_task_ids(next(self._task_numbers))
+        if not group.decisions:  # a retry keeps the decisions of the first attempt (to run)
+            group.decisions = self.reuse.decide_group(group.plans, self._locate, self._parameters)
+        reused, attempt = all(d.reuse is not None for d in group.decisions), GroupAttempt(group)
+        for plan, task_id, decision in zip(group.plans, group.task_ids, group.decisions, strict=True):
+            if reused:
+                self._clone(plan, task_id, decision)
+            else:
+                self._submit(plan, task_id, decision, attempt)
+
+    def _submit(self, plan: TaskPlan, task_id: str, decision: Decision, attempt: GroupAttempt) -> None:
         assert self._run is not None
         input_attempts = tuple(self._done_attempts[p] for p in plan.input_paths)
-        spec = spec_for_attempt(self._run, plan, item.task_id, item.attempt, input_attempts,
+        spec = spec_for_attempt(self._run, plan, task_id, attempt.group.attempt, input_attempts,
                                 self.decorators[plan.step_name], self._parameters, decision.info)  # fmt: skip
-        task = task_function(self.executor, self.flow_cls, spec, self.fds)  # picklable: it may travel
+        task = task_function(self.executor, self.flow_cls, spec, self.fds, self.environments.get(plan.step_name))
         pid = self.executor.submit(spec.task_id, task, time_limit=self.policies[plan.step_name].kill_after)
         prefix = f"{self.run_id}/{spec.step_name}/{spec.task_id} (pid {pid})"
         cacheable = decision.key is not None and self.cache.why_not_cacheable(plan.step_name) is None
-        self._active[spec.task_id] = _Active(spec, prefix, decision.key if cacheable else None)
+        self._active[spec.task_id] = _Active(spec, prefix, decision.key if cacheable else None, attempt)
         if decision.message and spec.attempt == 0:
             self.console.task_line(prefix, decision.message, system=True)
         retry = f" (retry attempt {spec.attempt})" if spec.attempt else ""
@@ -182,8 +176,7 @@ class RunLoop:
         origin = decision.reuse
         assert origin is not None
         commit_clone(self.fds, origin, self.run_id, task_id, list(plan.input_paths), decision.info)
-        if self.reuse.resume is not None and decision.info["decision"] == "resumed":
-            self.reuse.resume.clone_map[f"{plan.step_name}/{task_id}"] = f"{plan.step_name}/{origin.datastore.task_id}"
+        self.reuse.note_clone(plan.step_name, task_id, decision)
         self.console.task_line(f"{self.run_id}/{plan.step_name}/{task_id}", decision.message, system=True)
         self._task_succeeded(plan, task_id, 0, TaskResult.from_metadata(origin.metadata))
 
@@ -196,33 +189,40 @@ class RunLoop:
 
     def _on_exit(self, event: Exited) -> None:
         active = self._active.pop(event.key)
-        spec = active.spec
+        spec, attempt = active.spec, active.attempt
         result = event.result if isinstance(event.result, TaskResult) else None
         died = None
         if result is None:
-            died = why_it_died(event, stopped_by_run=self._stopping and event.returncode < 0)
+            died = attempt.exit_message(event, self._stopping)
             self.console.task_line(active.prefix, died, "stderr")
         cache = (self.cache, active.cache_key) if active.cache_key is not None else None
         commit_attempt(self.fds, spec, active.logs, result, died, cache)
-        plan = TaskPlan(spec.step_name, spec.input_paths, spec.foreach_stack, spec.input_frames)
-        if result is not None and result.ok:
-            if result.foreach_var is not None:
-                self.console.task_line(active.prefix, f"Foreach yields {result.num_splits} child steps.", system=True)
+        done = result if result is not None and result.ok else None
+        if done is not None:
+            if done.foreach_var is not None:
+                self.console.task_line(active.prefix, f"Foreach yields {done.num_splits} child steps.", system=True)
             self.console.task_line(active.prefix, "Task finished successfully.", system=True)
-            self._task_succeeded(plan, spec.task_id, spec.attempt, result)
-        else:
-            self._task_failed(plan, spec, active.prefix, active.cache_key)
+        elif attempt.first_failure is None:  # the group's other tasks cannot succeed without this one
+            self._kill([key for key, other in self._active.items() if other.attempt is attempt])
+        if not attempt.record(spec, active.prefix, done):
+            return  # the group's other tasks still run
+        group = attempt.group
+        if attempt.first_failure is not None:
+            self._task_failed(group, *attempt.first_failure)
+            return
+        for plan, task_id in zip(group.plans, group.task_ids, strict=True):
+            self._task_succeeded(plan, task_id, group.attempt, attempt.results[task_id])  # type: ignore[arg-type]
 
     def _task_succeeded(self, plan: TaskPlan, task_id: str, attempt: int, result: TaskResult) -> None:
         self._finished += 1
         self._done_attempts[f"{plan.step_name}/{task_id}"] = attempt
-        self._end_done = self._end_done or plan.step_name == "end"
+        self._end_done = self._end_done or plan.step_name == self.graph.end_step
         if not self._stopping:
             finished = FinishedTask(plan.step_name, task_id, plan.foreach_stack, result.next_steps,
-                                    result.foreach_var, result.num_splits)  # fmt: skip
-            self._queue.extend(_Queued(p) for p in self.scheduler.finished(finished))
+                                    result.foreach_var, result.num_splits, plan.iteration)  # fmt: skip
+            self._queue.extend(group_plans(self.scheduler.finished(finished)))
 
-    def _task_failed(self, plan: TaskPlan, spec: TaskSpec, prefix: str, cache_key: CacheKey | None) -> None:
+    def _task_failed(self, group: QueuedGroup, spec: TaskSpec, prefix: str) -> None:
         if self._stopping:
             return
         policy = self.policies[spec.step_name]
@@ -234,9 +234,8 @@ class RunLoop:
             return
         self.console.task_line(prefix, f"Task failed; retrying (attempt {following.attempt} of "
                                        f"{policy.last_attempt}).", "stderr")  # fmt: skip
-        decision = Decision(None, cache_key, spec.cache or {}, "")
-        not_before = time.monotonic() + following.delay
-        self._queue.append(_Queued(plan, following.attempt, spec.task_id, not_before, decision))
+        group.attempt, group.not_before = following.attempt, time.monotonic() + following.delay
+        self._queue.append(group)
 
     def _fail_run(self, message: str) -> None:
         if self._stopping:
@@ -244,6 +243,8 @@ class RunLoop:
         self._stopping = True
         self._queue.clear()
         self.console.error(f"Workflow failed: {message}")
-        for key in list(self._active):
-            self.executor.kill(key)
+        self._kill(list(self._active))
 
+    def _kill(self, keys: list[Hashable]) -> None:
+        for key in keys:
+            self.executor.kill(key)

@@ -11,8 +11,11 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from flowstone.datastore import FlowDataStore
+from flowstone.flow.configure import applied_configs
+from flowstone.flow.flow_decorators import flow_decorators
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.flow.include_file import IncludedFile, plain_values
+from flowstone.flow.project import ProjectInfo
 from flowstone.runtime.package import save_code_package
 from flowstone.runtime.task_spec import RunInfo
 from flowstone.settings import Settings
@@ -38,6 +41,8 @@ class RunOptions(NamedTuple):
     origin_run_id: str | None = None  # set by resume
     use_cache: bool = True  # reuse results of earlier tasks with the same cache key
     clone_only: bool = False  # resume: clone the origin's tasks even if their cache key changed
+    project: ProjectInfo | None = None  # the flow's @project, on the branch the command line chose
+    environment: str | None = None  # --environment: pypi, conda or uv build the steps' own environments
 
 
 class RunOutcome(NamedTuple):
@@ -59,6 +64,8 @@ class NewRun(NamedTuple):
     tags: tuple[str, ...] = ()
     decospecs: tuple[str, ...] = ()
     origin_run_id: str | None = None
+    configs: dict[str, Any] | None = None  # config name -> value
+    project: ProjectInfo | None = None
 
 
 def python_version() -> str:
@@ -84,6 +91,9 @@ def create_run(fds: FlowDataStore, run: NewRun, run_id_file: str | None = None) 
         "graph": run.flow_cls._get_graph().describe(),
         "origin_run_id": run.origin_run_id,
         "decospecs": list(run.decospecs),
+        "flow_decorators": [_jsonable(d.describe()) for d in flow_decorators(run.flow_cls)],
+        "configs": {k: _jsonable(v) for k, v in (run.configs or {}).items()},  # resume runs with these
+        "project": run.project._asdict() if run.project else None,
         "runner": {"pid": os.getpid(), "host": os.uname().nodename},
     }
     run_id = fds.create_run(record)
@@ -99,17 +109,23 @@ def start_run(fds: FlowDataStore, flow_cls: type[FlowSpec], username: str, runti
     """Record a new run of ``flow_cls``; return what its tasks share."""
     included = {name: v for name, v in parameter_values.items() if isinstance(v, IncludedFile)}
     o = options
+    configs = applied_configs(flow_cls) or {}
     new_run = NewRun(flow_cls, username, runtime, plain_values(parameter_values), included, o.tags, o.decospecs,
-                     o.origin_run_id)  # fmt: skip
+                     o.origin_run_id, configs, o.project)  # fmt: skip
     run_id, code_package = create_run(fds, new_run, o.run_id_file)
+    project = o.project._asdict() if o.project else None
     return RunInfo(flow_cls.__name__, run_id, run_settings(fds), username, o.tags, o.origin_run_id, code_package,
-                   o.max_num_splits)  # fmt: skip
+                   o.max_num_splits, configs, project)  # fmt: skip
 
 
-def finish_run(fds: FlowDataStore, run_id: str, ok: bool, failed_tasks: list[str]) -> None:
-    """Record how the run ended (a run without this record was interrupted)."""
+def finish_run(fds: FlowDataStore, run_id: str, ok: bool, failed_tasks: list[str],
+               counts: tuple[int, int] = (0, 0)) -> None:  # fmt: skip
+    """Record how the run ended (a run without this record was interrupted), with how many tasks completed
+    (``counts[0]``) and how many of those were reused (``counts[1]``), for listings."""
     status = "succeeded" if ok else "failed"
-    fds.save_run_end(run_id, {"status": status, "finished_at": time.time(), "failed_tasks": failed_tasks})
+    tasks = {"done": counts[0], "reused": counts[1]}
+    fds.save_run_end(run_id, {"status": status, "finished_at": time.time(), "failed_tasks": failed_tasks,
+                              "tasks": tasks})  # fmt: skip
 
 
 def run_settings(fds: FlowDataStore) -> Settings:
@@ -121,7 +137,9 @@ def run_settings(fds: FlowDataStore) -> Settings:
 
 def _system_tags(run: NewRun) -> list[str]:
     today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    return [f"user:{run.username}", f"runtime:{run.runtime}", f"python_version:{python_version()}", f"date:{today}"]
+    project = run.project.system_tags if run.project else []
+    return [f"user:{run.username}", f"runtime:{run.runtime}", f"python_version:{python_version()}", f"date:{today}",
+            *project]  # fmt: skip
 
 
 def _jsonable(value: Any) -> Any:

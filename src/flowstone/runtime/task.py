@@ -7,26 +7,33 @@ marker is written by the runner afterwards, once the task's logs are stored too 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowstone._environ import temporary_environ
 from flowstone.datastore import FlowDataStore, TaskDataStore
 from flowstone.errors import FlowSpecError, FlowstoneException, TimeoutException, failure_report
 from flowstone.flow.artifacts import ArtifactSource, Inputs, InputView
+from flowstone.flow.configure import ensure_configured
 from flowstone.flow.current import current
 from flowstone.flow.decorators import ExceptionWrapper
-from flowstone.flow.flowspec import FlowSpec, Transition
+from flowstone.flow.flowspec import FlowSpec
+from flowstone.flow.transitions import Transition
+from flowstone.flow.user_decorators import bound_decorators
 from flowstone.runtime.attempts import AttemptPolicy
 from flowstone.runtime.task_spec import TaskResult, TaskSpec
 from flowstone.s3.reads import ExternalRead, recording_reads
 from flowstone.settings import use_settings
+
+if TYPE_CHECKING:
+    from flowstone.cards.rendering import CardSession
 
 __all__ = ["run_task"]
 
@@ -38,6 +45,10 @@ class FailureHandledByCatch(Exception):
 def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataStore) -> TaskResult:
     """Run one attempt of a task and store what it produced."""
     started = time.time()
+    # the flow as the run's configs make it (a process that has not applied them yet does it now, to the same
+    # effect: a node of a cluster, or one forked before the configs were known)
+    ensure_configured(flow_cls, spec.run.username, spec.run.configs)
+    spec = spec._replace(decorators=bound_decorators(flow_cls, spec.decorators))  # user decorators travel by name
     datastore = flow_datastore.get_datastore_for_task(spec.run_id, spec.step_name, spec.task_id, spec.attempt, "w")
     datastore.init_task()
     policy = AttemptPolicy(spec.decorators)
@@ -45,10 +56,13 @@ def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataS
     with _task_context(spec, flow_cls):
         try:
             flow = _flow_with_inputs(flow_cls, spec, flow_datastore, datastore)
+            cards = _start_cards(flow, spec, flow_datastore, datastore)
             with recording_reads() as reads:  # objects the step reads through S3 become part of its cache entry
                 result = _run_step(flow, spec, policy)
             if result.ok:
                 _save_artifacts(flow, datastore)
+                if cards is not None:  # rendered once the artifacts they show are stored
+                    cards.finish()
         except Exception as exc:  # reading inputs or storing outputs failed: the task fails with the reason
             result = TaskResult(False, exception=_describe(exc))
             _report_failure(exc, spec.run.settings.debug)
@@ -71,6 +85,8 @@ def _task_context(spec: TaskSpec, flow_cls: type[FlowSpec]) -> Iterator[None]:
         username=spec.run.username,
         tags=list(spec.run.tags),
         parameter_names=[param.name for _, param in flow_cls._get_parameters()],
+        parallel=spec.parallel,
+        **(spec.run.project or {}),
     )
     try:
         with use_settings(settings), temporary_environ(settings.datastore_environ()):
@@ -78,7 +94,7 @@ def _task_context(spec: TaskSpec, flow_cls: type[FlowSpec]) -> Iterator[None]:
     finally:
         if current._tempdir:
             shutil.rmtree(current._tempdir, ignore_errors=True)
-        current._set()  # the task is over: from here on no flow is running (S3(run=self) reads current)
+        current._clear()  # the task is over: no flow is running (S3(run=self) reads current), nothing left behind
 
 
 def _flow_with_inputs(
@@ -95,6 +111,24 @@ def _flow_with_inputs(
         datastore=datastore,
     )
     return flow
+
+
+def _start_cards(flow: FlowSpec, spec: TaskSpec, fds: FlowDataStore, datastore: TaskDataStore) -> CardSession | None:
+    """The step's cards (its decorators' ``card_request``), with ``current.card`` to add to them; None if none."""
+    requests = [r for r in (d.card_request() for d in spec.decorators) if r is not None]
+    if not requests:
+        return None
+    from flowstone.cards.reading import client_task  # imported by tasks that have cards only
+    from flowstone.cards.rendering import CardSession
+    from flowstone.cards.storage import CardStore
+
+    def task() -> Any:  # read afresh for each render, from the run's datastore
+        return client_task(spec.pathspec, (fds.TYPE, fds.datastore_root))
+
+    graph = type(flow)._get_graph().describe()
+    session = CardSession(requests, CardStore(fds.ca_store, datastore), task, graph, flow)
+    current._update(card=session.collector)
+    return session
 
 
 def _read_inputs(fds: FlowDataStore, flow_cls: type[FlowSpec], spec: TaskSpec) -> tuple[ArtifactSource, Inputs | None]:
@@ -125,8 +159,7 @@ def _run_step(flow: FlowSpec, spec: TaskSpec, policy: AttemptPolicy) -> TaskResu
                 raise FailureHandledByCatch(
                     f"Attempt {policy.last_user_attempt} of {spec.pathspec} crashed; @catch continues the flow."
                 )
-            step_function = getattr(flow, spec.step_name)
-            step_function(flow._task["inputs"]) if node.is_join else step_function()
+            _call_step(flow, spec, node.is_join)
             for deco in spec.decorators:
                 deco.task_post_step(flow)
     except Exception as exc:
@@ -141,10 +174,23 @@ def _run_step(flow: FlowSpec, spec: TaskSpec, policy: AttemptPolicy) -> TaskResu
     return _transition_result(flow, spec, caught)
 
 
+def _call_step(flow: FlowSpec, spec: TaskSpec, is_join: bool) -> None:
+    """The step function, inside each decorator's ``wrap_step`` (the last decorator listed is the outermost)."""
+    step_function = getattr(flow, spec.step_name)
+
+    def run_step() -> None:
+        step_function(flow._task["inputs"]) if is_join else step_function()
+
+    call: Callable[[], None] = run_step
+    for deco in spec.decorators:
+        call = functools.partial(deco.wrap_step, call, flow)
+    call()
+
+
 def _transition_result(flow: FlowSpec, spec: TaskSpec, caught: bool) -> TaskResult:
     """The result of a step that finished: where the flow goes next."""
     transition = flow._transition
-    if spec.step_name == "end":
+    if spec.step_name == type(flow)._get_graph().end_step:
         return TaskResult(True, caught=caught)
     if transition is None:
         error = FlowSpecError("the step finished without calling self.next().", spec.step_name)
@@ -186,6 +232,8 @@ def _record_metadata(datastore: TaskDataStore, spec: TaskSpec, result: TaskResul
         "finished_at": time.time(),
         "input_paths": [f"{spec.run_id}/{p}" for p in spec.input_paths],
         "foreach_stack": [f.to_json() for f in spec.foreach_stack],
+        "iteration": spec.iteration,
+        "parallel": spec.parallel._asdict() if spec.parallel else None,
         "next_steps": list(result.next_steps),
         "foreach_var": result.foreach_var,
         "num_splits": result.num_splits,

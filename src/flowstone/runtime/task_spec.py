@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from flowstone.flow.artifacts import ForeachFrame
+from flowstone.flow.current import LOOPBACK, Parallel
 from flowstone.flow.decorators import StepDecorator
 from flowstone.runtime.scheduler import TaskPlan
 from flowstone.settings import Settings
@@ -28,6 +29,8 @@ class RunInfo(NamedTuple):
     origin_run_id: str | None = None
     code_package: str | None = None
     max_num_splits: int = 100
+    configs: dict[str, Any] | None = None  # config name -> value, as the run read them
+    project: dict[str, Any] | None = None  # the @project fields of current (flow/project.py ProjectInfo)
 
 
 class TaskSpec(NamedTuple):
@@ -42,8 +45,9 @@ class TaskSpec(NamedTuple):
     foreach_stack: tuple[ForeachFrame, ...]
     input_frames: tuple[ForeachFrame | None, ...]
     decorators: tuple[StepDecorator, ...]
-    parameter_values: dict[str, Any] | None = None  # set for 'start' only
+    parameter_values: dict[str, Any] | None = None  # set for the start step only
     cache: dict[str, Any] | None = None  # the cache decision and key components, kept in the task's metadata
+    iteration: int | None = None  # the round of the loop the step is on, if it is on one
 
     @property
     def flow_name(self) -> str:
@@ -56,6 +60,15 @@ class TaskSpec(NamedTuple):
     @property
     def pathspec(self) -> str:
         return f"{self.run.flow_name}/{self.run.run_id}/{self.step_name}/{self.task_id}"
+
+    @property
+    def parallel(self) -> Parallel | None:
+        """What ``current.parallel`` says in a task of a @parallel step (None in any other task). The tasks of a
+        @parallel step run on this machine; the control task's id is the others' id up to ``_node_``."""
+        frame = self.foreach_stack[-1] if self.foreach_stack else None
+        if frame is None or not frame.is_parallel:
+            return None
+        return Parallel(LOOPBACK, frame.num_splits, frame.index, self.task_id.split("_node_")[0])
 
 
 class TaskResult(NamedTuple):
@@ -85,8 +98,8 @@ def spec_for_attempt(
     parameters: dict[str, Any],
     cache: dict[str, Any] | None,
 ) -> TaskSpec:
-    """The spec of attempt ``attempt`` of the task ``plan`` (the parameters travel to 'start' only: every other
-    step reads them as artifacts)."""
+    """The spec of attempt ``attempt`` of the task ``plan`` (the parameters travel to the start step only, the
+    task without inputs: every other step reads them as artifacts)."""
     return TaskSpec(
         run=run,
         step_name=plan.step_name,
@@ -97,6 +110,7 @@ def spec_for_attempt(
         foreach_stack=plan.foreach_stack,
         input_frames=plan.input_frames,
         decorators=decorators,
-        parameter_values=parameters if plan.step_name == "start" else {},
+        parameter_values=parameters if not plan.input_paths else {},
         cache=cache,
+        iteration=plan.iteration,
     )

@@ -62,6 +62,7 @@ def _code_changes(old: dict[str, Any], new: dict[str, Any], load: SourceLoader |
 
 def _input_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     lines = _dict_changes("input artifact", old.get("artifacts", {}), new.get("artifacts", {}), _short)
+    lines += _dict_changes("config", old.get("configs", {}), new.get("configs", {}), _short)
     old_foreach, new_foreach = old.get("foreach", []), new.get("foreach", [])
     if old_foreach != new_foreach:
         for level, (before, after) in enumerate(zip(old_foreach, new_foreach, strict=False)):
@@ -69,6 +70,8 @@ def _input_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
                 lines.append(f"foreach position (level {level}): {before.get('index')} -> {after.get('index')}")
             elif before.get("item") != after.get("item"):
                 lines.append(f"foreach item at index {after.get('index')} changed (level {level})")
+            elif before.get("num_nodes") != after.get("num_nodes"):
+                lines.append(f"@parallel tasks: {before.get('num_nodes')} -> {after.get('num_nodes')}")
         if len(old_foreach) != len(new_foreach):
             lines.append("the foreach nesting changed")
     old_joined, new_joined = old.get("joined", []), new.get("joined", [])
@@ -92,6 +95,8 @@ def describe_differences(
     if old_env.get("python") != new_env.get("python"):
         lines.append(f"Python changed: {old_env.get('python')} -> {new_env.get('python')}")
     lines += _dict_changes("package", old_env.get("packages", {}), new_env.get("packages", {}))
+    if old.get("iteration") != new.get("iteration"):
+        lines.append(f"loop round: {old.get('iteration')} -> {new.get('iteration')}")
     if old.get("format") != new.get("format"):
         lines.append("the cache key format changed (a newer flowstone)")
     return lines
