@@ -262,7 +262,7 @@ def failure_report(exc: BaseException, debug: bool) -> str:
     for any other error, the traceback with the chain of causes."""
     if debug or not isinstance(exc, FlowstoneException):
         return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return f"{exc.headline}: {exc}\n(FLOWSTONE_DEBUG=1 shows the traceback and the chain of causes.)\n"
+    return f"{exc.headline}: {exc}\n(--debug or FLOWSTONE_DEBUG=1 shows the traceback and the chain of causes.)\n"
 
 
 def type_name(exc: BaseException) -> str:

@@ -101,7 +101,8 @@ def test_a_flow_survives_transient_s3_failures(s3_env: dict[str, str]) -> None:
     assert run.task("end")["total"] == 6 + 5 and run.task("end")["note_back"] == "total=11"
 
 
-def _break_mid_run(tmp_path: Path, how: str, env: dict[str, str]) -> tuple[FlowRun, float, str]:
+def _break_mid_run(tmp_path: Path, how: str, env: dict[str, str],
+                   top_args: tuple[str, ...] = ()) -> tuple[FlowRun, float, str]:  # fmt: skip
     """Run WaitingFlow on a server of its own; once its first task runs, stop (SIGSTOP) or kill the server.
     Return the run, how long it took after the server broke, and the server's endpoint."""
     tmp_path.mkdir(exist_ok=True)
@@ -110,7 +111,7 @@ def _break_mid_run(tmp_path: Path, how: str, env: dict[str, str]) -> tuple[FlowR
         assert server.process is not None
         run_env = {**server.environment, "FS_TEST_READY": str(ready), "FS_TEST_GO": str(go), **env}
         running = pool.submit(run_flow, "waiting_flow.py", root="s3://broken/ds", datastore="s3", env=run_env,
-                              timeout=240)  # fmt: skip
+                              top_args=top_args, timeout=240)  # fmt: skip
         deadline = time.monotonic() + 60
         while not ready.exists() and time.monotonic() < deadline and not running.done():
             time.sleep(0.05)
@@ -133,6 +134,8 @@ def test_a_run_whose_server_dies_says_so_in_a_few_lines(s3_env: dict[str, str], 
     assert len(output.splitlines()) < 20, output
     debug, _, _ = _break_mid_run(tmp_path / "debug", "kill", {"FLOWSTONE_DEBUG": "1"})
     assert "Traceback" in debug.output and "Debug source" in debug.output  # the whole chain, on demand
+    option, _, _ = _break_mid_run(tmp_path / "option", "kill", {}, top_args=("--debug",))
+    assert "Traceback" in option.output and "Debug source" in option.output  # the same from the command line
 
 
 def test_a_run_whose_server_stops_answering_ends_within_the_deadlines(s3_env: dict[str, str], tmp_path: Path) -> None:

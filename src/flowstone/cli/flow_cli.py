@@ -179,12 +179,17 @@ def _flow_group(flow_cls: type[FlowSpec]) -> click.Group:
         "--pylint/--no-pylint", default=None, help="Accepted for compatibility: flowstone does not run pylint."
     )
     @click.option("--quiet", is_flag=True, default=False, help="Print only task output and errors.")
+    @click.option("--debug", is_flag=True, default=False,
+                  help="Show the traceback and the chain of causes of a failure (as FLOWSTONE_DEBUG=1 does).")
     @click.option("--with", "decospecs", multiple=True, help="Add a decorator to every step, e.g. retry:times=2.")
     @setup_options(flow_cls)
     @click.pass_context
     def cli(ctx: click.Context, datastore: str | None, datastore_root: str | None, metadata: str | None,
             environment: str | None, event_logger: str | None, monitor: str | None, package_suffixes: str | None,
-            pylint: bool | None, quiet: bool, decospecs: tuple[str, ...], **setup: Any) -> None:  # fmt: skip
+            pylint: bool | None, quiet: bool, debug: bool, decospecs: tuple[str, ...],
+            **setup: Any) -> None:  # fmt: skip
+        if debug:  # in the environment, so that tasks and every later read of the settings see it
+            os.environ["FLOWSTONE_DEBUG"] = "1"
         _note_compatibility_options(metadata, environment, event_logger, monitor, package_suffixes, pylint)
         ctx.obj = CliState(flow_cls, _group_settings(datastore, datastore_root), quiet, decospecs,
                            environment=environment)  # fmt: skip
