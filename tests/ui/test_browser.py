@@ -129,10 +129,10 @@ def test_task_page_shows_each_card_in_a_sandboxed_frame(browser: Any, ui_server:
     assert "The total is 5." in wait_for(browser, "main.fs-card", "Squares report").text
     assert "square" in wait_for(browser, "main.fs-card table").text
     browser.switch_to.default_content()
-    _screenshot(browser, "task_cards")
     _show_card(browser, "default")
     wait_for(browser, "td.fs-artifact-name", "total")  # the default card lists the task's artifacts
     browser.switch_to.default_content()
+    _screenshot(browser, "task_cards")
     browser.get(browser.current_url)  # the card shown is part of the address
     browser.switch_to.frame(wait_for(browser, "section.cards iframe.card-frame"))
     wait_for(browser, "td.fs-artifact-name", "total")
