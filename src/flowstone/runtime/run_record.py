@@ -49,8 +49,9 @@ class RunOutcome(NamedTuple):
     run_id: str
     ok: bool
     failed_tasks: tuple[str, ...] = ()
-    tasks_run: int = 0
+    tasks_run: int = 0  # every task that finished, run or reused
     seconds: float = 0.0
+    tasks_reused: int = 0  # of those, the ones that reused an earlier task's results (resume or the cache)
 
 
 class NewRun(NamedTuple):

@@ -1,0 +1,70 @@
+"""Watching a step for what it reads from outside its artifacts and parameters (``flowstone.reads``): local
+files and network connections (``watch_files``), environment variables (``watch_env``), unseeded random draws
+(``watch_random``); the S3 client and the Client API record their own reads into the same log."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flowstone import reads
+from flowstone.reads.callers import FLOWSTONE_DIR, LIBRARY_ROOTS
+from flowstone.runtime.watch_env import watching_environ
+from flowstone.runtime.watch_files import FileWatch, watch_files
+from flowstone.runtime.watch_random import watching_randomness
+from flowstone.settings import Settings
+
+__all__ = ["prepare_watching", "project_root", "watching_reads"]
+
+
+def project_root(flow_cls: type) -> str:
+    """The flow file's folder: the project whose Python sources are the code package."""
+    return os.path.dirname(os.path.abspath(inspect.getsourcefile(flow_cls) or os.getcwd()))
+
+
+def _excluded(settings: Settings) -> tuple[str, ...]:
+    """Where files read are not inputs: the Python installation and packages, flowstone, the datastore's folder,
+    flowstone's scratch folders (``current.tempdir``, the S3 client's downloads: ``flowstone*`` in the temporary
+    folder)."""
+    prefixes = [*LIBRARY_ROOTS, FLOWSTONE_DIR, os.path.join(tempfile.gettempdir(), "flowstone")]
+    if settings.default_datastore == "local":
+        root = settings.datastore_root("local")
+        prefixes += [os.path.abspath(root) + os.sep, os.path.realpath(root) + os.sep]
+    return tuple(prefixes)
+
+
+def _project_modules(root: str) -> list[Any]:
+    prefix = root + os.sep
+    return [m for m in list(sys.modules.values()) if (getattr(m, "__file__", None) or "").startswith(prefix)]
+
+
+@contextmanager
+def watching_reads(flow_cls: type, settings: Settings) -> Iterator[reads.ReadLog]:
+    """Record what the block reads (the step of a task of ``flow_cls``, in a run with ``settings``)."""
+    root = project_root(flow_cls)
+    files = FileWatch(_excluded(settings), root)
+    with reads.recording() as log:
+        watch_files(files)
+        try:
+            with watching_environ(), watching_randomness(lambda: _project_modules(root)):
+                yield log
+        finally:
+            watch_files(None)
+            for answer in files.file_answers():
+                log.add("files", answer[0], answer)
+            for address in files.connected:
+                log.add("network", address, [address])
+
+
+
+def prepare_watching() -> None:
+    """Get this process ready to watch the tasks forked from it: numpy 2 imports ``numpy.random`` only when it is
+    first used, and a step that uses it first could not be watched for unseeded draws. If the flow imported numpy,
+    ``numpy.random`` is imported now, once (it takes 10-30 ms), rather than in every task."""
+    if "numpy" in sys.modules and "numpy.random" not in sys.modules:
+        import numpy.random  # noqa: F401

@@ -1,0 +1,104 @@
+"""Unseeded random numbers a step drew: a step whose results depend on them gives other results on every run, so
+it is not reused (unless ``@cache(random=True)`` says its randomness does not matter).
+
+How it is seen: the state of Python's global generator (``random``), and of numpy's legacy global one
+(``numpy.random``) if numpy is imported when the step starts, is kept when the step starts and compared when it
+ends. The seeding functions (``random.seed``, ``numpy.random.seed``) are wrapped while the step runs: a changed
+state is a draw from an unseeded generator unless the step seeded it first (a draw before the seeding counts).
+``numpy.random.default_rng()`` is wrapped too: calling it without a seed counts as an unseeded draw. The wrappers
+replace the module attributes and the names the project's modules imported from them (``from random import
+seed``).
+
+Not seen: generators made with ``random.Random()``, ``numpy.random.RandomState()`` or a bit generator without a
+seed; numpy imported for the first time inside the step; ``os.urandom``, ``uuid.uuid4``, ``secrets``; random
+numbers drawn by native code (a GPU library's own generator).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flowstone import reads
+from flowstone.reads.callers import made_by_step
+
+__all__ = ["KIND", "watching_randomness"]
+
+KIND = "random"
+
+
+class _Generator:
+    """One global generator: how to read its state, and whether the step seeded it."""
+
+    def __init__(self, name: str, get_state: Callable[[], Any], same: Callable[[Any, Any], bool]) -> None:
+        self.name, self.get_state, self.same = name, get_state, same
+        self.start = get_state()
+        self.seeded = False
+        self.drew_unseeded = False
+
+    def before_seeding(self) -> None:
+        if not self.seeded and not self.same(self.start, self.get_state()):
+            self.drew_unseeded = True
+        self.seeded = True
+
+    def finish(self) -> None:
+        if self.drew_unseeded or (not self.seeded and not self.same(self.start, self.get_state())):
+            reads.record(KIND, self.name, [self.name, f"drew from the global generator ({self.name}) without "
+                                                      f"seeding it"])  # fmt: skip
+
+
+def _same_numpy_state(a: Any, b: Any) -> bool:
+    import numpy
+
+    return bool(a["state"]["pos"] == b["state"]["pos"] and numpy.array_equal(a["state"]["key"], b["state"]["key"]))
+
+
+def _seeding(generator: _Generator, seed: Callable[..., Any]) -> Callable[..., Any]:
+    def seeding(*args: Any, **kwargs: Any) -> Any:
+        if made_by_step(1):
+            generator.before_seeding()
+        return seed(*args, **kwargs)
+
+    return seeding
+
+
+def _default_rng(make: Callable[..., Any]) -> Callable[..., Any]:
+    def default_rng(seed: Any = None) -> Any:
+        if seed is None and made_by_step(1):
+            reads.record(KIND, "numpy.random.default_rng", ["numpy.random.default_rng", "made a generator with "
+                                                            "numpy.random.default_rng() without a seed"])  # fmt: skip
+        return make(seed)
+
+    return default_rng
+
+
+@contextmanager
+def watching_randomness(project_modules: Callable[[], list[Any]]) -> Iterator[None]:
+    """Record the unseeded draws made inside the block; ``project_modules`` lists the project's modules (whose
+    names imported from ``random`` or ``numpy.random`` are wrapped too)."""
+    generators = [_Generator("random", random.getstate, lambda a, b: bool(a == b))]
+    replaced: dict[tuple[Any, str], Any] = {(random, "seed"): _seeding(generators[0], random.seed)}
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy_random is not None:
+        state = numpy_random.mtrand._rand._bit_generator
+        generators.append(_Generator("numpy.random", lambda: state.state, _same_numpy_state))
+        replaced[(numpy_random, "seed")] = _seeding(generators[1], numpy_random.seed)
+        replaced[(numpy_random, "default_rng")] = _default_rng(numpy_random.default_rng)
+    originals = {id(getattr(module, name)): wrapper for (module, name), wrapper in replaced.items()}
+    for module in project_modules():
+        for name, value in list(vars(module).items()):
+            if id(value) in originals:
+                replaced[(module, name)] = originals[id(value)]
+    saved = {target: getattr(*target) for target in replaced}
+    for (module, name), wrapper in replaced.items():
+        setattr(module, name, wrapper)
+    try:
+        yield
+    finally:
+        for (module, name), original in saved.items():
+            setattr(module, name, original)
+        for generator in generators:
+            generator.finish()
