@@ -1,7 +1,8 @@
 """A flow whose steps read from outside their artifacts, one kind of read per branch: a local file (and one that
 may be missing), an environment variable, a web page, random numbers drawn with and without a seed (Python's and
 numpy's generators). The artifacts the branches store do not depend on the random numbers, so what follows them
-is reused when they run again."""
+is reused when they run again (and a file of other content but the same length changes only the step that
+reads it)."""
 
 import os
 import random
@@ -23,7 +24,7 @@ class ReadsFlow(FlowSpec):
     @step
     def read_file(self):
         with open("data.txt") as f:
-            self.text = f.read()
+            self.length = len(f.read())
         try:
             with open("optional.txt") as f:
                 self.optional = f.read()
@@ -33,7 +34,7 @@ class ReadsFlow(FlowSpec):
 
     @step
     def count(self):
-        self.length = len(self.text)
+        self.doubled = 2 * self.length
         self.next(self.join)
 
     @step
@@ -70,13 +71,14 @@ class ReadsFlow(FlowSpec):
 
     @step
     def join(self, inputs):
-        self.length = inputs.count.length
+        self.length = inputs.count.doubled // 2
         self.mode = inputs.read_env.mode
         self.next(self.end)
 
     @step
     def end(self):
         self.result = {"length": self.length, "mode": self.mode}
+        print(f"the result is {self.result}")
 
 
 if __name__ == "__main__":

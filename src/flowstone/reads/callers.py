@@ -14,7 +14,7 @@ import site
 import sys
 import sysconfig
 
-__all__ = ["FLOWSTONE_DIR", "LIBRARY_ROOTS", "made_by_step"]
+__all__ = ["FLOWSTONE_DIR", "LIBRARY_ROOTS", "is_step_code", "made_by_step"]
 
 _LIBRARY, _FLOWSTONE, _STEP = 0, 1, 2
 
@@ -48,6 +48,11 @@ def _origin(filename: str) -> int:
             origin = _LIBRARY if "site-packages" in parts or "dist-packages" in parts else _STEP
         _origins[filename] = origin
     return origin
+
+
+def is_step_code(filename: str) -> bool:
+    """Whether code in ``filename`` is the user's (neither flowstone's nor a library's)."""
+    return bool(filename) and _origin(filename) == _STEP
 
 
 def made_by_step(depth: int, through: str = "\0") -> bool:

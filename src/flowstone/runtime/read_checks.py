@@ -163,7 +163,7 @@ def check_env(answers: list[Any], context: reads.CheckContext) -> str | None:
             return f"the environment variable {name}, not set when it ran, is set now"
         if now[1] is None:
             return f"the environment variable {name} it read is no longer set"
-        change = f" ({shown} -> {now[2]})" if shown is not None and now[2] is not None else ""
+        change = f" ({shown!r} -> {now[2]!r})" if shown is not None and now[2] is not None else ""
         return f"the environment variable {name} it read changed{change}"
     return None
 

@@ -10,13 +10,12 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from flowstone import reads
 from flowstone.reads.callers import FLOWSTONE_DIR, LIBRARY_ROOTS
 from flowstone.runtime.watch_env import watching_environ
 from flowstone.runtime.watch_files import FileWatch, watch_files
-from flowstone.runtime.watch_random import watching_randomness
+from flowstone.runtime.watch_random import find_imported_seeders, watching_randomness
 from flowstone.settings import Settings
 
 __all__ = ["prepare_watching", "project_root", "watching_reads"]
@@ -38,11 +37,6 @@ def _excluded(settings: Settings) -> tuple[str, ...]:
     return tuple(prefixes)
 
 
-def _project_modules(root: str) -> list[Any]:
-    prefix = root + os.sep
-    return [m for m in list(sys.modules.values()) if (getattr(m, "__file__", None) or "").startswith(prefix)]
-
-
 @contextmanager
 def watching_reads(flow_cls: type, settings: Settings) -> Iterator[reads.ReadLog]:
     """Record what the block reads (the step of a task of ``flow_cls``, in a run with ``settings``)."""
@@ -51,7 +45,7 @@ def watching_reads(flow_cls: type, settings: Settings) -> Iterator[reads.ReadLog
     with reads.recording() as log:
         watch_files(files)
         try:
-            with watching_environ(), watching_randomness(lambda: _project_modules(root)):
+            with watching_environ(), watching_randomness():
                 yield log
         finally:
             watch_files(None)
@@ -63,8 +57,10 @@ def watching_reads(flow_cls: type, settings: Settings) -> Iterator[reads.ReadLog
 
 
 def prepare_watching() -> None:
-    """Get this process ready to watch the tasks forked from it: numpy 2 imports ``numpy.random`` only when it is
-    first used, and a step that uses it first could not be watched for unseeded draws. If the flow imported numpy,
-    ``numpy.random`` is imported now, once (it takes 10-30 ms), rather than in every task."""
+    """Get this process ready to watch the tasks forked from it, once rather than in every task: numpy 2 imports
+    ``numpy.random`` only when it is first used (10-30 ms), and a step that used it first could not be watched for
+    unseeded draws, so it is imported now if the flow imported numpy; the names the project's modules gave the
+    seeding functions are found now."""
     if "numpy" in sys.modules and "numpy.random" not in sys.modules:
         import numpy.random  # noqa: F401
+    find_imported_seeders()

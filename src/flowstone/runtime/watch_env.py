@@ -4,8 +4,9 @@ os.environ``, also through ``from os import environ``.
 While a step runs, the read path of ``os.environ``'s class is wrapped (all of these end in its ``__getitem__``).
 A read is the step's when its code asked for it (``flowstone/reads/callers.py``); flowstone's own variables
 (``FLOWSTONE_*``, ``METAFLOW_*``) and those the step set itself are not inputs. Copying the whole environment
-(``dict(os.environ)``, ``os.environ.copy()``, iterating over it) reads every variable, for a subprocess say: it
-is not recorded variable by variable (a variable read right after iteration yielded its name is passed over).
+(``dict(os.environ)``, ``{**os.environ}``, ``os.environ.copy()``, ``.items()``) reads every variable, for a
+subprocess say: it is not recorded variable by variable. Such a copy lists the names first (or one by one) and
+reads them in the order listed, so a read of the name listed next is passed over; any other read is recorded.
 
 A value is kept as a hash; it is shown by ``why`` too, unless its name looks like a secret's.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -41,10 +43,15 @@ def env_answer(name: str, value: str | None) -> list[Any]:
 class _EnvironWatch:
     def __init__(self) -> None:
         self.written: set[str] = set()
-        self.last_listed: Any = None  # the name iteration yielded last: a read of it is part of a copy
+        self.listed: deque[str] = deque()  # names iteration yielded and no read has taken yet: a copy's
 
     def on_read(self, key: Any, value: str | None) -> None:
-        if key is self.last_listed or key in self.written or not isinstance(key, str):
+        if self.listed:
+            if self.listed[0] == key:
+                self.listed.popleft()
+                return
+            self.listed.clear()
+        if key in self.written or not isinstance(key, str):
             return
         if key.startswith(OWN_PREFIXES) or not made_by_step(2):
             return
@@ -88,9 +95,8 @@ def _wrap_getitem(original: Callable[..., str], watch: _EnvironWatch) -> Callabl
 def _wrap_iter(original: Callable[..., Iterator[str]], watch: _EnvironWatch) -> Callable[..., Iterator[str]]:
     def __iter__(self: Any) -> Iterator[str]:
         for name in original(self):
-            watch.last_listed = name
+            watch.listed.append(name)
             yield name
-        watch.last_listed = None
 
     return __iter__
 

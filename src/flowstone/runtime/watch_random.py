@@ -23,9 +23,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from flowstone import reads
-from flowstone.reads.callers import made_by_step
+from flowstone.reads.callers import is_step_code, made_by_step
 
-__all__ = ["KIND", "watching_randomness"]
+__all__ = ["KIND", "find_imported_seeders", "watching_randomness"]
 
 KIND = "random"
 
@@ -50,10 +50,16 @@ class _Generator:
                                                       f"seeding it"])  # fmt: skip
 
 
-def _same_numpy_state(a: Any, b: Any) -> bool:
-    import numpy
+def _numpy_state(numpy_random: Any) -> Callable[[], Any]:
+    """How to read the state of numpy's legacy global generator (an MT19937): its 624 words and position, read
+    from its memory (a microsecond; its ``state`` property takes near 100)."""
+    bit_generator = numpy_random.mtrand._rand._bit_generator
+    if type(bit_generator).__name__ != "MT19937":
+        return lambda: repr(bit_generator.state)
+    import ctypes
 
-    return bool(a["state"]["pos"] == b["state"]["pos"] and numpy.array_equal(a["state"]["key"], b["state"]["key"]))
+    address = bit_generator.ctypes.state_address
+    return lambda: ctypes.string_at(address, 624 * 4 + 4)
 
 
 def _seeding(generator: _Generator, seed: Callable[..., Any]) -> Callable[..., Any]:
@@ -75,23 +81,46 @@ def _default_rng(make: Callable[..., Any]) -> Callable[..., Any]:
     return default_rng
 
 
-@contextmanager
-def watching_randomness(project_modules: Callable[[], list[Any]]) -> Iterator[None]:
-    """Record the unseeded draws made inside the block; ``project_modules`` lists the project's modules (whose
-    names imported from ``random`` or ``numpy.random`` are wrapped too)."""
-    generators = [_Generator("random", random.getstate, lambda a, b: bool(a == b))]
-    replaced: dict[tuple[Any, str], Any] = {(random, "seed"): _seeding(generators[0], random.seed)}
+def _seeders() -> dict[int, str]:
+    """The functions that seed (or make) a global generator, by id: what a step's code may have imported."""
+    found = {id(random.seed): "random.seed"}
     numpy_random = sys.modules.get("numpy.random")
     if numpy_random is not None:
-        state = numpy_random.mtrand._rand._bit_generator
-        generators.append(_Generator("numpy.random", lambda: state.state, _same_numpy_state))
-        replaced[(numpy_random, "seed")] = _seeding(generators[1], numpy_random.seed)
-        replaced[(numpy_random, "default_rng")] = _default_rng(numpy_random.default_rng)
-    originals = {id(getattr(module, name)): wrapper for (module, name), wrapper in replaced.items()}
-    for module in project_modules():
-        for name, value in list(vars(module).items()):
-            if id(value) in originals:
-                replaced[(module, name)] = originals[id(value)]
+        found.update({id(numpy_random.seed): "numpy.random.seed", id(numpy_random.default_rng): "default_rng"})
+    return found
+
+
+_imported: list[tuple[Any, str, str]] | None = None  # (module, name, seeder) found by find_imported_seeders
+
+
+def find_imported_seeders() -> list[tuple[Any, str, str]]:
+    """The names the project's modules gave the seeding functions (``from random import seed``), found once per
+    process: the runner looks before it forks the processes of the tasks, which inherit what it found."""
+    global _imported
+    if _imported is None:
+        seeders = _seeders()
+        _imported = [(module, name, seeders[id(value)]) for module in list(sys.modules.values())
+                     if is_step_code(getattr(module, "__file__", None) or "")
+                     for name, value in list(vars(module).items()) if id(value) in seeders]  # fmt: skip
+    return _imported
+
+
+@contextmanager
+def watching_randomness() -> Iterator[None]:
+    """Record the unseeded draws made inside the block."""
+    generators = [_Generator("random", random.getstate, lambda a, b: bool(a == b))]
+    wrappers = {"random.seed": _seeding(generators[0], random.seed)}
+    replaced: dict[tuple[Any, str], Any] = {(random, "seed"): wrappers["random.seed"]}
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy_random is not None:
+        generators.append(_Generator("numpy.random", _numpy_state(numpy_random), lambda a, b: bool(a == b)))
+        wrappers["numpy.random.seed"] = _seeding(generators[1], numpy_random.seed)
+        wrappers["default_rng"] = _default_rng(numpy_random.default_rng)
+        replaced[(numpy_random, "seed")] = wrappers["numpy.random.seed"]
+        replaced[(numpy_random, "default_rng")] = wrappers["default_rng"]
+    for module, name, seeder in find_imported_seeders():
+        if seeder in wrappers:
+            replaced[(module, name)] = wrappers[seeder]
     saved = {target: getattr(*target) for target in replaced}
     for (module, name), wrapper in replaced.items():
         setattr(module, name, wrapper)
