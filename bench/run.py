@@ -4,6 +4,7 @@
     python bench/run.py s3 [--repeat N]    # S3 clients against a local SeaweedFS (see bench/s3_ops.py)
     python bench/run.py azure [--repeat N] # the Azure datastore on Azurite vs local disk and plain SDK calls
     python bench/run.py ray [--repeat N]   # per-task overhead on a local Ray cluster vs the local executor
+    python bench/run.py cards [--repeat N] # rendering the default card of a task with 50 artifacts
 
 Metaflow is installed only into ``bench/.venv-metaflow`` (created on first use); flowstone runs from the
 project's ``.venv``. Every measurement runs in a fresh process; flowstone and Metaflow alternate, and the
@@ -648,7 +649,31 @@ def bench_ray(repeat: int) -> list[Comparison]:
     return rows
 
 
+# -- cards ----------------------------------------------------------------------------------------
+def bench_cards(repeat: int) -> list[Comparison]:
+    """The default card of a task with 50 artifacts (bench/card_ops.py), rendered in fresh processes."""
+    python = flowstone_python()
+    folder = Path(tempfile.mkdtemp(prefix="bench-cards-", dir=BENCH / ".work"))
+    try:
+        env = _bench_env(folder)
+        timed_run(python, [str(BENCH / "flows" / "card_bench_flow.py"), "--quiet", "run", "--run-id-file",
+                           str(folder / "run_id")], folder, env)  # fmt: skip
+        cmd = [python, str(BENCH / "card_ops.py"), "--root", str(folder / ".flowstone"), "--run-id",
+               (folder / "run_id").read_text().strip()]  # fmt: skip
+        samples = []
+        for _ in range(repeat):
+            samples.append(run_json(cmd, env=env))
+            print(f"  first {samples[-1]['first'] * 1000:.1f} ms, then {samples[-1]['median'] * 1000:.1f} ms "
+                  f"({samples[-1]['artifacts']} artifacts, {samples[-1]['bytes']} bytes)", flush=True)  # fmt: skip
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    first, again = (statistics.median(s[k] for s in samples) for k in ("first", "median"))
+    return [Comparison("default card, 50 artifacts: first render", "s", first, None, "flowstone < 0.2 s", first < 0.2),
+            Comparison("  the same, rendered again", "s", again, None, "flowstone < 0.2 s", again < 0.2)]  # fmt: skip
+
+
 SUITES: dict[str, Callable[[int], list[Comparison]]] = {
+    "cards": bench_cards,
     "cache": bench_cache,
     "datastore": bench_datastore,
     "runtime": bench_runtime,
