@@ -178,7 +178,7 @@ def test_a_step_reading_another_flows_latest_run(tmp_path: Path) -> None:
     assert _decisions(predicted) == {"start": "hit", "predict": "miss", "end": "miss"}
     assert predicted.task("predict")["predictions"] == [3, 6, 9]
     reason = predicted.task("predict").load_metadata(["cache"])["cache"]["reason"]
-    assert f"Flow('ModelFlow').latest_run is ModelFlow/{newer.run_id} now, it was ModelFlow/{model.run_id}" in reason
+    assert f"Flow('ModelFlow').latest_run changed from ModelFlow/{model.run_id} to ModelFlow/{newer.run_id}" in reason
     same = run("model_flow.py", "--weight", "3")  # every task reused, but a newer run all the same
     last = run("predict_flow.py")
     assert _decisions(last)["predict"] == "miss"

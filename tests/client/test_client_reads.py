@@ -48,8 +48,7 @@ def test_the_questions_a_step_asked_and_whether_they_have_other_answers_now(root
     assert check_client_reads(answers, context_now) is None
     second = model(root, 3)
     changed = check_client_reads(answers, context_now)
-    assert changed == (f"Flow('ModelFlow').latest_successful_run is ModelFlow/{second} now, it was "
-                       f"ModelFlow/{first} when it ran")  # fmt: skip
+    assert changed == f"Flow('ModelFlow').latest_successful_run changed from ModelFlow/{first} to ModelFlow/{second}"
 
 
 def test_reads_outside_a_step_or_made_for_flowstone_are_not_recorded(root: Path) -> None:

@@ -105,7 +105,7 @@ def _latest_again(query: str, name: str, namespace: str | None, ds_type: str, ro
     now = run.id if run is not None else None
     if now == was:
         return ""
-    return f"Flow('{name}').{query} is {_run_name(name, now)} now, it was {_run_name(name, was)} when it ran"
+    return f"Flow('{name}').{query} changed from {_run_name(name, was)} to {_run_name(name, now)}"
 
 
 def _run_name(flow: str, run_id: str | None) -> str:
@@ -126,7 +126,7 @@ def _listing_again(query: str, pathspec: str, namespace: str | None, ds_type: st
     what = f"the runs of Flow('{pathspec}')" + (f" tagged {', '.join(tags)}" if tags else "")
     if query == "tasks":
         what = f"the tasks of {pathspec}"
-    return f"{what} are {_ids(now)} now, they were {_ids(ids)} when it ran"
+    return f"{what} changed (then: {_ids(ids)}; now: {_ids(now)})"
 
 
 def _ids(ids: list[str]) -> str:

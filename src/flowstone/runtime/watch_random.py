@@ -25,7 +25,7 @@ from typing import Any
 from flowstone import reads
 from flowstone.reads.callers import is_step_code, made_by_step
 
-__all__ = ["KIND", "find_imported_seeders", "watching_randomness"]
+__all__ = ["KIND", "find_imported_seeders", "numpy_state_reader", "watching_randomness"]
 
 KIND = "random"
 
@@ -50,16 +50,26 @@ class _Generator:
                                                       f"seeding it"])  # fmt: skip
 
 
-def _numpy_state(numpy_random: Any) -> Callable[[], Any]:
-    """How to read the state of numpy's legacy global generator (an MT19937): its 624 words and position, read
-    from its memory (a microsecond; its ``state`` property takes near 100)."""
-    bit_generator = numpy_random.mtrand._rand._bit_generator
-    if type(bit_generator).__name__ != "MT19937":
-        return lambda: repr(bit_generator.state)
-    import ctypes
+_numpy_readers: dict[int, Callable[[], Any]] = {}
 
-    address = bit_generator.ctypes.state_address
-    return lambda: ctypes.string_at(address, 624 * 4 + 4)
+
+def numpy_state_reader() -> Callable[[], Any] | None:
+    """How to read the state of numpy's legacy global generator (an MT19937), if numpy.random is imported: its 624
+    words and position, read from its memory (a microsecond; its ``state`` property takes near 100). Found once
+    per generator (the runner finds it before it forks the processes of the tasks)."""
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy_random is None:
+        return None
+    bit_generator = numpy_random.mtrand._rand._bit_generator
+    if id(bit_generator) not in _numpy_readers:
+        if type(bit_generator).__name__ == "MT19937":
+            import ctypes
+
+            address = bit_generator.ctypes.state_address
+            _numpy_readers[id(bit_generator)] = lambda: ctypes.string_at(address, 624 * 4 + 4)
+        else:
+            _numpy_readers[id(bit_generator)] = lambda: repr(bit_generator.state)
+    return _numpy_readers[id(bit_generator)]
 
 
 def _seeding(generator: _Generator, seed: Callable[..., Any]) -> Callable[..., Any]:
@@ -111,9 +121,9 @@ def watching_randomness() -> Iterator[None]:
     generators = [_Generator("random", random.getstate, lambda a, b: bool(a == b))]
     wrappers = {"random.seed": _seeding(generators[0], random.seed)}
     replaced: dict[tuple[Any, str], Any] = {(random, "seed"): wrappers["random.seed"]}
-    numpy_random = sys.modules.get("numpy.random")
-    if numpy_random is not None:
-        generators.append(_Generator("numpy.random", _numpy_state(numpy_random), lambda a, b: bool(a == b)))
+    numpy_random, numpy_state = sys.modules.get("numpy.random"), numpy_state_reader()
+    if numpy_random is not None and numpy_state is not None:
+        generators.append(_Generator("numpy.random", numpy_state, lambda a, b: bool(a == b)))
         wrappers["numpy.random.seed"] = _seeding(generators[1], numpy_random.seed)
         wrappers["default_rng"] = _default_rng(numpy_random.default_rng)
         replaced[(numpy_random, "seed")] = wrappers["numpy.random.seed"]
