@@ -82,7 +82,7 @@ def test_unchanged_reads_are_reused_and_unverifiable_ones_run(project: Project) 
     assert "Done! 11 tasks in" in again.output and ": 3 ran, 8 reused (see: python reads_flow.py why" in again.output
     run_id = again.run_id
     why = project.why(f"{run_id}/read_file")
-    assert "cache hit" in why and "what it read is unchanged" in why
+    assert "cache hit" in why and "what it read is unchanged (files)" in why
     assert f"file {project.folder / 'data.txt'} (5 bytes)" in why and "optional.txt (missing)" in why
     why = project.why(f"{run_id}/fetch")
     assert "used the network (127.0.0.1:" in why and "@cache(network=True)" in why
@@ -128,9 +128,12 @@ def test_a_changed_environment_variable_runs_the_step(project: Project) -> None:
 def test_a_step_or_a_run_can_let_uncheckable_reads_be_reused(project: Project) -> None:
     allowed = project.run("--with", "cache:network=True,random=True")
     assert ran(allowed) == set()  # @cache's options say how reads count: they are no part of the key
+    assert "cache hit" in (why := project.why(f"{allowed.run_id}/fetch")) and "its use of the network allowed" in why
     assert ran(project.run("--cache-reads", "s3,client,files,env")) == set()
     (project.folder / "data.txt").write_text("longer")
-    assert ran(project.run("--cache-reads", "none")) == set()  # files do not count in this run
+    narrowed = project.run("--cache-reads", "none")
+    assert ran(narrowed) == set()  # files do not count in this run
+    assert "not counted: files reads" in project.why(f"{narrowed.run_id}/read_file")
     assert ran(project.run()) == UNCHECKABLE | {"read_file", "count", "join", "end"}
     text = project.flow.read_text()
     project.flow.write_text(text.replace("    @step\n    def fetch(self):", "    @cache(network=True)\n    @step\n"

@@ -38,7 +38,13 @@ from flowstone.flow.flowspec import FlowSpec
 from flowstone.reads import CheckContext
 from flowstone.runtime.attempts import AttemptPolicy
 from flowstone.runtime.fingerprint import StepFingerprinter
-from flowstone.runtime.read_checks import ReadPolicy, ReadsChanged, parse_cache_reads, why_reads_differ
+from flowstone.runtime.read_checks import (
+    ReadPolicy,
+    ReadsChanged,
+    how_reads_counted,
+    parse_cache_reads,
+    why_reads_differ,
+)
 from flowstone.runtime.scheduler import TaskPlan
 from flowstone.runtime.watch_env import env_answer
 from flowstone.s3 import reads as _s3_reads  # noqa: F401 - registers the check of S3 reads
@@ -274,16 +280,17 @@ class TaskCache:
 
     def why_reads_differ(self, step_name: str, stored: Any, pathspec: str,
                          resuming: bool = False) -> ReadsChanged | None:  # fmt: skip
-        """Whether what task ``pathspec`` read (its ``external_reads``) would still read the same for this step.
-        A resume continues the origin run: what its tasks fetched or drew at random is part of it."""
+        """Whether what task ``pathspec`` read (its ``external_reads``) would still read the same for this step."""
         if not stored:
             return None
-        policy, context = self._read_check(step_name)
-        if resuming:
-            policy = policy._replace(network_ok=True, random_ok=True)
+        policy, context = self._read_check(step_name, resuming)
         return why_reads_differ(stored, policy, context, pathspec)
 
-    def _read_check(self, step_name: str) -> tuple[ReadPolicy, CheckContext]:
+    def how_reads_counted(self, step_name: str, stored: Any, resuming: bool = False) -> str:
+        """For a task reused for this step: how what it read counted (checked, allowed, not counted), in words."""
+        return how_reads_counted(stored, self._read_check(step_name, resuming)[0]) if stored else ""
+
+    def _read_check(self, step_name: str, resuming: bool = False) -> tuple[ReadPolicy, CheckContext]:
         """Which reads count for the step, and the environment it would run in (this one, with what its
         decorators set)."""
         if step_name not in self._read_checks:
@@ -291,7 +298,10 @@ class TaskCache:
             environ = {**os.environ, **AttemptPolicy(self.decorators[step_name]).environment()}
             policy = ReadPolicy.of_step(self._cache_options(step_name), self.fds.settings, root)
             self._read_checks[step_name] = (policy, CheckContext(self.fds.settings, environ, root))
-        return self._read_checks[step_name]
+        policy, context = self._read_checks[step_name]
+        if resuming:  # a resume continues the origin run: what its tasks fetched or drew at random is part of it
+            policy = policy._replace(network_ok=True, random_ok=True)
+        return policy, context
 
     def record(self, key: CacheKey, run_id: str, step_name: str, task_id: str, attempt: int) -> None:
         entry = {"run_id": run_id, "step": step_name, "task_id": task_id, "attempt": attempt}

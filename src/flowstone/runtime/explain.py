@@ -58,12 +58,12 @@ def _decision_lines(fds: FlowDataStore, task: TaskDataStore, metadata: dict[str,
     cache = metadata.get("cache") or {}
     decision = cache.get("decision")
     head = f"{task.pathspec}:"
+    reads_note = f"; {cache['reads']}" if cache.get("reads") else ""
     if decision == "hit":
-        checked = "; what it read is unchanged" if metadata.get("external_reads") else ""
-        yield f"{head} cache hit, reused {cache.get('source')} (same code, inputs and environment{checked})"
+        yield f"{head} cache hit, reused {cache.get('source')} (same code, inputs and environment{reads_note})"
         return
     if decision == "resumed":
-        yield f"{head} cloned by resume from {cache.get('source')} (its key was unchanged)"
+        yield f"{head} cloned by resume from {cache.get('source')} (its key was unchanged{reads_note})"
         return
     if decision == "off":
         yield f"{head} ran, not cached: {cache.get('reason')}"

@@ -21,7 +21,7 @@ from flowstone.runtime.watch_env import env_answer
 from flowstone.runtime.watch_files import describe_file
 from flowstone.settings import Settings
 
-__all__ = ["ReadPolicy", "ReadsChanged", "describe_read", "parse_cache_reads", "why_reads_differ"]
+__all__ = ["ReadPolicy", "ReadsChanged", "describe_read", "how_reads_counted", "parse_cache_reads", "why_reads_differ"]
 
 #: The reads that cannot be checked again: they stop reuse unless allowed.
 UNCHECKABLE = ("network", "random")
@@ -101,6 +101,24 @@ def why_reads_differ(stored: Any, policy: ReadPolicy, context: reads.CheckContex
         if changed:
             return ReadsChanged(kind, f"{changed} since {pathspec} ran")
     return None
+
+
+def how_reads_counted(stored: Any, policy: ReadPolicy) -> str:
+    """For a reused task, how its reads counted, in words: checked (unchanged), allowed, or not counted."""
+    by_kind = reads.stored_reads(stored)
+    counted = {kind: bool(policy.counted(kind, answers)) for kind, answers in by_kind.items()}
+    checked = [kind for kind, yes in counted.items() if yes and kind not in UNCHECKABLE]
+    allowed = [_UNCHECKABLE_NAMES[kind] for kind, yes in counted.items() if yes and kind in UNCHECKABLE]
+    ignored = [kind for kind, yes in counted.items() if not yes]
+    parts = [f"what it read is unchanged ({', '.join(checked)})"] if checked else []
+    if allowed:
+        parts.append(f"its {' and '.join(allowed)} allowed")
+    if ignored:
+        parts.append(f"not counted: {', '.join(ignored)} reads")
+    return "; ".join(parts)
+
+
+_UNCHECKABLE_NAMES = {"network": "use of the network", "random": "unseeded random numbers"}
 
 
 def _not_reusable(kind: str, answers: list[Any], pathspec: str) -> str:

@@ -94,4 +94,7 @@ class ReusePolicy:
     def _reuse(self, origin: OriginTask, key: CacheKey, decision: str, message: str) -> Decision:
         info = {"key": key.hash, "components": key.components, "decision": decision,
                 "source": origin.datastore.pathspec}  # fmt: skip
+        if not (self.clone_only and decision == "resumed"):  # --clone-only checks nothing
+            stored = origin.metadata.get("external_reads")
+            info["reads"] = self.cache.how_reads_counted(origin.datastore.step_name, stored, decision == "resumed")
         return Decision(origin, key, info, message)
