@@ -6,6 +6,7 @@
     python bench/run.py ray [--repeat N]   # per-task overhead on a local Ray cluster vs the local executor
     python bench/run.py reads [--repeat N] # watching a step for what it reads: its cost per task
     python bench/run.py cards [--repeat N] # rendering the default card of a task with 50 artifacts
+    python bench/run.py ui [--repeat N]    # flowstone ui over 10,000 runs and a 1,000-task foreach
 
 Metaflow is installed only into ``bench/.venv-metaflow`` (created on first use); flowstone runs from the
 project's ``.venv``. Every measurement runs in a fresh process; flowstone and Metaflow alternate, and the
@@ -671,6 +672,52 @@ def bench_cards(repeat: int) -> list[Comparison]:
     first, again = (statistics.median(s[k] for s in samples) for k in ("first", "median"))
     return [Comparison("default card, 50 artifacts: first render", "s", first, None, "flowstone < 0.2 s", first < 0.2),
             Comparison("  the same, rendered again", "s", again, None, "flowstone < 0.2 s", again < 0.2)]  # fmt: skip
+# -- ui -------------------------------------------------------------------------------------------
+UI_FOREACH_WIDTH = 1000
+
+
+def bench_ui(repeat: int) -> list[Comparison]:
+    """``flowstone ui`` over a datastore with 10,000 runs of one flow and a run of a 1,000-task foreach."""
+    python = flowstone_python()
+    folder = Path(tempfile.mkdtemp(prefix="bench-ui-", dir=BENCH / ".work"))
+    root = folder / ".flowstone"
+    try:
+        print(f"  generating {LISTED_RUNS} runs and a {UI_FOREACH_WIDTH}-task foreach ...", flush=True)
+        subprocess.run([python, str(BENCH / "client_ops.py"), "--impl", "flowstone", "--op", "generate", "--flow",
+                        "ListFlow", "--runs", str(LISTED_RUNS), "--root", str(root)], check=True,
+                       capture_output=True)  # fmt: skip
+        flows = prepare_flows("flowstone", folder)
+        subprocess.run([python, str(flows["foreach"]), "--no-pylint", "--quiet", "run", "--width",
+                        str(UI_FOREACH_WIDTH), "--max-num-splits", str(UI_FOREACH_WIDTH), "--max-workers", "2",
+                        "--run-id-file", str(folder / "run_id")], cwd=folder, env=_bench_env(folder), check=True,
+                       capture_output=True)  # fmt: skip
+        foreach_run = f"BenchForeachFlow/{(folder / 'run_id').read_text().strip()}"
+        samples = []
+        for _ in range(repeat):
+            sample = run_json([python, str(BENCH / "ui_ops.py"), "--root", str(root), "--runs-flow", "ListFlow",
+                               "--foreach-run", foreach_run])  # fmt: skip
+            assert sample["tasks"] == UI_FOREACH_WIDTH + 3, sample
+            samples.append(sample)
+            print("  " + ", ".join(f"{k} {v:.3f}s" for k, v in sample.items() if k != "tasks"), flush=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def med(key: str) -> float:
+        return statistics.median(s[key] for s in samples)
+
+    first_page = med("assets") + med("flows_page")
+    return [
+        Comparison("ui: server listening (fresh process)", "s", med("listening"), None, "(info)", True),
+        Comparison(f"ui: first page, {LISTED_RUNS} runs (page+scripts+data)", "s", first_page, None, "< 1 s",
+                   first_page < 1.0),
+        Comparison(f"ui: run list, first 50 of {LISTED_RUNS} runs", "s", med("runs_page"), None, "< 1 s",
+                   med("runs_page") < 1.0),
+        Comparison(f"ui: run page, {UI_FOREACH_WIDTH}-task foreach", "s", med("run_page"), None, "< 1 s",
+                   med("run_page") < 1.0),
+        Comparison(f"ui: status filter over {LISTED_RUNS} runs, cold", "s", med("filtered"), None, "(info)", True),
+        Comparison("ui: the same filter again (ended runs kept)", "s", med("filtered_again"), None, "(info)",
+                   True),
+    ]
 
 
 # -- reads ----------------------------------------------------------------------------------------
@@ -703,6 +750,7 @@ SUITES: dict[str, Callable[[int], list[Comparison]]] = {
     "azure": bench_azure,
     "ray": bench_ray,
     "reads": bench_reads,
+    "ui": bench_ui,
 }
 
 

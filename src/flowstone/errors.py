@@ -30,6 +30,7 @@
     ├── ComponentOverwriteNotSupportedException   a card component id is taken
     ├── TaskFailed                      a task raised or crashed
     ├── TimeoutException                a step ran longer than its @timeout allows
+    ├── RequestRefused                  flowstone ui refuses a request (answered with its HTTP status)
     └── S3Exception                     an operation of the S3 client failed (in flowstone.s3.errors)
         ├── S3NotFound                  the object does not exist
         │   └── S3BucketNotFound        the bucket does not exist

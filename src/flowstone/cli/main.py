@@ -12,6 +12,7 @@ from flowstone import __version__
 from flowstone.cli import inspect_cmds
 from flowstone.cli.card_cmds import card_group
 from flowstone.cli.exec_cmd import exec_command
+from flowstone.cli.ui_cmd import ui_command
 from flowstone.client import context
 from flowstone.client.runs import Flow, Metaflow, Run
 from flowstone.client.tasks import Step, Task
@@ -153,6 +154,7 @@ def show_cmd(pathspec: str) -> None:
 inspect_cmds.add_commands(cli)
 cli.add_command(exec_command)
 cli.add_command(card_group)
+cli.add_command(ui_command)
 
 
 def main() -> None:

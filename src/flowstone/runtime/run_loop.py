@@ -69,7 +69,7 @@ class RunLoop:
         self._done_attempts: dict[str, int] = {}  # "step/task_id" -> its successful attempt
         self._task_numbers = itertools.count(1)
         self._failed: list[str] = []
-        self._finished, self._reused, self._stopping, self._end_done = 0, 0, False, False
+        self._finished, self._stopping, self._end_done = 0, False, False
         self.environments = environments_for_run(flow_cls, self.decorators, self.options.environment,
                                                  flow_datastore.settings, self.console.info)  # before any task
         self.cache = TaskCache(flow_cls, flow_datastore, self.decorators, self.options.use_cache, self.environments)
@@ -78,7 +78,7 @@ class RunLoop:
     # -- the run ----------------------------------------------------------------------------------
     def run(self, parameter_values: dict[str, Any]) -> RunOutcome:
         check_graph(self.graph)
-        began = time.monotonic()
+        started = time.monotonic()
         self._parameters = plain_values(parameter_values)  # steps, the cache and the client see the content
         self._run = start_run(self.fds, self.flow_cls, self.username, runtime_name(self.executor), self.options,
                               parameter_values)  # fmt: skip
@@ -95,9 +95,9 @@ class RunLoop:
             self._drain()
         finally:
             self.console.stop_progress()
-        ok = not self._failed and self._end_done
-        finish_run(self.fds, self.run_id, ok, self._failed)
-        return RunOutcome(self.run_id, ok, tuple(self._failed), self._finished, time.monotonic() - began, self._reused)
+        ok, counts = not self._failed and self._end_done, (self._finished, self.reuse.reused)
+        finish_run(self.fds, self.run_id, ok, self._failed, counts)
+        return RunOutcome(self.run_id, ok, tuple(self._failed), *counts, time.monotonic() - started)
 
     def resume(self, origin_run_id: str, resume_step: str | None = None) -> RunOutcome:
         """Run again, reusing the successful tasks of run ``origin_run_id`` (before ``resume_step``, if given)."""
@@ -173,7 +173,7 @@ class RunLoop:
 
     def _clone(self, plan: TaskPlan, task_id: str, decision: Decision) -> None:
         """Reuse an earlier task instead of running this one (resume or cache hit)."""
-        origin, self._reused = decision.reuse, self._reused + 1
+        origin = decision.reuse
         assert origin is not None
         commit_clone(self.fds, origin, self.run_id, task_id, list(plan.input_paths), decision.info)
         self.reuse.note_clone(plan.step_name, task_id, decision)

@@ -50,8 +50,8 @@ class RunOutcome(NamedTuple):
     ok: bool
     failed_tasks: tuple[str, ...] = ()
     tasks_run: int = 0  # every task that finished, run or reused
-    seconds: float = 0.0
     tasks_reused: int = 0  # of those, the ones that reused an earlier task's results (resume or the cache)
+    seconds: float = 0.0
 
 
 class NewRun(NamedTuple):
@@ -119,10 +119,14 @@ def start_run(fds: FlowDataStore, flow_cls: type[FlowSpec], username: str, runti
                    o.max_num_splits, configs, project)  # fmt: skip
 
 
-def finish_run(fds: FlowDataStore, run_id: str, ok: bool, failed_tasks: list[str]) -> None:
-    """Record how the run ended (a run without this record was interrupted)."""
+def finish_run(fds: FlowDataStore, run_id: str, ok: bool, failed_tasks: list[str],
+               counts: tuple[int, int] = (0, 0)) -> None:  # fmt: skip
+    """Record how the run ended (a run without this record was interrupted), with how many tasks completed
+    (``counts[0]``) and how many of those were reused (``counts[1]``), for listings."""
     status = "succeeded" if ok else "failed"
-    fds.save_run_end(run_id, {"status": status, "finished_at": time.time(), "failed_tasks": failed_tasks})
+    tasks = {"done": counts[0], "reused": counts[1]}
+    fds.save_run_end(run_id, {"status": status, "finished_at": time.time(), "failed_tasks": failed_tasks,
+                              "tasks": tasks})  # fmt: skip
 
 
 def run_settings(fds: FlowDataStore) -> Settings:
