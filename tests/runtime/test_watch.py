@@ -20,7 +20,8 @@ import pytest
 
 from flowstone import reads
 from flowstone.errors import ConfigurationError
-from flowstone.reads.callers import FLOWSTONE_DIR
+from flowstone.reads.callers import FLOWSTONE_DIR, made_by_step
+from flowstone.runtime import watch_env, watch_files
 from flowstone.runtime.read_checks import ReadPolicy, check_env, check_files, parse_cache_reads, why_reads_differ
 from flowstone.runtime.watch import watching_reads
 from flowstone.settings import Settings
@@ -200,3 +201,45 @@ def test_which_reads_count(tmp_path: Path) -> None:
     narrowed = ReadPolicy.of_step({}, settings._replace(cache_reads="files,env"), str(tmp_path))
     assert why_reads_differ(stored, narrowed, context, "F/1/s/2") is None
     assert reads.stored_reads([["s3://b/k", "etag", None]]) == {"s3": [["s3://b/k", "etag", None]]}
+
+
+def test_files_past_the_hashing_budget_are_known_by_size_and_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = tmp_path / "first.bin", tmp_path / "second.bin"
+    first.write_bytes(b"x" * 100)
+    second.write_bytes(b"y" * 100)
+    monkeypatch.setattr(watch_files, "HASH_BUDGET", 150)  # the first file takes most of the budget
+    answers = watched(lambda: (first.read_bytes(), second.read_bytes()))["files"]
+    assert [(a[0], a[1], a[3] is not None) for a in answers] == [(str(first), 100, True), (str(second), 100, False)]
+    context = reads.CheckContext(Settings(), {}, str(tmp_path))
+    assert check_files(answers, context) is None
+    second.write_bytes(b"y" * 100)  # unhashed: a newer modification time is a change, whatever the content
+    os.utime(second, ns=(0, second.stat().st_mtime_ns + 10**9))
+    assert check_files(answers, context) == f"the file {second} it read changed"
+
+
+def test_a_failure_to_note_a_read_is_not_the_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "data.txt"
+    data.write_text("kept")
+    monkeypatch.setenv("WATCH_BROKEN", "1")
+
+    def broken(*args: Any, **kwargs: Any) -> bool:
+        raise RuntimeError("noting the read failed")
+
+    monkeypatch.setattr(watch_env, "made_by_step", broken)
+    monkeypatch.setattr(watch_files, "made_by_step", broken)
+    results: list[Any] = []
+    found = watched(lambda: results.extend([os.environ["WATCH_BROKEN"], os.getenv("WATCH_NONE"), data.read_text()]))
+    assert results == ["1", None, "kept"] and found == {}
+    with pytest.raises(KeyError):
+        watched(lambda: os.environ["WATCH_NONE"])  # the step's own KeyError, not the noting's error
+
+
+def test_frames_of_the_watching_code_are_passed_over() -> None:
+    names: dict[str, Any] = {"os": os}  # code in a file named as the watching code's are: runtime/watch*.py
+    exec(compile("def read(name):\n    return os.environ.get(name)", watch_files.WATCHERS + "_pretend.py", "exec"),
+         names)  # fmt: skip
+    found = watched(lambda: names["read"]("WATCH_THROUGH_THE_WATCHERS"))
+    assert found == {"env": [["WATCH_THROUGH_THE_WATCHERS", None, None]]}  # the step's read, not flowstone's
+    assert made_by_step(depth=10_000) is False  # a stack shallower than asked for has no code of the step's

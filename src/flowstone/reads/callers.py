@@ -19,6 +19,8 @@ __all__ = ["FLOWSTONE_DIR", "LIBRARY_ROOTS", "is_step_code", "made_by_step"]
 _LIBRARY, _FLOWSTONE, _STEP = 0, 1, 2
 
 FLOWSTONE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+#: How flowstone's code files are named in its frames (as imported: relative if its sys.path entry was).
+_FLOWSTONE_PREFIXES = (FLOWSTONE_DIR, os.path.dirname(os.path.dirname(__file__)) + os.sep)
 
 
 def _library_roots() -> tuple[str, ...]:
@@ -39,7 +41,7 @@ _origins: dict[str, int] = {}
 def _origin(filename: str) -> int:
     origin = _origins.get(filename)
     if origin is None:
-        if filename.startswith(FLOWSTONE_DIR):
+        if filename.startswith(_FLOWSTONE_PREFIXES):
             origin = _FLOWSTONE
         elif filename.startswith(("<frozen ", "<__array_function__")) or filename.startswith(LIBRARY_ROOTS):
             origin = _LIBRARY
@@ -55,10 +57,13 @@ def is_step_code(filename: str) -> bool:
     return bool(filename) and _origin(filename) == _STEP
 
 
-def made_by_step(depth: int, through: str = "\0") -> bool:
+def made_by_step(depth: int = 0, through: str = "\0") -> bool:
     """Whether the read made ``depth`` frames above the caller (0: by the caller itself) is the step's. Frames of
-    files whose path starts with ``through`` (the recording layer's own folder) are passed over too."""
-    frame = sys._getframe(depth + 1)
+    files whose path starts with ``through`` (the recording code's own files) are passed over too."""
+    try:
+        frame = sys._getframe(depth + 1)
+    except ValueError:  # a shallower stack than asked for: no code of the step's on it
+        return False
     while frame is not None:
         filename = frame.f_code.co_filename
         origin = _LIBRARY if filename.startswith(through) else _origin(filename)

@@ -23,6 +23,7 @@ from typing import Any
 from flowstone import reads
 from flowstone.datastore.hashing import hash_chunks
 from flowstone.reads.callers import made_by_step
+from flowstone.runtime.watch_files import WATCHERS
 
 __all__ = ["KIND", "env_answer", "watching_environ"]
 
@@ -53,7 +54,7 @@ class _EnvironWatch:
             self.listed.clear()
         if key in self.written or not isinstance(key, str):
             return
-        if key.startswith(OWN_PREFIXES) or not made_by_step(2):
+        if key.startswith(OWN_PREFIXES) or not made_by_step(through=WATCHERS):
             return
         reads.record(KIND, key, env_answer(key, value))
 
@@ -84,9 +85,9 @@ def _wrap_getitem(original: Callable[..., str], watch: _EnvironWatch) -> Callabl
         try:
             value = original(self, key)
         except KeyError:
-            watch.on_read(key, None)
+            _safely(watch.on_read, key, None)
             raise
-        watch.on_read(key, value)
+        _safely(watch.on_read, key, value)
         return value
 
     return __getitem__
@@ -104,7 +105,15 @@ def _wrap_iter(original: Callable[..., Iterator[str]], watch: _EnvironWatch) -> 
 def _wrap_write(original: Callable[..., None], watch: _EnvironWatch) -> Callable[..., None]:
     def write(self: Any, key: Any, *value: Any) -> None:
         original(self, key, *value)
-        if isinstance(key, str) and made_by_step(1):
+        if isinstance(key, str) and made_by_step(through=WATCHERS):
             watch.written.add(key)
 
     return write
+
+
+def _safely(note: Callable[..., None], *args: Any) -> None:
+    """Note a read; an error in doing so must not become the step's (its read succeeded)."""
+    try:
+        note(*args)
+    except Exception:
+        pass

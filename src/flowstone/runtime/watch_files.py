@@ -8,8 +8,8 @@ rest of its work only for opens and connections the step made (``flowstone/reads
 Files: an ``open`` for reading of a file outside the excluded folders (the Python installation, installed
 packages, flowstone, the datastore, the task's scratch folder, ``/proc``, ``/sys``, ``/dev``) and outside the
 project's Python sources (the code package) is noted; files the step opened for writing are not inputs. When the
-step ends, each noted file is described by its size, modification time and (up to :data:`HASH_LIMIT` bytes) the
-hash of its content, or as missing.
+step ends, each noted file is described by its size, modification time and (within :data:`HASH_LIMIT` and
+:data:`HASH_BUDGET`) the hash of its content, or as missing.
 
 Network: a ``socket.connect`` (or ``sendto``) made by the step's code. flowstone's own traffic (the datastore,
 the S3 client, the Client API) is made by flowstone's code, and obstore's S3 traffic is native and raises no
@@ -27,13 +27,17 @@ from typing import Any
 from flowstone.datastore.hashing import hash_chunks
 from flowstone.reads.callers import made_by_step
 
-__all__ = ["HASH_LIMIT", "FileWatch", "describe_file", "watch_files"]
+__all__ = ["HASH_BUDGET", "HASH_LIMIT", "WATCHERS", "FileWatch", "describe_file", "watch_files"]
 
-#: Files up to this size are hashed when the step ends; larger ones are known by size and modification time.
+#: Files up to this size are hashed when the step ends, until this many bytes were hashed for the step; the
+#: others are known by size and modification time (a newer time is then a change).
 HASH_LIMIT = 256 * 1024 * 1024
+HASH_BUDGET = 1024 * 1024 * 1024
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 _SKIP_FLAGS = getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_PATH", 0)
 _SYSTEM_FOLDERS = ("/proc/", "/sys/", "/dev/")
+#: How the files of the watching code (``runtime/watch*.py``) start: their frames are passed over in a stack.
+WATCHERS = os.path.join(os.path.dirname(__file__), "watch")
 
 
 class FileWatch:
@@ -60,22 +64,27 @@ class FileWatch:
         if writing:
             self.written.add(path)
             self.read.pop(path, None)  # a file the step writes is its own, whatever it held before
-        elif path not in self.read and path not in self.written and made_by_step(2):
+        elif path not in self.read and path not in self.written and made_by_step(through=WATCHERS):
             self.read[path] = None
 
     def on_connect(self, args: tuple[Any, ...]) -> None:
         sock, address = args[:2]
-        if made_by_step(2):
+        if made_by_step(through=WATCHERS):
             self.connected[_address(sock, address)] = None
 
     def file_answers(self) -> list[list[Any]]:
         """``[path, size, mtime_ns, content hash]`` of each file read (``[path, None, None, None]`` if missing)."""
-        return [describe_file(path) for path in self.read if path not in self.written]
+        answers, budget = [], HASH_BUDGET
+        for path in self.read:
+            if path not in self.written:
+                answers.append(describe_file(path, budget))
+                budget -= answers[-1][1] if answers[-1][3] else 0
+        return answers
 
 
-def describe_file(path: str) -> list[Any]:
-    """What identifies a file's content now: its size, modification time and hash (None for a file too large to
-    hash); a missing file (or a folder) is ``[path, None, None, None]``."""
+def describe_file(path: str, budget: int = HASH_LIMIT) -> list[Any]:
+    """What identifies a file's content now: its size, modification time and hash (None for a file larger than
+    :data:`HASH_LIMIT` or ``budget``); a missing file (or a folder) is ``[path, None, None, None]``."""
     try:
         info = os.stat(path)
     except OSError:
@@ -83,7 +92,7 @@ def describe_file(path: str) -> list[Any]:
     if not stat.S_ISREG(info.st_mode):
         return [path, None, None, None]
     digest = None
-    if info.st_size <= HASH_LIMIT:
+    if info.st_size <= min(HASH_LIMIT, budget):
         try:
             with open(path, "rb") as f:
                 digest = hash_chunks(iter(lambda: f.read(1024 * 1024), b""))
@@ -109,10 +118,13 @@ _hooked: list[bool] = []
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     if not _watch:
         return
-    if event == "open":
-        _watch[-1].on_open(args)
-    elif event == "socket.connect" or event == "socket.sendto":
-        _watch[-1].on_connect(args)
+    try:
+        if event == "open":
+            _watch[-1].on_open(args)
+        elif event == "socket.connect" or event == "socket.sendto":
+            _watch[-1].on_connect(args)
+    except Exception:
+        pass
 
 
 def watch_files(watch: FileWatch | None) -> None:

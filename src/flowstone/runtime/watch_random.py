@@ -24,6 +24,7 @@ from typing import Any
 
 from flowstone import reads
 from flowstone.reads.callers import is_step_code, made_by_step
+from flowstone.runtime.watch_files import WATCHERS
 
 __all__ = ["KIND", "find_imported_seeders", "numpy_state_reader", "watching_randomness"]
 
@@ -74,7 +75,7 @@ def numpy_state_reader() -> Callable[[], Any] | None:
 
 def _seeding(generator: _Generator, seed: Callable[..., Any]) -> Callable[..., Any]:
     def seeding(*args: Any, **kwargs: Any) -> Any:
-        if made_by_step(1):
+        if made_by_step(through=WATCHERS):
             generator.before_seeding()
         return seed(*args, **kwargs)
 
@@ -83,7 +84,7 @@ def _seeding(generator: _Generator, seed: Callable[..., Any]) -> Callable[..., A
 
 def _default_rng(make: Callable[..., Any]) -> Callable[..., Any]:
     def default_rng(seed: Any = None) -> Any:
-        if seed is None and made_by_step(1):
+        if seed is None and made_by_step(through=WATCHERS):
             reads.record(KIND, "numpy.random.default_rng", ["numpy.random.default_rng", "made a generator with "
                                                             "numpy.random.default_rng() without a seed"])  # fmt: skip
         return make(seed)
