@@ -117,14 +117,20 @@ def _execute(state: CliState, executor: Executor, start: Any, options: dict[str,
         console.info(f"Tasks run on {executor.runtime_name} ({nodes} node{'' if nodes == 1 else 's'}).")
     outcome: RunOutcome = start(loop)
     if outcome.ok:
-        ran = outcome.tasks_run - outcome.tasks_reused
-        console.info(f"Done! {outcome.tasks_run} tasks in {outcome.seconds:.2f}s: {ran} ran, {outcome.tasks_reused} "
-                     f"reused (see: python {_flow_file()} why {outcome.run_id}). "
-                     f"See the run with: Run('{state.flow_name}/{outcome.run_id}')")  # fmt: skip
+        console.info(f"Done! {_counts(outcome)}. See the run with: Run('{state.flow_name}/{outcome.run_id}')")
     else:
         failed = ", ".join(outcome.failed_tasks) or "the run was interrupted"
-        console.error(f"Run {state.flow_name}/{outcome.run_id} failed ({failed}).")
+        console.error(f"Run {state.flow_name}/{outcome.run_id} failed ({failed}). {_counts(outcome)}")
     return outcome.ok
+
+
+def _counts(outcome: RunOutcome) -> str:
+    """How many tasks ran (a failed one included) and were reused, and where to see why: a run's last line."""
+    failed = len(outcome.failed_tasks)
+    tasks, ran = outcome.tasks_run + failed, outcome.tasks_run + failed - outcome.tasks_reused
+    return (f"{tasks} task{'' if tasks == 1 else 's'} in {outcome.seconds:.2f}s: {ran} ran"
+            f"{f' ({failed} failed)' if failed else ''}, {outcome.tasks_reused} reused "
+            f"(see: python {_flow_file()} why {outcome.run_id})")  # fmt: skip
 
 
 def _flow_file() -> str:
