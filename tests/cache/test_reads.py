@@ -142,6 +142,15 @@ def test_a_step_or_a_run_can_let_uncheckable_reads_be_reused(project: Project) -
     assert ran(project.run()) == UNCHECKABLE - {"fetch"}
 
 
+def test_reads_a_step_or_a_run_says_are_no_inputs(project: Project) -> None:
+    ignored = project.run(env={"READS_MODE": "b", "FLOWSTONE_CACHE_IGNORE_ENV": "OTHER,READS_*"})
+    assert ran(ignored) == UNCHECKABLE and ignored.task("end")["result"]["mode"] == "default"
+    assert "not counted: env reads" in project.why(f"{ignored.run_id}/read_env")
+    (project.folder / "data.txt").write_text("longer")
+    assert ran(project.run("--with", "cache:ignore_files=data.txt")) == UNCHECKABLE
+    assert ran(project.run("--with", "cache:ignore_files=*.csv")) == UNCHECKABLE | {"read_file", "count", "join", "end"}
+
+
 def test_why_a_whole_run_groups_its_steps_and_logs_show_a_reused_task_output(project: Project) -> None:
     (project.folder / "data.txt").write_text("hello!")
     run = project.run()
