@@ -310,7 +310,7 @@ def bench_cache(repeat: int) -> list[Comparison]:
                 folder = Path(tempfile.mkdtemp(prefix=f"bench-cache-{impl}-", dir=BENCH / ".work"))
                 try:
                     flows = prepare_flows(impl, folder)
-                    env = _bench_env(folder)
+                    env = {**_bench_env(folder), "FLOWSTONE_CACHE_IGNORE_ENV": "BENCH_FAIL_AT"}  # not an input
                     args = [str(flows["linear"]), "--no-pylint"]
                     if purpose == "rerun":
                         timed_run(python, [*args, "run"], folder, env)
