@@ -4,7 +4,8 @@ prints a JSON line.
 python read_watch.py FLOW_FILE [--numpy]
 
 - ``empty``: the whole cost of watching a step that reads nothing (start and end, the audit hook installed in
-  the child included), median over forked children;
+  the child included), median over forked children; ``empty_cpu``: the CPU time of the same (on a busy machine
+  the wall time also counts the time other processes had the core);
 - ``file_per_mb``: what a step that reads a 64 MiB file pays when it ends (the file described and hashed), per MiB.
 """
 
@@ -17,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 CHILDREN = 200
@@ -58,11 +60,11 @@ def main() -> None:
     settings = Settings(datastore_sysroot_local=tempfile.mkdtemp())
     prepare_watching()  # as the runner does before it forks tasks
 
-    def empty() -> float:
-        began = time.perf_counter()
+    def empty(clock: Callable[[], float] = time.perf_counter) -> float:
+        began = clock()
         with watching_reads(flow_cls, settings):
             pass
-        return time.perf_counter() - began
+        return clock() - began
 
     size = 64 * 1024 * 1024
     with tempfile.NamedTemporaryFile(delete=False) as data:
@@ -81,10 +83,12 @@ def main() -> None:
 
     try:
         empty_samples = in_children(empty, CHILDREN)
+        cpu_samples = in_children(lambda: empty(time.process_time), CHILDREN)
         file_samples = in_children(reading, 5)
     finally:
         os.unlink(data.name)
     print(json.dumps({"empty": statistics.median(empty_samples), "empty_p90": sorted(empty_samples)[CHILDREN * 9 // 10],
+                      "empty_cpu": statistics.median(cpu_samples),
                       "file_per_mb": statistics.median(file_samples) / 64}))  # fmt: skip
 
 

@@ -731,12 +731,15 @@ def bench_reads(repeat: int) -> list[Comparison]:
             sample = run_json([python, str(BENCH / "read_watch.py"), str(BENCH / "flows" / "linear_flow.py"), *extra])
             samples[variant].append(sample)
             print(f"  {variant:6} empty step {sample['empty'] * 1000:.3f} ms (p90 {sample['empty_p90'] * 1000:.3f} "
-                  f"ms), file read {sample['file_per_mb'] * 1000:.2f} ms/MiB", flush=True)  # fmt: skip
+                  f"ms, CPU {sample['empty_cpu'] * 1000:.3f} ms), file read {sample['file_per_mb'] * 1000:.2f} ms/MiB",
+                  flush=True)  # fmt: skip
     med = statistics.median
     plain, with_numpy = (med(s["empty"] for s in samples[v]) for v in ("plain", "numpy"))
     per_mb = med(s["file_per_mb"] for s in samples["plain"])
+    cpu = med(s["empty_cpu"] for s in samples["plain"])
     return [Comparison("watching a step that reads nothing", "s", plain, None, "flowstone < 1 ms", plain < 0.001),
             Comparison("  the same, numpy loaded", "s", with_numpy, None, "flowstone < 1 ms", with_numpy < 0.001),
+            Comparison("  CPU time of watching a step that reads nothing", "s", cpu, None, "(info)", True),
             Comparison("  a file read: described and hashed, per MiB", "s", per_mb, None, "(info)", True)]  # fmt: skip
 
 
