@@ -24,6 +24,7 @@ from flowstone.s3.config import S3Config
 from flowstone.s3.errors import S3Exception, S3NotFound, S3URLException
 from flowstone.s3.locations import S3Location, client_root, parse_url, resolve, shown
 from flowstone.s3.objects import S3GetObject, S3Object, S3PutObject
+from flowstone.s3.reads import record_read
 from flowstone.s3.task_context import task_context
 from flowstone.s3.transport_values import ObjectInfo, Range
 from flowstone.settings import current_settings
@@ -289,6 +290,7 @@ class S3:
         return [parse_url(resolve(self._root, key)) for key in (keys if keys is not None else [None])]
 
     def _missing(self, location: S3Location, return_missing: bool) -> S3Object:
+        record_read(location.url, None)  # a step that found it missing would find it if it appeared
         if not return_missing:
             raise S3NotFound(f"{shown(location.url)} does not exist. Check the URL, or pass return_missing=True to get "
                              f"it back as an object with exists=False.")  # fmt: skip
