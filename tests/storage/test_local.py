@@ -21,6 +21,10 @@ def test_leftover_temp_files_are_invisible(tmp_path: Path) -> None:
     storage.save_one("dir/real", b"ok")
     (tmp_path / "dir" / f"{TMP_PREFIX}real-abandoned").write_bytes(b"partial")
     assert [e.key for e in storage.list_content("dir")] == ["dir/real"]
+    assert [info.key for info in storage.list_tree("")] == ["dir/real"]
+    assert [(info.key, info.size) for info in storage.list_unfinished("")] == [(f"dir/{TMP_PREFIX}real-abandoned", 7)]
+    storage.delete([f"dir/{TMP_PREFIX}real-abandoned"])  # what gc does with old ones
+    assert list(storage.list_unfinished("")) == []
 
 
 def test_writes_leave_no_temp_files(tmp_path: Path) -> None:

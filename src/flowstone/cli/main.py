@@ -106,9 +106,10 @@ def runs_cmd(flow_name: str, all_namespaces: bool, limit: int) -> None:
         if limit and count > limit:
             break
         user = next((t[5:] for t in run.system_tags if t.startswith("user:")), "-")
-        end = run._fds.load_run_end(run.id)
-        finished = datetime.fromtimestamp(end["finished_at"]) if end else None
-        table.add_row(run.id, run.status, _when(run.created_at), _duration(run.created_at, finished), user,
+        state = run._state
+        ended = datetime.fromtimestamp(state.ended_at) if state.ended_at else None
+        duration = "-" if state.status == "interrupted" and ended is None else _duration(run.created_at, ended)
+        table.add_row(run.id, state.status, _when(run.created_at), duration, user,
                       ", ".join(sorted(run.user_tags)))  # fmt: skip
     _console().print(table)
 

@@ -1,6 +1,9 @@
 """Where each record lives, as storage keys. The only module that knows the datastore's layout.
 
 data/ab/abcdef...                       blobs, shared by every flow of the datastore
+data/_damaged/<key>                     a read found the blob damaged (a write of it lifts the mark)
+data/_claims/<key>                      a writer is about to refer to the (old) blob: gc keeps it
+data/_deleting/<key>                    a gc is deleting the blob (held for seconds)
 <Flow>/<run_id>/_run.json               run record (written once, claims the run id)
 <Flow>/<run_id>/_tags.json              user tags the run started with
 <Flow>/<run_id>/_tags/<n>.json          the n-th change of its user tags (created once, never rewritten)
@@ -21,7 +24,11 @@ import re
 
 __all__ = [
     "ATTEMPT",
+    "BLOB_PREFIX",
+    "CLAIMS_DIR",
+    "DAMAGED_DIR",
     "DATA",
+    "DELETING_DIR",
     "DONE",
     "METADATA",
     "RUN_END",
@@ -29,6 +36,8 @@ __all__ = [
     "RUN_TAGS",
     "RUN_TAG_CHANGES",
     "attempt_key",
+    "blob_key",
+    "blob_mark_key",
     "cache_entry_key",
     "log_kind",
     "log_times_kind",
@@ -50,8 +59,21 @@ RUN_TAGS = "_tags.json"
 RUN_TAG_CHANGES = "_tags"
 RUN_END = "_end.json"
 CACHE_DIR = "_cache"
+BLOB_PREFIX = "data"
+DAMAGED_DIR = "_damaged"
+CLAIMS_DIR = "_claims"
+DELETING_DIR = "_deleting"
 
 _ATTEMPT_NAME = re.compile(r"^(\d+)\.(.+)$")
+
+
+def blob_key(key: str, prefix: str = BLOB_PREFIX) -> str:
+    return f"{prefix}/{key[:2]}/{key}"
+
+
+def blob_mark_key(kind: str, key: str, prefix: str = BLOB_PREFIX) -> str:
+    """The mark of kind ``kind`` (DAMAGED_DIR, CLAIMS_DIR, DELETING_DIR) of blob ``key``."""
+    return f"{prefix}/{kind}/{key}"
 
 
 def run_prefix(flow_name: str, run_id: str) -> str:

@@ -263,12 +263,12 @@ class TaskCache:
 
 def unusable_artifacts(fds: FlowDataStore, task: TaskDataStore) -> str | None:
     """Why a finished task cannot stand in for a new one because of its stored data (a blob gone, or found
-    damaged by a read), or None. Cheap: existence checks, no blob is read."""
+    damaged by a read), or None. Cheap: existence checks (and claims of old blobs), no blob is read."""
     blobs = {name: record.key for name, record in task.records.items() if record.inline is None}
     if not blobs:
         return None
-    present = fds.storage.info_many([fds.ca_store.blob_path(key) for key in blobs.values()])
-    missing = sorted(name for name, info in zip(blobs, present, strict=True) if info is None)
+    gone = fds.ca_store.claims.secure_stored(blobs.values())  # and kept until this run's record refers to them
+    missing = sorted(name for name, key in blobs.items() if key in gone)
     if missing:
         return f"lost the data of {', '.join(missing)}"
     damaged_keys = fds.ca_store.damaged(blobs.values())

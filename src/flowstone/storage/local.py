@@ -175,6 +175,32 @@ class LocalStorage(Storage):
             return []
         return sorted(entries, key=lambda e: e.key)
 
+    def list_tree(self, prefix: str) -> Iterator[ObjectInfo]:
+        yield from self._walk(prefix.strip("/"), unfinished=False)
+
+    def list_unfinished(self, prefix: str) -> Iterator[ObjectInfo]:
+        """The temporary files of writes that never finished (their writer was killed)."""
+        yield from self._walk(prefix.strip("/"), unfinished=True)
+
+    def _walk(self, prefix: str, unfinished: bool) -> Iterator[ObjectInfo]:
+        """Objects (or temporary files) under ``prefix``, depth first, in key order."""
+        folder = self.path(prefix) if prefix else self.root
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            key = f"{prefix}/{entry.name}" if prefix else entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    yield from self._walk(key, unfinished)
+                elif entry.name.startswith(TMP_PREFIX) == unfinished:
+                    st = entry.stat()
+                    yield ObjectInfo(key=key, size=st.st_size, modified=st.st_mtime)
+            except FileNotFoundError:
+                continue  # removed while listed
+
 
 _sync_file_range: Any = None
 
