@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from flowstone import __version__
-from flowstone.cli import inspect_cmds
+from flowstone.cli import inspect_cmds, maintenance_cmds
 from flowstone.cli.exec_cmd import exec_command
 from flowstone.client import context
 from flowstone.client.runs import Flow, Metaflow, Run
@@ -150,6 +150,7 @@ def show_cmd(pathspec: str) -> None:
 
 
 inspect_cmds.add_commands(cli)
+maintenance_cmds.add_commands(cli)
 cli.add_command(exec_command)
 
 

@@ -101,7 +101,7 @@ class ContentAddressedStore:
         if stored is None:
             return False
         try:
-            self._verified(key, stored, path)
+            self.verified(key, stored, path)
         except IntegrityError:
             return False
         return True
@@ -151,7 +151,7 @@ class ContentAddressedStore:
             try:
                 if data is None:
                     raise IntegrityError("gone")
-                self._verified(by_path[path], data, path)
+                self.verified(by_path[path], data, path)
             except IntegrityError:
                 found.add(path)
         return found
@@ -189,7 +189,7 @@ class ContentAddressedStore:
     def _checked(self, key: str, stored: Any, path: str) -> memoryview:
         """The verified content; a damaged blob is marked (when a second read confirms it) before it raises."""
         try:
-            return self._verified(key, stored, path)
+            return self.verified(key, stored, path)
         except IntegrityError:
             self._mark_if_damaged(key, path)
             raise
@@ -199,7 +199,7 @@ class ContentAddressedStore:
         again = self.storage.load_one(path)
         try:
             if again is not None:
-                self._verified(key, again, path)
+                self.verified(key, again, path)
                 return
         except IntegrityError as exc:
             self.storage.save_one(self.damage_mark_path(key), str(exc).encode("utf-8"))
@@ -209,7 +209,8 @@ class ContentAddressedStore:
             return content
         raise AssertionError("unreachable")
 
-    def _verified(self, key: str, stored: Any, path: str) -> memoryview:
+    def verified(self, key: str, stored: Any, path: str) -> memoryview:
+        """The content of a stored blob (as read from ``path``), checked against ``key``; IntegrityError if not."""
         try:
             content, _ = blob_format.decode(stored)
         except blob_format.BlobFormatError as exc:

@@ -39,9 +39,11 @@ __all__ = [
     "blob_key",
     "blob_mark_key",
     "cache_entry_key",
+    "cache_prefix",
     "log_kind",
     "log_times_kind",
     "parse_attempt_name",
+    "run_object_kind",
     "run_prefix",
     "step_prefix",
     "tag_change_key",
@@ -92,6 +94,10 @@ def cache_entry_key(flow_name: str, key: str) -> str:
     return f"{flow_name}/{CACHE_DIR}/{key[:2]}/{key}.json"
 
 
+def cache_prefix(flow_name: str) -> str:
+    return f"{flow_name}/{CACHE_DIR}"
+
+
 def tag_change_key(run_key_prefix: str, number: int) -> str:
     return f"{run_key_prefix}/{RUN_TAG_CHANGES}/{number:010d}.json"
 
@@ -118,6 +124,30 @@ def log_kind(stream: str) -> str:
 
 def log_times_kind(stream: str) -> str:
     return f"{stream}.times.json"
+
+
+#: What each kind of object under a run is, by how its key (relative to the run) ends: a record (checksummed
+#: JSON) of that kind, or 'log' (plain text).
+RUN_OBJECT_KINDS = {RUN_RECORD: "run", RUN_END: "end", RUN_TAGS: "tags"}
+TASK_OBJECT_KINDS = {DONE: "done", DATA: "data", METADATA: "metadata", ATTEMPT: "attempt"}
+
+
+def run_object_kind(relative: str) -> str | None:
+    """The kind of the object at ``relative`` (its key under a run's prefix): 'run', 'end', 'tags', 'tag' (a
+    change or snapshot of the tags), 'done', 'data', 'metadata', 'attempt', 'times' (log line times), 'log';
+    None for a key that is no part of the layout."""
+    parts = relative.split("/")
+    if len(parts) == 1:
+        return RUN_OBJECT_KINDS.get(parts[0])
+    if len(parts) == 2:
+        return "tag" if parts[0] == RUN_TAG_CHANGES and tag_change_number(parts[1]) else None
+    parsed = parse_attempt_name(parts[-1]) if len(parts) == 3 else None
+    if parsed is None:
+        return None
+    kind = parsed[1]
+    if kind.endswith(".times.json"):
+        return "times"
+    return "log" if kind.endswith(".log") else TASK_OBJECT_KINDS.get(kind)
 
 
 def parse_attempt_name(name: str) -> tuple[int, str] | None:

@@ -51,17 +51,29 @@ class LocalStorage(Storage):
             self._made_dirs.add(folder)
 
     def _fsync_dir(self, folder: str) -> None:
-        fd = os.open(folder, os.O_RDONLY)
+        try:
+            fd = os.open(folder, os.O_RDONLY)
+        except FileNotFoundError:  # emptied and removed since: nothing in it to make durable
+            return
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
 
-    def _write_temp(self, final_path: str, payload: Payload, durable: bool = True) -> str:
+    def _create_temp(self, final_path: str) -> tuple[str, int]:
+        """A new temporary file beside ``final_path``: (its path, an open descriptor)."""
         folder = os.path.dirname(final_path)
-        self._ensure_dir(folder)
         tmp = os.path.join(folder, f"{TMP_PREFIX}{os.path.basename(final_path)}-{os.urandom(6).hex()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        for _ in range(3):
+            self._ensure_dir(folder)
+            try:
+                return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileNotFoundError:  # the folder was removed as empty (by gc or rm) since this process made it
+                self._made_dirs.discard(folder)
+        return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+
+    def _write_temp(self, final_path: str, payload: Payload, durable: bool = True) -> str:
+        tmp, fd = self._create_temp(final_path)
         try:
             written = 0
             for chunk in iter_chunks(payload):
@@ -132,8 +144,23 @@ class LocalStorage(Storage):
             raise _storage_error("write", path, exc) from exc
 
     def delete(self, keys: Iterable[str]) -> None:
+        """Remove the files, and the folders they leave empty (a writer recreates a folder it needs)."""
+        emptied = set()
         for key in keys:
-            _unlink_quietly(self.path(key))
+            path = self.path(key)
+            _unlink_quietly(path)
+            emptied.add(os.path.dirname(path))
+        for folder in sorted(emptied, key=len, reverse=True):
+            self._prune(folder)
+
+    def _prune(self, folder: str) -> None:
+        while folder != self.root and folder.startswith(self.root + os.sep):
+            try:
+                os.rmdir(folder)
+            except OSError:  # not empty (or gone): stop
+                return
+            self._made_dirs.discard(folder)
+            folder = os.path.dirname(folder)
 
     # -- reads ------------------------------------------------------------------------------------
     def load_bytes(self, keys: Iterable[str]) -> Iterator[tuple[str, memoryview | bytes | None]]:
