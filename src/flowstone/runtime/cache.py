@@ -46,11 +46,13 @@ class CacheKey(NamedTuple):
 
 
 class CacheLookup(NamedTuple):
-    """The outcome of looking a key up: the task to reuse (pathspec and attempt), or why there is none."""
+    """The outcome of looking a key up: the task to reuse (pathspec and attempt), or why there is none (and
+    whether that is because a record is damaged: the run says so)."""
 
     source: str | None
     attempt: int
     reason: str
+    damaged: bool = False
 
 
 #: Maps an input path ("step/task_id") to where that task's records are: (run id, task id, attempt).
@@ -222,13 +224,13 @@ class TaskCache:
         try:
             entry = self.fds.load_cache_entry(key.hash)
         except IntegrityError as exc:
-            return CacheLookup(None, 0, f"the cache entry of this key is damaged ({exc})")
+            return CacheLookup(None, 0, f"the cache entry of this key is damaged ({exc})", damaged=True)
         if entry is None:
             return CacheLookup(None, 0, "no earlier task has this key")
         try:
             run_id, step_name, task_id, attempt = (entry[k] for k in ("run_id", "step", "task_id", "attempt"))
         except (KeyError, TypeError):
-            return CacheLookup(None, 0, f"the cache entry of this key is damaged (it holds {entry!r})")
+            return CacheLookup(None, 0, f"the cache entry of this key is damaged (it holds {entry!r})", damaged=True)
         return self.check_reusable(run_id, step_name, task_id, int(attempt))
 
     def check_reusable(self, run_id: str, step_name: str, task_id: str, attempt: int) -> CacheLookup:
@@ -244,7 +246,7 @@ class TaskCache:
         except TaskNotDone:
             return CacheLookup(None, 0, f"the earlier task {pathspec} is gone or not done")
         except IntegrityError as exc:
-            return CacheLookup(None, 0, f"the records of the earlier task {pathspec} are damaged ({exc})")
+            return CacheLookup(None, 0, f"the records of the earlier task {pathspec} are damaged ({exc})", damaged=True)
 
     def _check_task(self, task: TaskDataStore, pathspec: str, attempt: int) -> CacheLookup:
         unusable = unusable_artifacts(self.fds, task)
