@@ -12,6 +12,7 @@
     ├── ExecutorError                   an executor cannot start or run tasks (its server or cluster failed)
     ├── EnvironmentBuildError           a step's environment (@pypi, @conda) cannot be resolved or built
     ├── FlowstoneNotFound               a flow, run, step, task or artifact does not exist
+    │   └── ChildNotFound               an object has no child of that name (in flowstone.client.base)
     ├── FlowstoneNamespaceMismatch      an object exists but is outside the current namespace
     ├── FlowSpecError                   a flow is malformed (graph or decorator problem)
     ├── ParameterError                  a parameter value is missing or invalid
@@ -19,6 +20,12 @@
     │   ├── UnhandledInMergeArtifactsException   values differ between branches
     │   └── MissingInMergeArtifactsException     an included artifact is in no branch
     ├── ExternalCommandFailed           a command a step ran failed (raised by flows)
+    ├── RunnerError                     a Runner's flow ended before it started a run (flowstone.client.runner)
+    ├── TaggingError                    a tag change is not allowed (flowstone.client.tags)
+    ├── NBRunnerInitializationError     NBRunner used outside a notebook (flowstone.client.notebook)
+    ├── DeployerError                   a deployment to a scheduler was asked for (flowstone.client.deployer)
+    ├── ParallelMapError                a parallel_map item failed in its child (flowstone.flow.multicore)
+    ├── CardNotPresentException         no card matches what was asked (flowstone.cards.errors)
     ├── TaskFailed                      a task raised or crashed
     ├── TimeoutException                a step ran longer than its @timeout allows
     └── S3Exception                     an operation of the S3 client failed (in flowstone.s3.errors)

@@ -3,6 +3,7 @@
 Each name is flowstone's own exception class (so ``except MetaflowNotFound`` catches ``FlowstoneNotFound``).
 """
 
+from flowstone.client.tags import TaggingError
 from flowstone.errors import (
     DataException,
     ExceptionWrapper,
@@ -24,6 +25,7 @@ from flowstone.errors import (
 MetaflowException = FlowstoneException
 MetaflowNotFound = FlowstoneNotFound
 MetaflowUnknownUser = UnknownUser
+MetaflowTaggingError = TaggingError
 MetaflowNamespaceMismatch = FlowstoneNamespaceMismatch
 MetaflowExceptionWrapper = ExceptionWrapper
 InvalidNextException = FlowSpecError
@@ -41,6 +43,7 @@ __all__ = [
     "MetaflowExceptionWrapper",
     "MetaflowNamespaceMismatch",
     "MetaflowNotFound",
+    "MetaflowTaggingError",
     "MetaflowUnknownUser",
     "MissingInMergeArtifactsException",
     "ParameterFieldFailed",

@@ -27,6 +27,8 @@ MAX_TAG_LENGTH = 500
 class TaggingError(FlowstoneException):
     """A tag change is invalid (Metaflow's MetaflowTaggingError)."""
 
+    metaflow_name = "metaflow.exception.MetaflowTaggingError"
+
     headline = "Tagging error"
 
 
