@@ -116,6 +116,10 @@ class Storage(ABC):
     def delete(self, keys: Iterable[str]) -> None:
         """Remove the given objects; missing ones are ignored."""
 
+    def delete_tree(self, prefix: str) -> None:
+        """Remove every object under ``prefix`` (and, on local disk, its folders and unfinished writes)."""
+        self.delete([info.key for info in self.list_tree(prefix)])
+
     # -- reads ------------------------------------------------------------------------------------
     @abstractmethod
     def load_bytes(self, keys: Iterable[str]) -> Iterator[tuple[str, memoryview | bytes | None]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -152,6 +153,14 @@ class LocalStorage(Storage):
             emptied.add(os.path.dirname(path))
         for folder in sorted(emptied, key=len, reverse=True):
             self._prune(folder)
+
+    def delete_tree(self, prefix: str) -> None:
+        folder = self.path(prefix)
+        if not prefix.strip("/") or not os.path.isdir(folder):
+            return
+        shutil.rmtree(folder, ignore_errors=True)  # a writer racing it recreates the folders it needs
+        self._made_dirs = {made for made in self._made_dirs if not made.startswith(folder)}
+        self._prune(os.path.dirname(folder))
 
     def _prune(self, folder: str) -> None:
         while folder != self.root and folder.startswith(self.root + os.sep):

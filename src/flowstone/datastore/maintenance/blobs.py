@@ -30,7 +30,7 @@ class DataFolder:
     blobs: dict[str, ObjectInfo] = field(default_factory=dict)  # blob key -> its object
     marks: dict[str, dict[str, ObjectInfo]] = field(default_factory=dict)  # mark dir -> blob key -> the mark
     strays: list[ObjectInfo] = field(default_factory=list)  # objects that are neither blobs nor marks
-    unfinished: list[ObjectInfo] = field(default_factory=list)  # leftovers of writes killed half-way
+    unfinished: list[ObjectInfo] = field(default_factory=list)  # anywhere: leftovers of writes killed half-way
 
 
 def default_jobs(storage: Storage) -> int:
@@ -48,7 +48,7 @@ def list_data(storage: Storage, jobs: int) -> DataFolder:
         listings = pool.map(lambda prefix: (prefix, list(storage.list_tree(prefix))), prefixes)
         for prefix, infos in listings:
             _sort_into(folder, prefix.rsplit("/", 1)[-1], infos)
-    folder.unfinished = list(storage.list_unfinished(layout.BLOB_PREFIX))
+    folder.unfinished = list(storage.list_unfinished(""))
     return folder
 
 

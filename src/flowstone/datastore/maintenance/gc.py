@@ -82,11 +82,11 @@ def collect_garbage(storage: Storage, flow: str | None = None, keep_last: int | 
     data = list_data(storage, jobs or default_jobs(storage))
     doomed = _unreferenced(data, referenced, cutoff, report)
     claims = BlobClaims(storage, layout.BLOB_PREFIX, 0.0)
+    _clean_marks(storage, data, cutoff, report)  # first: the marks a gc that died left would stop this one
     if dry_run:
         report.blobs, report.blob_bytes = len(doomed), sum(info.size for info in doomed)
     else:
         _delete_blobs(claims, doomed, cutoff, report, tell)
-    _clean_marks(storage, data, cutoff, report)
     report.seconds = time.monotonic() - started
     return report
 
@@ -102,7 +102,7 @@ def _apply_retention(storage: Storage, flows: list[str], rule: RetentionRule, re
         fds = FlowDataStore(flow, storage=storage, settings=Settings())
         doomed = runs_to_remove(fds, present, rule)
         listed = [list_run(storage, flow, run_id) for run_id in doomed + sorted(set(ids) - set(present))]
-        leftovers = [run for run in listed[len(doomed) :] if run.objects]  # a folder only being made is no leftover
+        leftovers = [run for run in listed[len(doomed) :] if not _being_made(storage, run.prefix)]
         report.removed_runs += [f"{flow}/{run_id}" for run_id in doomed]
         report.finished_removals += [f"{run.flow}/{run.run_id}" for run in leftovers]
         gone = listed[: len(doomed)] + leftovers
@@ -113,6 +113,11 @@ def _apply_retention(storage: Storage, flows: list[str], rule: RetentionRule, re
                 remove_listed(storage, run)
         tell("runs", number, len(flows))
     return excluded
+
+
+def _being_made(storage: Storage, prefix: str) -> bool:
+    """Whether a run folder without a run record is a run being created (its record's write is under way)."""
+    return any(info.modified > time.time() - RECORD_WITHIN_SECONDS for info in storage.list_unfinished(prefix))
 
 
 def _references(storage: Storage, excluded: set[str], cutoff: float, report: GcReport, tell: Progress) -> set[str]:
@@ -202,7 +207,7 @@ def _clean_marks(storage: Storage, data: DataFolder, cutoff: float, report: GcRe
     leftovers += [
         mark.key for mark in data.marks[layout.DELETING_DIR].values() if mark.modified < now - DELETING_STALE_SECONDS
     ]
-    leftovers += [info.key for info in data.unfinished if info.modified < cutoff]  # fmt: skip
+    leftovers += [info.key for info in data.unfinished if info.modified < cutoff]
     report.cleaned += len(leftovers)
     if not report.dry_run:
         storage.delete(leftovers)

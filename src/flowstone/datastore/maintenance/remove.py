@@ -86,5 +86,5 @@ def remove_cache_entries(storage: Storage, flow: str, run_ids: set[str]) -> dict
 def remove_listed(storage: Storage, run: RunObjects) -> tuple[int, int]:
     """Remove a listed run folder: its run record first, then the rest. Returns (objects, bytes) removed."""
     storage.delete(run.keys(["run"]))
-    storage.delete([info.key for info, kind in run.objects if kind != "run"])
+    storage.delete_tree(run.prefix)
     return len(run.objects), run.size
