@@ -56,6 +56,11 @@ def _duration(start: datetime | None, end: datetime | None) -> str:
     return text if end else f"{text}+"
 
 
+def _unfinished(task: Task) -> str:
+    """A task without a completed attempt: running, or not started (no attempt recorded yet)."""
+    return "running" if task.created_at is not None else "not started"
+
+
 def _size(n: int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -133,7 +138,7 @@ def show_cmd(pathspec: str) -> None:
     elif depth == 3:
         table = _table("task", "attempt", "status", "started", "duration")
         for task in reversed(list(Step(pathspec))):  # oldest first
-            status = "done" if task.finished else ("failed" if task.exception else "running")
+            status = "done" if task.finished else ("failed" if task.exception else _unfinished(task))
             table.add_row(task.id, str(task.current_attempt), status, _when(task.created_at),
                           _duration(task.created_at, task.finished_at))  # fmt: skip
         console.print(table)
