@@ -124,6 +124,15 @@ class StorageTests:
         assert list(storage.list_tree("gone")) == []
         assert list(storage.list_unfinished("gone")) == []
 
+    def test_delete_tree(self, storage: Storage) -> None:
+        storage.save_bytes([("run/a", b"1"), ("run/b/c", b"2"), ("run/b/d/e", b"3"), ("runaway", b"4")])
+        storage.delete_tree("run")
+        assert list(storage.list_tree("run")) == []  # (an S3 server may go on listing 'run/' as an empty prefix)
+        assert [e.key for e in storage.list_content("") if e.is_file] == ["runaway"]
+        storage.delete_tree("never-existed")
+        storage.save_one("run/again", b"5")  # a folder emptied can be written to again
+        assert _bytes(storage.load_one("run/again")) == b"5"
+
     def test_sync_after_writes(self, storage: Storage) -> None:
         storage.save_bytes([("s/a", b"1"), ("t/b", b"2")])
         storage.put_if_absent("u/c", b"3")

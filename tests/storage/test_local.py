@@ -67,3 +67,16 @@ def test_fsync_can_be_disabled(tmp_path: Path) -> None:
     storage = LocalStorage(str(tmp_path), fsync=False)
     storage.save_one("k", b"x")
     assert bytes(storage.load_one("k") or b"") == b"x"
+
+
+def test_deletes_leave_no_empty_folders(tmp_path: Path) -> None:
+    storage = LocalStorage(str(tmp_path))
+    storage.save_bytes([("run/a/b/c", b"1"), ("run/a/d", b"2"), ("other/x", b"3")])
+    storage.delete(["run/a/b/c"])
+    assert sorted(os.listdir(tmp_path / "run" / "a")) == ["d"]
+    storage.delete(["run/a/d"])
+    assert sorted(os.listdir(tmp_path)) == ["other"]
+    storage.save_bytes([("run/a/b/c", b"1"), ("run/x", b"2")])
+    (tmp_path / "run" / "a" / f"{TMP_PREFIX}c-killed").write_bytes(b"")
+    storage.delete_tree("run")
+    assert sorted(os.listdir(tmp_path)) == ["other"]

@@ -95,6 +95,8 @@ def _check_flow(storage: Storage, flow: str, report: FsckReport, scan: _Scan, te
 def _check_run(storage: Storage, run: RunObjects, report: FsckReport, scan: _Scan) -> None:
     if not run.has_record:
         scan.leftovers.add(run.prefix)
+        if not run.objects:
+            return  # an empty folder (a store may list a prefix whose objects are gone): nothing to say
         report.notes.append(Problem(run.prefix, "a run folder without a run record, left by an interrupted "
                                     "removal", advice.finish_removal(run.flow, run.run_id)))  # fmt: skip
         return

@@ -102,7 +102,11 @@ def _apply_retention(storage: Storage, flows: list[str], rule: RetentionRule, re
         fds = FlowDataStore(flow, storage=storage, settings=Settings())
         doomed = runs_to_remove(fds, present, rule)
         listed = [list_run(storage, flow, run_id) for run_id in doomed + sorted(set(ids) - set(present))]
-        leftovers = [run for run in listed[len(doomed) :] if not _being_made(storage, run.prefix)]
+        unrecorded = [run for run in listed[len(doomed) :] if not _being_made(storage, run.prefix)]
+        leftovers = [run for run in unrecorded if run.objects]
+        for run in unrecorded:
+            if not run.objects and not report.dry_run:
+                storage.delete_tree(run.prefix)  # empty folders (on local disk): nothing to report
         report.removed_runs += [f"{flow}/{run_id}" for run_id in doomed]
         report.finished_removals += [f"{run.flow}/{run.run_id}" for run in leftovers]
         gone = listed[: len(doomed)] + leftovers
