@@ -1,8 +1,9 @@
 """gc run as a separate process by the crash tests.
 
-gc_proc.py ROOT [--die-at N]   collect garbage (keep the newest run, no grace period) in the local datastore at
-                               ROOT; with --die-at, SIGKILL self at the N-th call that changes the file system.
-                               Prints how many such calls it made.
+gc_proc.py DATASTORE ROOT [--die-at N]   collect garbage (keep the newest run, no grace period) in the datastore
+                                         at ROOT; with --die-at, SIGKILL self at the N-th change: on local disk,
+                                         each call that changes the file system; elsewhere, each storage call
+                                         that writes or deletes. Prints how many such changes it made.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import signal
 import sys
 
 from flowstone.datastore.maintenance import collect_garbage
-from flowstone.storage.local import LocalStorage
+from flowstone.settings import Settings
+from flowstone.storage import Storage, make_storage
 
 CHANGES = ("unlink", "rmdir", "link", "replace", "rename")
 
@@ -21,6 +23,8 @@ class _Killer:
     def __init__(self, die_at: int) -> None:
         self.calls = 0
         self.die_at = die_at
+
+    def watch_file_system(self) -> None:
         for name in CHANGES:
             setattr(os, name, self._wrap(getattr(os, name)))
         original_open = os.open
@@ -44,11 +48,18 @@ class _Killer:
 
         return wrapped
 
+    def watch_storage(self, storage: Storage) -> None:
+        for name in ("save_bytes", "delete", "delete_tree"):
+            setattr(storage, name, self._wrap(getattr(storage, name)))
+
 
 def main(argv: list[str]) -> None:
     die_at = int(argv[argv.index("--die-at") + 1]) if "--die-at" in argv else 0
+    datastore, root = argv[0], argv[1]
+    storage = make_storage(datastore, Settings.from_env(default_datastore=datastore), root)
     killer = _Killer(die_at)
-    collect_garbage(LocalStorage(argv[0]), keep_last=1, grace=0)
+    killer.watch_file_system() if datastore == "local" else killer.watch_storage(storage)
+    collect_garbage(storage, keep_last=1, grace=0)
     print(killer.calls)
 
 
