@@ -4,6 +4,8 @@
     python bench/run.py s3 [--repeat N]    # S3 clients against a local SeaweedFS (see bench/s3_ops.py)
     python bench/run.py azure [--repeat N] # the Azure datastore on Azurite vs local disk and plain SDK calls
     python bench/run.py ray [--repeat N]   # per-task overhead on a local Ray cluster vs the local executor
+    python bench/run.py cards [--repeat N] # rendering the default card of a task with 50 artifacts
+    python bench/run.py ui [--repeat N]    # flowstone ui over 10,000 runs and a 1,000-task foreach
     python bench/run.py maintenance        # fsck of 10 GiB of blobs vs plain BLAKE3 (needs 12 GiB free)
 
 Metaflow is installed only into ``bench/.venv-metaflow`` (created on first use); flowstone runs from the
@@ -649,6 +651,7 @@ def bench_ray(repeat: int) -> list[Comparison]:
     return rows
 
 
+# -- maintenance ----------------------------------------------------------------------------------
 def bench_maintenance(repeat: int) -> list[Comparison]:
     """`flowstone fsck` over 10 GiB of blobs on local disk (page cache warm) against plain BLAKE3 of the same
     files, and gc's scan of the records; see bench/maintenance_ops.py. Needs 12 GiB free under bench/.work."""
@@ -679,7 +682,77 @@ def bench_maintenance(repeat: int) -> list[Comparison]:
     ]  # fmt: skip
 
 
+# -- cards ----------------------------------------------------------------------------------------
+def bench_cards(repeat: int) -> list[Comparison]:
+    """The default card of a task with 50 artifacts (bench/card_ops.py), rendered in fresh processes."""
+    python = flowstone_python()
+    folder = Path(tempfile.mkdtemp(prefix="bench-cards-", dir=BENCH / ".work"))
+    try:
+        env = _bench_env(folder)
+        timed_run(python, [str(BENCH / "flows" / "card_bench_flow.py"), "--quiet", "run", "--run-id-file",
+                           str(folder / "run_id")], folder, env)  # fmt: skip
+        cmd = [python, str(BENCH / "card_ops.py"), "--root", str(folder / ".flowstone"), "--run-id",
+               (folder / "run_id").read_text().strip()]  # fmt: skip
+        samples = []
+        for _ in range(repeat):
+            samples.append(run_json(cmd, env=env))
+            print(f"  first {samples[-1]['first'] * 1000:.1f} ms, then {samples[-1]['median'] * 1000:.1f} ms "
+                  f"({samples[-1]['artifacts']} artifacts, {samples[-1]['bytes']} bytes)", flush=True)  # fmt: skip
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    first, again = (statistics.median(s[k] for s in samples) for k in ("first", "median"))
+    return [Comparison("default card, 50 artifacts: first render", "s", first, None, "flowstone < 0.2 s", first < 0.2),
+            Comparison("  the same, rendered again", "s", again, None, "flowstone < 0.2 s", again < 0.2)]  # fmt: skip
+# -- ui -------------------------------------------------------------------------------------------
+UI_FOREACH_WIDTH = 1000
+
+
+def bench_ui(repeat: int) -> list[Comparison]:
+    """``flowstone ui`` over a datastore with 10,000 runs of one flow and a run of a 1,000-task foreach."""
+    python = flowstone_python()
+    folder = Path(tempfile.mkdtemp(prefix="bench-ui-", dir=BENCH / ".work"))
+    root = folder / ".flowstone"
+    try:
+        print(f"  generating {LISTED_RUNS} runs and a {UI_FOREACH_WIDTH}-task foreach ...", flush=True)
+        subprocess.run([python, str(BENCH / "client_ops.py"), "--impl", "flowstone", "--op", "generate", "--flow",
+                        "ListFlow", "--runs", str(LISTED_RUNS), "--root", str(root)], check=True,
+                       capture_output=True)  # fmt: skip
+        flows = prepare_flows("flowstone", folder)
+        subprocess.run([python, str(flows["foreach"]), "--no-pylint", "--quiet", "run", "--width",
+                        str(UI_FOREACH_WIDTH), "--max-num-splits", str(UI_FOREACH_WIDTH), "--max-workers", "2",
+                        "--run-id-file", str(folder / "run_id")], cwd=folder, env=_bench_env(folder), check=True,
+                       capture_output=True)  # fmt: skip
+        foreach_run = f"BenchForeachFlow/{(folder / 'run_id').read_text().strip()}"
+        samples = []
+        for _ in range(repeat):
+            sample = run_json([python, str(BENCH / "ui_ops.py"), "--root", str(root), "--runs-flow", "ListFlow",
+                               "--foreach-run", foreach_run])  # fmt: skip
+            assert sample["tasks"] == UI_FOREACH_WIDTH + 3, sample
+            samples.append(sample)
+            print("  " + ", ".join(f"{k} {v:.3f}s" for k, v in sample.items() if k != "tasks"), flush=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def med(key: str) -> float:
+        return statistics.median(s[key] for s in samples)
+
+    first_page = med("assets") + med("flows_page")
+    return [
+        Comparison("ui: server listening (fresh process)", "s", med("listening"), None, "(info)", True),
+        Comparison(f"ui: first page, {LISTED_RUNS} runs (page+scripts+data)", "s", first_page, None, "< 1 s",
+                   first_page < 1.0),
+        Comparison(f"ui: run list, first 50 of {LISTED_RUNS} runs", "s", med("runs_page"), None, "< 1 s",
+                   med("runs_page") < 1.0),
+        Comparison(f"ui: run page, {UI_FOREACH_WIDTH}-task foreach", "s", med("run_page"), None, "< 1 s",
+                   med("run_page") < 1.0),
+        Comparison(f"ui: status filter over {LISTED_RUNS} runs, cold", "s", med("filtered"), None, "(info)", True),
+        Comparison("ui: the same filter again (ended runs kept)", "s", med("filtered_again"), None, "(info)",
+                   True),
+    ]
+
+
 SUITES: dict[str, Callable[[int], list[Comparison]]] = {
+    "cards": bench_cards,
     "cache": bench_cache,
     "datastore": bench_datastore,
     "runtime": bench_runtime,
@@ -687,6 +760,7 @@ SUITES: dict[str, Callable[[int], list[Comparison]]] = {
     "s3": bench_s3,
     "azure": bench_azure,
     "ray": bench_ray,
+    "ui": bench_ui,
     "maintenance": bench_maintenance,
 }
 

@@ -25,3 +25,13 @@ if [[ ",$extras," == *",dev,"* ]]; then
     fi
   fi
 fi
+# The card tests drive a real browser: Debian's Chromium and its chromedriver (Selenium comes with the dev extra).
+if [[ ",$extras," == *",dev,"* ]] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "chromium and chromedriver are missing, so the card tests that use a browser cannot run: install them" \
+         "(apt-get install chromium chromium-driver)." >&2
+  fi
+fi

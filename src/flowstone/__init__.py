@@ -18,6 +18,7 @@ _EXPORTS = {
     "timeout": "flowstone.flow.decorators",
     "resources": "flowstone.flow.decorators",
     "environment": "flowstone.flow.decorators",
+    "card": "flowstone.flow.card_decorator",
     "parallel": "flowstone.flow.parallel",
     "kubernetes": "flowstone.flow.compute_decorators",
     "batch": "flowstone.flow.compute_decorators",

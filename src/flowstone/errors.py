@@ -25,9 +25,13 @@
     ├── NBRunnerInitializationError     NBRunner used outside a notebook (flowstone.client.notebook)
     ├── DeployerError                   a deployment to a scheduler was asked for (flowstone.client.deployer)
     ├── ParallelMapError                a parallel_map item failed in its child (flowstone.flow.multicore)
-    ├── CardNotPresentException         no card matches what was asked (flowstone.cards.errors)
+    ├── CardNotPresentException         no card matches what was asked (flowstone.cards.errors, as the next three)
+    ├── IncorrectArgumentException      get_cards was given neither a Task nor a pathspec
+    ├── IncorrectPathspecException      a pathspec given to get_cards names no task
+    ├── ComponentOverwriteNotSupportedException   a card component id is taken
     ├── TaskFailed                      a task raised or crashed
     ├── TimeoutException                a step ran longer than its @timeout allows
+    ├── RequestRefused                  flowstone ui refuses a request (answered with its HTTP status)
     └── S3Exception                     an operation of the S3 client failed (in flowstone.s3.errors)
         ├── S3NotFound                  the object does not exist
         │   └── S3BucketNotFound        the bucket does not exist

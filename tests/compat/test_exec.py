@@ -105,3 +105,30 @@ def test_a_step_in_its_own_environment_imports_metaflow_too(tmp_path: Path) -> N
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "six 1.16.0" in done.stdout
+
+
+CLIENT_FLOW = '''
+from metaflow import FlowSpec, Run, current, step
+
+
+class ClientUnderExecFlow(FlowSpec):
+    @step
+    def start(self):
+        self.found = Run(f"{current.flow_name}/{current.run_id}").id == current.run_id
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("found own run", self.found)
+
+
+if __name__ == "__main__":
+    ClientUnderExecFlow()
+'''
+
+
+def test_the_client_in_a_step_reads_the_runs_datastore_under_exec(tmp_path: Path) -> None:
+    (tmp_path / "client_flow.py").write_text(CLIENT_FLOW)
+    done = _flowstone("exec", "client_flow.py", "--datastore-root", str(tmp_path / "ds"), "run", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "found own run True" in done.stdout

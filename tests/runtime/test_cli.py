@@ -20,11 +20,11 @@ def test_metaflow_options_are_accepted_with_a_note(tmp_path: Path) -> None:
     run = run_flow(
         "linear_flow.py",
         root=tmp_path / "ds",
-        top_args=("--metadata", "service", "--no-pylint", "--environment", "conda", "--quiet"),
+        top_args=("--metadata", "service", "--no-pylint", "--environment", "docker", "--quiet"),
     )
     assert run.ok, run.output
     assert "--metadata=service has no effect in flowstone" in run.output
-    assert "--environment=conda has no effect" in run.output
+    assert "--environment=docker has no effect" in run.output  # conda, pypi and uv do: see test_environments
     assert "Task is starting" not in run.output  # --quiet hides flowstone's chatter
     assert "stdout of start/1 attempt 0" in run.output  # but never task output
 

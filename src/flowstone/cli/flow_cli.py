@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import click
 
 from flowstone.cli import inspect_cmds
+from flowstone.cli.card_cmds import card_group
 from flowstone.cli.flow_setup import apply_setup, apply_setup_for_resume, setup_options
 from flowstone.errors import FlowSpecError, FlowstoneException, ParameterError
 from flowstone.flow.config import config_namespace
@@ -150,6 +151,7 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     cli.add_command(_run_command(flow_cls))
     cli.add_command(_resume_command())
     inspect_cmds.add_commands(cli)
+    cli.add_command(card_group)
     return cli
 
 

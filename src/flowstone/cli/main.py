@@ -10,7 +10,9 @@ import click
 
 from flowstone import __version__
 from flowstone.cli import inspect_cmds, maintenance_cmds
+from flowstone.cli.card_cmds import card_group
 from flowstone.cli.exec_cmd import exec_command
+from flowstone.cli.ui_cmd import ui_command
 from flowstone.client import context
 from flowstone.client.runs import Flow, Metaflow, Run
 from flowstone.client.tasks import Step, Task
@@ -82,7 +84,8 @@ def cli(ctx: click.Context, datastore: str | None, datastore_root: str | None) -
     if datastore_root:
         settings = settings.replace(**{f"datastore_sysroot_{settings.default_datastore}": datastore_root})
     ctx.obj = _State(settings)
-    context.datastore(settings.default_datastore, settings.datastore_root())
+    if ctx.invoked_subcommand != "exec":  # exec runs a flow file, whose own options choose its datastore
+        context.datastore(settings.default_datastore, settings.datastore_root())
 
 
 @cli.command("flows", help="List the flows in the datastore with their latest run.")
@@ -157,6 +160,8 @@ def show_cmd(pathspec: str) -> None:
 inspect_cmds.add_commands(cli)
 maintenance_cmds.add_commands(cli)
 cli.add_command(exec_command)
+cli.add_command(card_group)
+cli.add_command(ui_command)
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ _OPTION_NAMES = {"tags": "tag", "decospecs": "with", "with_": "with"}
 #: The command options (of run and resume) that are flags: everything else in a command's keywords takes a value.
 COMMAND_FLAGS = frozenset({"no_cache", "dry_run", "clone_only", "trust_origin"})
 #: Options with a --no- form: False is passed as that form.
-NEGATABLE = frozenset({"pylint"})
+NEGATABLE = frozenset({"pylint", "production"})
 #: Command options that repeat for a list of values (other lists are a parameter's JSON value).
 COMMAND_LISTS = frozenset({"tags", "decospecs", "with_"})
 #: How often a starting run's id file is checked.

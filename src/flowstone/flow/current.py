@@ -160,6 +160,9 @@ class Current:
             return self._values[name]
         if name in self._project:
             return self._project[name]
+        if name == "card":  # the cards' collector, set while a step with @card runs (flowstone.cards)
+            raise AttributeError("current.card is set only while a step with @card runs: add @card to the step "
+                                 "(or run with --with card).")  # fmt: skip
         if name in PROJECT_FIELDS:
             raise AttributeError(f"current.{name} is set for flows with @project only; this flow has none.")
         raise AttributeError(f"current has no attribute '{name}'")

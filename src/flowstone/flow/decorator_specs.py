@@ -41,6 +41,7 @@ _BUILTIN_MODULES = (
     "flowstone.flow.compute_decorators",
     "flowstone.flow.secrets_decorator",
     "flowstone.flow.environment_decorators",
+    "flowstone.flow.card_decorator",
 )
 
 

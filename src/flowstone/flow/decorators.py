@@ -136,11 +136,19 @@ class StepDecorator:
         """A note for the user, printed once per run (``runtime`` is where tasks run: 'local', 'ray')."""
         return None
 
+    def card_request(self) -> dict[str, Any] | None:
+        """The card the task renders when the step ends (its ``@card`` attributes: type, id, options...), or
+        None."""
+        return None
+
     #: Whether the decorator's attributes are part of the step's cache key.
     keyed: ClassVar[bool] = True
 
     #: Whether the decorator makes its step a @parallel step (tasks started together by num_parallel).
     is_parallel: ClassVar[bool] = False
+
+    #: Whether a step may have it more than once (``@card``); ``--with`` then adds it to steps that have it too.
+    allow_multiple: ClassVar[bool] = False
 
     def keyed_code(self) -> tuple[Any, ...]:
         """Functions or classes of the flow's project whose code runs with the step, and so is part of its cache
@@ -310,7 +318,7 @@ def make_step_decorator(cls: type[StepDecorator]) -> Callable[..., Any]:
                     f"@{cls.name} must be placed above @step (it decorates '{getattr(func, '__name__', func)}', "
                     f"which is not a step)."
                 )
-            if any(d.name == cls.name for d in func.decorators):
+            if not cls.allow_multiple and any(d.name == cls.name for d in func.decorators):
                 raise FlowSpecError(f"@{cls.name} is applied twice.", func.__name__)
             func.decorators.append(cls(attributes))
             return func

@@ -97,7 +97,7 @@ def commit_clone(
                             timestamps=times if None not in times else None)  # type: ignore[arg-type]  # fmt: skip
     target.save_metadata(
         {
-            **origin.metadata,
+            **origin.metadata,  # the origin's cards come with it: its metadata lists them (flowstone.cards)
             "attempt": 0,
             "input_paths": [f"{run_id}/{p}" for p in input_paths],
             "origin_pathspec": source.pathspec,

@@ -33,6 +33,7 @@ class ReusePolicy:
         self.resume = resume
         self.clone_only = clone_only
         self.max_num_splits = max_num_splits  # a reused foreach may not start more tasks than a run one
+        self.reused = 0  # tasks of this run reused instead of run (resume clones and cache hits)
 
     def decide(self, plan: TaskPlan, locate: Locator, parameters: dict[str, Any]) -> Decision:
         not_cacheable = self.cache.why_not_cacheable(plan.step_name)
@@ -72,7 +73,9 @@ class ReusePolicy:
         return self._reuse(origin, key, "hit", f"Cache hit: reusing {found.source}.")
 
     def note_clone(self, step_name: str, task_id: str, decision: Decision) -> None:
-        """Remember a task cloned from a resume's origin run, so the tasks after it can be cloned too."""
+        """Count a reused task; remember one cloned from a resume's origin run, so the tasks after it can be
+        cloned too."""
+        self.reused += 1
         if self.resume is not None and decision.reuse is not None and decision.info["decision"] == "resumed":
             self.resume.clone_map[f"{step_name}/{task_id}"] = f"{step_name}/{decision.reuse.datastore.task_id}"
 

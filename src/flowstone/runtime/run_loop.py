@@ -96,7 +96,7 @@ class RunLoop:
         finally:
             self.console.stop_progress()
         ok = not self._failed and self._end_done
-        finish_run(self.fds, self.run_id, ok, self._failed)
+        finish_run(self.fds, self.run_id, ok, self._failed, (self._finished, self.reuse.reused))
         return RunOutcome(self.run_id, ok, tuple(self._failed), self._finished, time.monotonic() - started)
 
     def resume(self, origin_run_id: str, resume_step: str | None = None) -> RunOutcome:

@@ -119,12 +119,16 @@ def start_run(fds: FlowDataStore, flow_cls: type[FlowSpec], username: str, runti
                    o.max_num_splits, configs, project)  # fmt: skip
 
 
-def finish_run(fds: FlowDataStore, run_id: str, ok: bool, failed_tasks: list[str]) -> None:
-    """Record how the run ended (a run without this record was interrupted, or its runner died at its end).
+def finish_run(fds: FlowDataStore, run_id: str, ok: bool, failed_tasks: list[str],
+               counts: tuple[int, int] = (0, 0)) -> None:  # fmt: skip
+    """Record how the run ended (a run without this record was interrupted, or its runner died at its end), with
+    how many tasks completed (``counts[0]``) and how many of those were reused (``counts[1]``), for listings.
     It succeeded if its end step did: a failure @catch caught there is no success (``Run.successful`` says so)."""
     record = fds.load_run_record(run_id) or {}
     status = "succeeded" if ok and end_task_success(fds, run_id, record) is not None else "failed"
-    fds.save_run_end(run_id, {"status": status, "finished_at": time.time(), "failed_tasks": failed_tasks})
+    tasks = {"done": counts[0], "reused": counts[1]}
+    fds.save_run_end(run_id, {"status": status, "finished_at": time.time(), "failed_tasks": failed_tasks,
+                              "tasks": tasks})  # fmt: skip
 
 
 def run_settings(fds: FlowDataStore) -> Settings:

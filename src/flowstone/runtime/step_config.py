@@ -15,14 +15,15 @@ __all__ = ["run_notes", "step_decorators"]
 
 
 def step_decorators(graph: FlowGraph, decospecs: Iterable[str] = ()) -> dict[str, tuple[StepDecorator, ...]]:
-    """Step name -> its decorators; a decorator written on a step wins over the same one given by --with."""
+    """Step name -> its decorators; a decorator written on a step wins over the same one given by --with (unless
+    a step may have several of it, as with @card)."""
     extra = [parse_decorator_spec(spec) for spec in decospecs]
     result = {}
     for node in graph:
         decorators = list(node.decorators)
         present = {d.name for d in decorators}
         for deco in extra:
-            if deco.name not in present:
+            if deco.name not in present or deco.allow_multiple:
                 decorators.append(deco)
                 present.add(deco.name)
         for deco in decorators:

@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowstone._environ import temporary_environ
 from flowstone.datastore import FlowDataStore, TaskDataStore
@@ -33,6 +33,9 @@ from flowstone.runtime.task_spec import TaskResult, TaskSpec
 from flowstone.s3.reads import ExternalRead, recording_reads
 from flowstone.s3.task_context import TaskContext, set_task_context
 from flowstone.settings import use_settings
+
+if TYPE_CHECKING:
+    from flowstone.cards.rendering import CardSession
 
 __all__ = ["run_task"]
 
@@ -55,10 +58,13 @@ def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataS
     with _task_context(spec, flow_cls):
         try:
             flow = _flow_with_inputs(flow_cls, spec, flow_datastore, datastore)
+            cards = _start_cards(flow, spec, flow_datastore, datastore)
             with recording_reads() as reads:  # objects the step reads through S3 become part of its cache entry
                 result = _run_step(flow, spec, policy)
             if result.ok:
                 _save_artifacts(flow, datastore)
+                if cards is not None:  # rendered once the artifacts they show are stored
+                    cards.finish()
         except Exception as exc:  # reading inputs or storing outputs failed: the task fails with the reason
             result = TaskResult(False, exception=_describe(exc))
             _print_exception(exc)
@@ -109,6 +115,24 @@ def _flow_with_inputs(
         datastore=datastore,
     )
     return flow
+
+
+def _start_cards(flow: FlowSpec, spec: TaskSpec, fds: FlowDataStore, datastore: TaskDataStore) -> CardSession | None:
+    """The step's cards (its decorators' ``card_request``), with ``current.card`` to add to them; None if none."""
+    requests = [r for r in (d.card_request() for d in spec.decorators) if r is not None]
+    if not requests:
+        return None
+    from flowstone.cards.reading import client_task  # imported by tasks that have cards only
+    from flowstone.cards.rendering import CardSession
+    from flowstone.cards.storage import CardStore
+
+    def task() -> Any:  # read afresh for each render, from the run's datastore
+        return client_task(spec.pathspec, (fds.TYPE, fds.datastore_root))
+
+    graph = type(flow)._get_graph().describe()
+    session = CardSession(requests, CardStore(fds.ca_store, datastore), task, graph, flow)
+    current._update(card=session.collector)
+    return session
 
 
 def _read_inputs(fds: FlowDataStore, flow_cls: type[FlowSpec], spec: TaskSpec) -> tuple[ArtifactSource, Inputs | None]:
