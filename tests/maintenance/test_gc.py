@@ -162,3 +162,28 @@ def test_the_command_line(runs: list[FlowRun]) -> None:
     assert done.returncode == 0 and "gc removed 3 run(s)" in done.stdout, done.stdout + done.stderr
     assert _run_ids(root) == [str(runs[3].run_id)]
     assert flowstone(root, "fsck").returncode == 0
+
+
+def test_cards_are_kept_with_their_tasks(tmp_path: Path) -> None:
+    from flowstone.cards import get_cards
+    from flowstone.cards.storage import CARDS_METADATA
+    from flowstone.client import context
+    from flowstone.datastore.maintenance import inventory
+    from tests.runtime.helpers import run_flow
+
+    assert inventory.CARDS_METADATA == CARDS_METADATA
+    root = tmp_path / "ds"
+    done = run_flow("card_flow.py", root=root)
+    assert done.ok, done.output
+    report = collect_garbage(storage_for(root), grace=0)
+    assert report.blobs == 0
+    assert_clean(storage_for(root), notes=True)
+    context.datastore("local", str(root))
+    context.namespace(None)
+    try:
+        for task in done.tasks():
+            for card in get_cards(f"CardFlow/{done.run_id}/{task.step_name}/{task.task_id}"):
+                assert card.get()  # its HTML is still there
+    finally:
+        context.default_metadata()
+        context.default_namespace()

@@ -26,6 +26,8 @@ class RunState(NamedTuple):
     #: When it ended (seconds since the epoch): from its end record, its end task, or (interrupted) its last
     #: write; None while it runs.
     ended_at: float | None
+    #: The record written when it ended (None if there is none, or it is damaged)
+    outcome: dict[str, Any] | None = None
 
 
 def run_state(fds: FlowDataStore, run_id: str, record: dict[str, Any] | None = None) -> RunState:
@@ -35,7 +37,7 @@ def run_state(fds: FlowDataStore, run_id: str, record: dict[str, Any] | None = N
     except IntegrityError:  # a damaged end record says nothing: the run is judged by what else is stored
         outcome = None
     if outcome and outcome.get("status"):
-        return RunState(str(outcome["status"]), outcome.get("finished_at"))
+        return RunState(str(outcome["status"]), outcome.get("finished_at"), outcome)
     record = record if record is not None else (fds.load_run_record(run_id) or {})
     ended = end_task_success(fds, run_id, record)
     if ended is not None:

@@ -2,9 +2,10 @@
 per run), the records (read in batches, verified) and what they refer to.
 
 References: a run record refers to its code package and its included files; a task attempt's records (DONE,
-data.json while it runs, metadata.json) to the blobs of its artifacts, its run's code package and the sources
-of its cache key (``why`` shows their diffs); a cache entry to a task. A record that cannot be read is reported,
-and the blob keys still legible in its bytes count as its references, so gc never deletes what it may need.
+data.json while it runs, metadata.json) to the blobs of its artifacts, its run's code package, the sources of
+its cache key (``why`` shows their diffs) and its cards; a cache entry to a task. A record that cannot be read
+is reported, and the blob keys still legible in its bytes count as its references, so gc never deletes what it
+may need.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ __all__ = [
 #: Folders at the root of a datastore that are not flows: the blobs, and the S3 client's objects of runs
 #: (``S3(run=self)``, under ``<root>/userdata`` unless configured elsewhere).
 NOT_FLOWS = frozenset({layout.BLOB_PREFIX, "userdata"})
+#: The metadata entry of a task attempt that lists its cards (``flowstone.cards.storage.CARDS_METADATA``; the
+#: cards layer sits above this one).
+CARDS_METADATA = "cards"
 #: Records that refer to blobs.
 REFERRING_KINDS = frozenset({"run", "done", "data", "metadata"})
 _KEY_IN_BYTES = re.compile(rb"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
@@ -156,4 +160,7 @@ def _metadata_references(entries: Any) -> set[str]:
     if isinstance(cache, dict):
         code = (cache.get("components") or {}).get("code") or {}
         found.extend((code.get("sources") or {}).values())
+    for card in value(CARDS_METADATA) or []:  # each rendered card (HTML) and its latest data update (JSON)
+        if isinstance(card, dict):
+            found.extend((card.get("key"), card.get("data_key")))
     return {key for key in found if isinstance(key, str) and is_valid_key(key)}
