@@ -11,7 +11,7 @@ import pytest
 
 from flowstone.datastore import layout
 from flowstone.datastore.blob_claims import DELETING_STALE_SECONDS
-from flowstone.datastore.maintenance import collect_garbage
+from flowstone.datastore.maintenance import collect_garbage, fsck
 from flowstone.datastore.records import dump_record
 from tests.maintenance.helpers import (
     FLOW,
@@ -23,7 +23,7 @@ from tests.maintenance.helpers import (
     read_everything,
     storage_for,
 )
-from tests.runtime.helpers import FlowRun
+from tests.runtime.helpers import FlowRun, run_flow
 
 DAY = 86400.0
 
@@ -169,7 +169,6 @@ def test_cards_are_kept_with_their_tasks(tmp_path: Path) -> None:
     from flowstone.cards.storage import CARDS_METADATA
     from flowstone.client import context
     from flowstone.datastore.maintenance import inventory
-    from tests.runtime.helpers import run_flow
 
     assert inventory.CARDS_METADATA == CARDS_METADATA
     root = tmp_path / "ds"
@@ -187,3 +186,24 @@ def test_cards_are_kept_with_their_tasks(tmp_path: Path) -> None:
     finally:
         context.default_metadata()
         context.default_namespace()
+
+
+def test_a_live_cards_blobs_are_kept_and_checked(tmp_path: Path) -> None:
+    from flowstone.cards.storage import CARDS_METADATA
+
+    root = tmp_path / "ds"
+    done = run_flow("card_live_flow.py", root=root)
+    assert done.ok, done.output
+    fds = flow_datastore(root, flow="CardLiveFlow")
+    (task,) = fds.get_task_datastores(run_id=str(done.run_id), steps=["start"])
+    (entry,) = task.load_metadata([CARDS_METADATA])[CARDS_METADATA]
+    html, update = entry["key"], entry["data_key"]
+    collect_garbage(storage_for(root), grace=0)
+    assert {html, update} <= blob_keys(storage_for(root))  # the card and its latest data update stay
+    assert_clean(storage_for(root))
+    html_path = root / "data" / html[:2] / html
+    html_path.write_bytes(html_path.read_bytes()[:-1] + b"!")
+    (root / "data" / update[:2] / update).unlink()
+    problems = {problem.key: problem.what for problem in fsck(storage_for(root)).problems}
+    assert set(problems) == {f"data/{html[:2]}/{html}", f"data/{update[:2]}/{update}"}, problems
+    assert "missing" in problems[f"data/{update[:2]}/{update}"]

@@ -23,7 +23,7 @@ from flowstone.datastore.maintenance.inventory import (
     blob_references,
     cache_entries,
     flow_names,
-    list_run,
+    list_runs,
     read_records,
     run_ids,
 )
@@ -74,7 +74,7 @@ def fsck(storage: Storage, flow: str | None = None, jobs: int | None = None,
     tell = progress or (lambda phase, done, total: None)
     data = list_data(storage, jobs)
     for name in [flow] if flow else flow_names(storage):
-        _check_flow(storage, name, report, scan, tell)
+        _check_flow(storage, name, report, scan, jobs, tell)
     blobs = [info for key, info in data.blobs.items() if flow is None or key in scan.referrers]
     _check_blobs(storage, blobs, scan, report, jobs, tell)
     _check_references(data, scan, report)
@@ -84,9 +84,8 @@ def fsck(storage: Storage, flow: str | None = None, jobs: int | None = None,
     return report
 
 
-def _check_flow(storage: Storage, flow: str, report: FsckReport, scan: _Scan, tell: Progress) -> None:
-    runs = [list_run(storage, flow, run_id) for run_id in run_ids(storage, flow)]
-    for run in runs:
+def _check_flow(storage: Storage, flow: str, report: FsckReport, scan: _Scan, jobs: int, tell: Progress) -> None:
+    for run in list_runs(storage, flow, run_ids(storage, flow), jobs):
         _check_run(storage, run, report, scan)
         tell("records", report.records, None)
     _check_cache(storage, flow, report, scan)

@@ -24,10 +24,12 @@ from flowstone.datastore.maintenance.blobs import DataFolder, default_jobs, list
 from flowstone.datastore.maintenance.fsck import Progress
 from flowstone.datastore.maintenance.inventory import (
     REFERRING_KINDS,
+    RunObjects,
     blob_references,
     cache_entries,
     flow_names,
     list_run,
+    list_runs,
     read_records,
     run_ids,
 )
@@ -78,8 +80,9 @@ def collect_garbage(storage: Storage, flow: str | None = None, keep_last: int | 
     rule = RetentionRule(keep_last, older_than_days, tuple(keep_tags))
     excluded = _apply_retention(storage, [flow] if flow else flow_names(storage), rule, report, tell)
     cutoff = time.time() - grace
-    referenced = _references(storage, excluded, cutoff, report, tell)
-    data = list_data(storage, jobs or default_jobs(storage))
+    jobs = jobs or default_jobs(storage)
+    referenced = _references(storage, excluded, cutoff, report, jobs, tell)
+    data = list_data(storage, jobs)
     doomed = _unreferenced(data, referenced, cutoff, report)
     claims = BlobClaims(storage, layout.BLOB_PREFIX, 0.0)
     _clean_marks(storage, data, cutoff, report)  # first: the marks a gc that died left would stop this one
@@ -124,27 +127,44 @@ def _being_made(storage: Storage, prefix: str) -> bool:
     return any(info.modified > time.time() - RECORD_WITHIN_SECONDS for info in storage.list_unfinished(prefix))
 
 
-def _references(storage: Storage, excluded: set[str], cutoff: float, report: GcReport, tell: Progress) -> set[str]:
+def _references(storage: Storage, excluded: set[str], cutoff: float, report: GcReport, jobs: int,
+                tell: Progress) -> set[str]:  # fmt: skip
     """Every blob key a record (of a run that stays) refers to; cache entries pointing nowhere are removed."""
     referenced: set[str] = set()
-    read = 0
     for flow in flow_names(storage):
         done_tasks: set[str] = set()
-        for run_id in run_ids(storage, flow):
-            run = list_run(storage, flow, run_id)
-            if run.prefix in excluded:
-                continue
-            keyed = [(info.key, kind) for info, kind in run.objects if kind in REFERRING_KINDS]
-            for record in read_records(storage, keyed):
-                read += 1
-                referenced |= blob_references(record)
-                if record.error is not None:
-                    report.unreadable.append(record.key)
-                elif record.kind == "done":
-                    done_tasks.add(record.key[: -len(layout.DONE)].rstrip("."))
-            tell("records", read, None)
+        for run in list_runs(storage, flow, run_ids(storage, flow), jobs):
+            if run.prefix not in excluded:
+                referenced |= _run_references(storage, run, report, done_tasks)
+                tell("records", len(referenced), None)
         _clean_cache(storage, flow, done_tasks, cutoff, report)
     return referenced
+
+
+def _run_references(storage: Storage, run: RunObjects, report: GcReport, done_tasks: set[str]) -> set[str]:
+    """The blobs one run's records refer to. A done attempt's DONE record holds its final records and metadata,
+    so its in-progress records are read only if the DONE record cannot be."""
+    found: set[str] = set()
+    first = [(info.key, kind) for info, kind in run.objects if kind in ("run", "done")]
+    for record in read_records(storage, first):
+        found |= blob_references(record)
+        if record.error is not None:
+            report.unreadable.append(record.key)
+        elif record.kind == "done":
+            done_tasks.add(_attempt_of(record.key))
+    rest = [(info.key, kind) for info, kind in run.objects
+            if kind in REFERRING_KINDS - {"run", "done"} and _attempt_of(info.key) not in done_tasks]  # fmt: skip
+    for record in read_records(storage, rest):
+        found |= blob_references(record)
+        if record.error is not None:
+            report.unreadable.append(record.key)
+    return found
+
+
+def _attempt_of(key: str) -> str:
+    """'Flow/run/step/task/0' of the key of one of its files ('.../0.DONE', '.../0.data.json')."""
+    folder, _, name = key.rpartition("/")
+    return f"{folder}/{name.split('.', 1)[0]}"
 
 
 def _clean_cache(storage: Storage, flow: str, done_tasks: set[str], cutoff: float, report: GcReport) -> None:

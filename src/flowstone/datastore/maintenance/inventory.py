@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from flowstone.datastore import layout
@@ -28,6 +29,7 @@ __all__ = [
     "cache_entries",
     "flow_names",
     "list_run",
+    "list_runs",
     "read_records",
     "run_ids",
 ]
@@ -94,6 +96,12 @@ def list_run(storage: Storage, flow: str, run_id: str) -> RunObjects:
     prefix = layout.run_prefix(flow, run_id)
     objects = [(info, layout.run_object_kind(info.key[len(prefix) + 1 :])) for info in storage.list_tree(prefix)]
     return RunObjects(flow, run_id, objects)
+
+
+def list_runs(storage: Storage, flow: str, ids: list[str], jobs: int) -> Iterator[RunObjects]:
+    """``list_run`` of each run, in order, ``jobs`` listings at once (remote stores answer each in a round trip)."""
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        yield from pool.map(lambda run_id: list_run(storage, flow, run_id), ids)
 
 
 def cache_entries(storage: Storage, flow: str) -> list[ObjectInfo]:
