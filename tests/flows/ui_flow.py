@@ -1,12 +1,14 @@
 """A flow with what the UI draws and shows: a branch, a foreach with a log line per task, a DataFrame, an array,
-an image, a parameter that changes one step's inputs only (``scale``), and a step that can be made to fail."""
+an image, two cards (the default one, and one of components with an id), a parameter that changes one step's
+inputs only (``scale``), and a step that can be made to fail."""
 
 import base64
 
 import numpy as np
 import pandas as pd
 
-from flowstone import FlowSpec, Parameter, step
+from flowstone import FlowSpec, Parameter, card, current, step
+from flowstone.cards import Markdown, Table
 
 # a 1x1 PNG: the UI shows image artifacts as pictures
 PIXEL = base64.b64decode(
@@ -52,11 +54,15 @@ class UiFlow(FlowSpec):
         self.merge_artifacts(inputs, exclude=["side"])
         self.next(self.end)
 
+    @card
+    @card(type="blank", id="summary")
     @step
     def report(self):
         if self.fail:
             raise ValueError("asked to fail")
         self.total = sum(self.squares) * self.scale
+        current.card["summary"].append(Markdown(f"# Squares report\n\nThe total is **{self.total}**."))
+        current.card["summary"].append(Table([[i, s] for i, s in enumerate(self.squares)], headers=["item", "square"]))
         self.table = pd.DataFrame({"item": range(len(self.squares)), "square": self.squares})
         self.matrix = np.arange(12, dtype=float).reshape(3, 4) * self.scale
         self.picture = PIXEL

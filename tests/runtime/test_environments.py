@@ -62,5 +62,9 @@ def test_a_conda_package_pypi_does_not_have_is_a_clear_error(tmp_path: Path, env
     )
     run = run_flow(flow, root=tmp_path / "ds", top_args=("--environment", "conda"), env=envs)
     assert run.proc.returncode == 1 and run.run_id is None  # refused before any run starts
-    assert "no-such-package-for-flowstone-tests was not found in the package registry" in run.output
+    # uv's own explanation follows (its wording depends on uv's version and the registry): it names the package
+    failure = run.output.split("Resolving @conda(", 1)[-1]
+    assert "no-such-package-for-flowstone-tests==1.0) failed:\n" in failure, run.output
+    explanation = failure.split("failed:\n", 1)[-1].split("@conda packages are installed")[0]
+    assert explanation.strip(), run.output
     assert "@conda packages are installed from PyPI under the same names" in run.output

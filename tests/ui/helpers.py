@@ -73,6 +73,11 @@ class UiServer:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read())
 
+    def get_page(self, path: str) -> tuple[int, str, dict[str, str]]:
+        """Status, text and headers of a page (not JSON)."""
+        with urllib.request.urlopen(self.url + path, timeout=30) as response:
+            return response.status, response.read().decode("utf-8"), dict(response.headers)
+
     def post(self, path: str, value: Any) -> tuple[int, Any]:
         request = urllib.request.Request(self.url + path, json.dumps(value).encode(), method="POST",
                                          headers={"Content-Type": "application/json"})  # fmt: skip

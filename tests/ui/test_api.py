@@ -118,3 +118,22 @@ def test_pages_are_served_for_every_view_and_unknown_api_routes_are_404(ui_serve
     assert status == 200 and b"useState" in script
     assert ui_server.get("/api/nothing")[0] == 404
     assert ui_server.get("/static/../app.py")[0] == 404
+
+
+def test_a_task_lists_its_cards_and_serves_each_as_a_sandboxed_page(ui_server: UiServer, ui_runs: UiRuns) -> None:
+    report = _task(ui_server, ui_runs.fresh, "report")
+    base = f"/api/tasks/UiFlow/{ui_runs.fresh}/report/{report['task_id']}"
+    cards = ui_server.get(base)[1]["cards"]
+    assert sorted((c["type"], c["id"], c["final"]) for c in cards) == [("blank", "summary", True),
+                                                                      ("default", None, True)]  # fmt: skip
+    summary = next(c for c in cards if c["id"] == "summary")
+    status, page, headers = ui_server.get_page(f"{base}/cards/{summary['hash']}")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert "Squares report" in page and "<table" in page
+    assert headers["Content-Security-Policy"].startswith("sandbox allow-scripts")  # no origin, even opened alone
+    assert ui_server.get(f"{base}/cards/{'0' * 64}")[0] == 404
+    reused = _task(ui_server, ui_runs.cached, "report")
+    reused_cards = ui_server.get(f"/api/tasks/UiFlow/{ui_runs.cached}/report/{reused['task_id']}")[1]["cards"]
+    assert sorted(c["hash"] for c in reused_cards) == sorted(c["hash"] for c in cards)  # the origin's cards
+    start = _task(ui_server, ui_runs.fresh, "start")
+    assert ui_server.get(f"/api/tasks/UiFlow/{ui_runs.fresh}/start/{start['task_id']}")[1]["cards"] == []

@@ -31,6 +31,11 @@ def _screenshot(driver: Any, name: str) -> None:
         driver.set_window_size(1400, 1000)
 
 
+def _task_id(ui_server: UiServer, run_id: str, step: str) -> str:
+    (task_id,) = [t["task_id"] for t in ui_server.get(f"/api/runs/UiFlow/{run_id}")[1]["tasks"] if t["step"] == step]
+    return str(task_id)
+
+
 def _css(driver: Any, css: str) -> list[Any]:
     from selenium.webdriver.common.by import By
 
@@ -105,6 +110,47 @@ def test_task_page_shows_an_artifact_value_a_log_line_and_why(browser: Any, ui_s
     browser.get(browser.current_url)  # the artifact shown is part of the address
     wait_for(browser, "section.preview[data-artifact='table'] table.frame")
     _screenshot(browser, "task")
+
+
+def _show_card(driver: Any, label: str) -> None:
+    """Choose the card ``label`` names, then look inside its frame (the page's own elements are out of reach)."""
+    from selenium.webdriver.support.ui import Select
+
+    Select(wait_for(driver, "section.cards select.card-choice")).select_by_visible_text(label)
+    frame = wait_for(driver, "section.cards iframe.card-frame")
+    assert frame.get_attribute("sandbox") == "allow-scripts allow-popups"
+    driver.switch_to.frame(frame)
+
+
+def test_task_page_shows_each_card_in_a_sandboxed_frame(browser: Any, ui_server: UiServer, ui_runs: UiRuns) -> None:
+    task_id = _task_id(ui_server, ui_runs.fresh, "report")
+    browser.get(f"{ui_server.url}/runs/UiFlow/{ui_runs.fresh}/report/{task_id}")
+    _show_card(browser, "summary \u00b7 blank")
+    assert "The total is 5." in wait_for(browser, "main.fs-card", "Squares report").text
+    assert "square" in wait_for(browser, "main.fs-card table").text
+    browser.switch_to.default_content()
+    _show_card(browser, "default")
+    wait_for(browser, "td.fs-artifact-name", "total")  # the default card lists the task's artifacts
+    browser.switch_to.default_content()
+    _screenshot(browser, "task_cards")
+    browser.get(browser.current_url)  # the card shown is part of the address
+    browser.switch_to.frame(wait_for(browser, "section.cards iframe.card-frame"))
+    wait_for(browser, "td.fs-artifact-name", "total")
+    browser.switch_to.default_content()
+    browser.get(wait_for(browser, "a.card-alone").get_attribute("href"))  # the card alone, as a page of its own
+    wait_for(browser, "td.fs-artifact-name", "total")
+    browser.get(f"{ui_server.url}/runs/UiFlow/{ui_runs.fresh}/start/{_task_id(ui_server, ui_runs.fresh, 'start')}")
+    wait_for(browser, "p.no-cards", "This task has no cards.")
+
+
+def test_reused_task_shows_its_origin_s_cards(browser: Any, ui_server: UiServer, ui_runs: UiRuns) -> None:
+    task_id = _task_id(ui_server, ui_runs.cached, "report")
+    browser.get(f"{ui_server.url}/runs/UiFlow/{ui_runs.cached}/report/{task_id}")
+    origin = f"UiFlow/{ui_runs.fresh}/report/{_task_id(ui_server, ui_runs.fresh, 'report')}"
+    assert origin in wait_for(browser, "section.cards .card-bar", "the cards of").text
+    _show_card(browser, "summary \u00b7 blank")
+    wait_for(browser, "main.fs-card", "Squares report")
+    browser.switch_to.default_content()
 
 
 def test_reused_task_says_where_its_results_come_from(browser: Any, ui_server: UiServer, ui_runs: UiRuns) -> None:

@@ -309,10 +309,10 @@ class TaskDataStore:
         return dict(self._metadata_entries())
 
     # -- logs -------------------------------------------------------------------------------------
-    def save_log(
-        self, stream: str, text: str | bytes, attempt: int | None = None, timestamps: list[float] | None = None
-    ) -> None:
-        """Store a log; ``timestamps`` (seconds since the epoch, one per line) are kept beside it if given."""
+    def save_log(self, stream: str, text: str | bytes, attempt: int | None = None,
+                 timestamps: list[float] | None = None, durable: bool = True) -> None:  # fmt: skip
+        """Store a log; ``timestamps`` (seconds since the epoch, one per line) are kept beside it if given.
+        ``durable=False`` for a log that will be stored again (a running attempt's output so far)."""
         self._require_writable()
         if stream not in LOG_STREAMS:
             raise DataException(f"Unknown log stream '{stream}'; use one of {', '.join(LOG_STREAMS)}.")
@@ -320,7 +320,7 @@ class TaskDataStore:
         items = [(self._key(layout.log_kind(stream), attempt), data)]
         if timestamps is not None:
             items.append((self._key(layout.log_times_kind(stream), attempt), dump_record(timestamps)))
-        self._storage.save_bytes(items)
+        self._storage.save_bytes(items, durable=durable)
 
     def load_log(self, stream: str, attempt: int | None = None) -> str:
         data = self._storage.load_one(self._key(layout.log_kind(stream), attempt))

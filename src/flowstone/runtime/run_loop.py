@@ -1,9 +1,8 @@
-"""The scheduling loop of a run: start ready tasks up to ``max_workers``, take the executor's events, finish
-the run when the end step is done or a task has failed for good.
-
-Around the loop, beside it: the run's records (``run_record``), whether a task is reused (``reuse``), the spec
-of an attempt (``task_spec``), what follows a failed attempt (``attempts``), writing a finished attempt or a reused
-task (``commit``), the tasks that start together (``groups``: one, or a @parallel step's). One loop, any executor.
+"""The scheduling loop of a run: start ready tasks up to ``max_workers``, take the executor's events (storing the
+output of running tasks as it comes), finish the run when the end step is done or a task has failed for good.
+Beside it: the run's records (``run_record``), whether a task is reused (``reuse``), an attempt's spec
+(``task_spec``), what follows a failed attempt (``attempts``), storing an attempt's output and committing it or a
+reused task (``commit``), the tasks that start together (``groups``: one, or a @parallel step's). Any executor.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from flowstone.flow.include_file import plain_values
 from flowstone.flow.lint import check_graph
 from flowstone.runtime.attempts import AttemptPolicy
 from flowstone.runtime.cache import CacheKey, TaskCache
-from flowstone.runtime.commit import AttemptLogs, commit_attempt, commit_clone
+from flowstone.runtime.commit import AttemptLogs, commit_attempt, commit_clone, save_live_logs
 from flowstone.runtime.console import Console
 from flowstone.runtime.groups import GroupAttempt, QueuedGroup, group_plans
 from flowstone.runtime.remote_task import runtime_name, task_function
@@ -113,7 +112,8 @@ class RunLoop:
                     return
                 time.sleep(self._wait_timeout() or 0.0)  # only retries waiting for their delay are left
                 continue
-            self._handle(self.executor.wait(timeout=self._wait_timeout()))
+            running = [(active.spec, active.logs) for active in self._active.values()]
+            self._handle(self.executor.wait(timeout=save_live_logs(self.fds, running, self._wait_timeout())))
             self.console.progress(self._finished, len(self._active), len(self._failed), len(self._queue))
 
     def _drain(self) -> None:

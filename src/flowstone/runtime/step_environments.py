@@ -54,7 +54,7 @@ def _build(spec: EnvironmentSpec, settings: Settings) -> BuiltEnvironment:
         return build(spec, settings.default_datastore, settings.environments_root())
     except EnvironmentBuildError as exc:
         if spec.kind == "conda":
-            raise EnvironmentBuildError(f"{exc}\\n@conda packages are installed from PyPI under the same names: "
+            raise EnvironmentBuildError(f"{exc}\n@conda packages are installed from PyPI under the same names: "
                                         f"use @pypi names for packages PyPI spells differently.") from exc  # fmt: skip
         raise
 

@@ -1,5 +1,5 @@
-"""The UI's JSON API over one task: its summary, attempts, artifacts, metadata; an artifact's preview and
-download; its logs (from a line on, for following a running task); and why it ran or was reused."""
+"""The UI's JSON API over one task: its summary, attempts, artifacts, cards, metadata; an artifact's preview and
+download; a card's page; its logs (from a line on, for following a running task); and why it ran or was reused."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ from flowstone.ui.previews import MAX_PREVIEW_BYTES, download, preview
 __all__ = ["TasksApi"]
 
 TASK = "{flow}/{run_id}/{step}/{task_id}"
+#: A card's page runs its own scripts (charts), but as a page of no origin: it cannot call this API, read the UI's
+#: pages or storage, not even when opened alone (the iframe that shows it is sandboxed the same way).
+CARD_SANDBOX = "sandbox allow-scripts allow-popups"
 
 
 def open_task(request: Request, flow: str, run_id: str, step: str, task_id: str) -> Task:
@@ -24,6 +27,12 @@ def open_task(request: Request, flow: str, run_id: str, step: str, task_id: str)
         return Task(f"{flow}/{run_id}/{step}/{task_id}", attempt if attempt >= 0 else None, _namespace_check=False)
     except FlowstoneException as exc:
         raise RequestRefused(404, str(exc)) from None
+
+
+def _cards(task: Task) -> list[Any]:
+    from flowstone.cards import get_cards  # imported when a task is first shown, not when the UI starts
+
+    return list(get_cards(task))  # a reused task's are its origin's (its metadata lists them)
 
 
 def _metadata(task: Task) -> list[dict[str, Any]]:
@@ -39,6 +48,7 @@ class TasksApi:
         router.add("GET", f"/api/tasks/{TASK}/logs/{{stream}}", self.logs)
         router.add("GET", f"/api/tasks/{TASK}/artifacts/{{name}}", self.artifact)
         router.add("GET", f"/api/tasks/{TASK}/artifacts/{{name}}/download", self.download)
+        router.add("GET", f"/api/tasks/{TASK}/cards/{{card_hash}}", self.card)
 
     def task(self, request: Request, **where: str) -> Response:
         task = open_task(request, **where)
@@ -50,6 +60,7 @@ class TasksApi:
                 "task": summary._asdict() | {"reused": summary.reused, "pathspec": task.pathspec},
                 "attempts": task_attempts(task),
                 "artifacts": [{"name": a.id, "type": a.type, "size": a.size, "sha": a.sha} for a in task],
+                "cards": [{"type": c.type, "id": c.id, "hash": c.hash, "final": c.is_final} for c in _cards(task)],
                 "metadata": _metadata(task),
                 "exception": error and {"type": error.type, "message": error.exception, "traceback": error.stacktrace},
             }
@@ -92,3 +103,13 @@ class TasksApi:
         artifact = self._artifact(request, name, where)
         body, content_type, file_name = download(name, artifact.data)
         return Response(body, content_type, headers=[("Content-Disposition", f'attachment; filename="{file_name}"')])
+
+    def card(self, request: Request, card_hash: str, **where: str) -> Response:
+        """A card's page (by its hash: a live card's every render has its own), sandboxed, kept by the browser."""
+        task = open_task(request, **where)
+        card = next((c for c in _cards(task) if c.hash == card_hash), None)
+        if card is None:
+            raise RequestRefused(404, f"Task '{task.pathspec}' has no card {card_hash}.")
+        headers = [("Content-Security-Policy", CARD_SANDBOX), ("X-Content-Type-Options", "nosniff"),
+                   ("Cache-Control", "private, max-age=86400, immutable")]  # fmt: skip
+        return Response(card.get().encode("utf-8"), "text/html; charset=utf-8", headers=headers)

@@ -1,5 +1,5 @@
-// A task: why it ran or was reused, its artifacts with previews and downloads, its logs per attempt (followed
-// while it runs), its metadata.
+// A task: why it ran or was reused, its artifacts with previews and downloads, its cards, its logs per attempt
+// (followed while it runs), its metadata.
 import { html, useEffect, useState } from "./vendor/preact-htm.js";
 import { Failure, Link, Reused, Status, api, duration, navigate, query, size, useApi, when, withQuery } from "./util.js";
 
@@ -42,6 +42,30 @@ function Artifacts({ base, artifacts, attempt }) {
     </tbody></table>
     ${chosen ? html`<section class="preview" data-artifact=${chosen}><h3>${chosen}</h3><${Failure} error=${error} />
       ${data ? html`<${Preview} preview=${data.preview} />` : ""}</section>` : ""}`;
+}
+
+function cardLabel(card) {
+  return `${card.id ? `${card.id} · ` : ""}${card.type}${card.final ? "" : " (live)"}`;
+}
+
+// The task's cards, one at a time (?card=N), each in an iframe sandboxed as its page is (see tasks_api.py): its
+// scripts run, but it cannot reach this page or the API. A running task's card is its latest render.
+function Cards({ base, cards, origin, attempt }) {
+  if (!cards.length) return html`<p class="muted no-cards">This task has no cards.</p>`;
+  const asked = Number.parseInt(query().get("card") || "0", 10);
+  const index = asked >= 0 && asked < cards.length ? asked : 0;
+  const card = cards[index];
+  const src = `${base}/cards/${card.hash}${attempt}`;
+  const choose = (e) => navigate(withQuery({ card: e.target.value === "0" ? null : e.target.value }));
+  return html`<section class="cards" data-card=${card.hash}>
+    <p class="card-bar">${cards.length > 1
+      ? html`<select class="card-choice" value=${String(index)} onChange=${choose}>
+          ${cards.map((c, i) => html`<option value=${String(i)}>${cardLabel(c)}</option>`)}</select> `
+      : html`<span class="card-label">${cardLabel(card)}</span> `}
+      · <a class="card-alone" href=${src} target="_blank" rel="noopener">open alone</a>
+      ${origin ? html` · <span class="muted">the cards of ${origin}, whose results this task reused</span>` : ""}</p>
+    <iframe class="card-frame" title=${`card: ${cardLabel(card)}`} sandbox="allow-scripts allow-popups" src=${src}></iframe>
+  </section>`;
 }
 
 function Log({ base, stream, attempt, running }) {
@@ -87,6 +111,7 @@ export function TaskView({ flow, runId, step, taskId }) {
     ${data.exception ? html`<section class="exception"><h2>${data.exception.type}</h2><pre>${data.exception.message}\n${data.exception.traceback || ""}</pre></section>` : ""}
     <h2>Cache decision</h2><${Why} base=${base} attempt=${attempt} />
     <h2>Artifacts</h2><${Artifacts} base=${base} artifacts=${data.artifacts} attempt=${attempt} />
+    <h2>Cards</h2><${Cards} base=${base} cards=${data.cards} origin=${t.origin} attempt=${attempt} />
     <h2>Logs</h2><div class="logs"><${Log} base=${base} stream="stdout" attempt=${attempt} running=${t.status === "running"} />
       <${Log} base=${base} stream="stderr" attempt=${attempt} running=${t.status === "running"} /></div>
     <h2>Metadata</h2><${Metadata} entries=${data.metadata} />`;
