@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -132,3 +136,25 @@ def test_records_written_before_checksums_still_check(root: Path) -> None:
     record_path.write_text(json.dumps(value))  # legacy: plain JSON
     assert_clean(storage_for(root))
     assert dump_record(value) != record_path.read_bytes()
+
+
+def test_progress_is_shown_on_a_terminal_only(root: Path) -> None:
+    main, terminal = pty.openpty()
+    command = [sys.executable, "-m", "flowstone.cli.main", "--datastore-root", str(root), "fsck"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=terminal, text=True)
+    os.close(terminal)
+    shown = b""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if select.select([main], [], [], 1)[0]:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # the terminal closed: fsck is done
+                break
+            if not chunk:
+                break
+            shown += chunk
+    os.close(main)
+    assert proc.communicate(timeout=60)[0].rstrip().endswith("no problems.") and proc.returncode == 0
+    assert b"checking blobs" in shown and b"reading records" in shown, shown
+    assert "checking blobs" not in flowstone(root, "fsck").stderr  # not a terminal: no progress
