@@ -9,6 +9,7 @@ import select
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,25 @@ def test_progress_is_shown_on_a_terminal_only(root: Path) -> None:
     assert proc.communicate(timeout=60)[0].rstrip().endswith("no problems.") and proc.returncode == 0
     assert b"checking blobs" in shown and b"reading records" in shown, shown
     assert "checking blobs" not in flowstone(root, "fsck").stderr  # not a terminal: no progress
+
+
+@pytest.mark.parametrize("datastore", ["s3", "azure"])
+def test_damage_on_s3_and_azure_is_found(datastore: str, request: pytest.FixtureRequest) -> None:
+    request.getfixturevalue(f"{datastore}_env")
+    root = f"{'s3' if datastore == 's3' else 'azure'}://flowstone-test/fsck-{uuid.uuid4().hex[:12]}"
+    run = make_run(root, 5, datastore=datastore)
+    storage = storage_for(root, datastore)
+    flipped = layout.blob_key(run.task("start").records["own"].key)
+    lost = layout.blob_key(run.task("join").records["parts"].key)
+    stored = bytearray(bytes(storage.load_one(flipped) or b""))
+    stored[-1] ^= 0x01
+    storage.save_one(flipped, bytes(stored))
+    storage.delete([lost])
+    done_key = next(info.key for info in storage.list_tree(FLOW) if "/end/" in info.key and info.key.endswith("DONE"))
+    storage.save_one(done_key, bytes(storage.load_one(done_key) or b"")[:30])
+    checked = flowstone(root, "fsck", "--jobs", "4")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    problems = {line.split(": ", 1)[1] for line in checked.stdout.splitlines() if line.startswith("problem: ")}
+    assert {flipped, lost, done_key} <= problems, checked.stdout
+    (entry,) = problems - {flipped, lost, done_key}  # the end task's cache entry now points to no done task
+    assert entry.startswith(f"{FLOW}/_cache/")
