@@ -20,18 +20,18 @@ class UiRuns(NamedTuple):
     """Runs of tests/flows/ui_flow.py: a fresh run, the same again (every task reused), one with another
     parameter and a user tag (by bob), and one that fails in its 'report' step."""
 
-    root: Path
+    root: Path | str  # a folder, or an s3:// or azure:// address
     fresh: str
     cached: str
     bob: str
     failed: str
 
 
-def make_runs(root: Path) -> UiRuns:
+def make_runs(root: Path | str, datastore: str = "local") -> UiRuns:
     ids = []
     for args, user in (((), "alice"), ((), "alice"), (("--scale", "2", "--tag", "best"), "bob"),
                        (("--fail", "True"),  "alice")):  # fmt: skip
-        done = run_flow("ui_flow.py", *args, root=root, env={"FLOWSTONE_USER": user})
+        done = run_flow("ui_flow.py", *args, root=root, datastore=datastore, env={"FLOWSTONE_USER": user})
         assert done.run_id is not None, done.output
         ids.append(done.run_id)
     return UiRuns(root, *ids)
@@ -40,13 +40,15 @@ def make_runs(root: Path) -> UiRuns:
 class UiServer:
     """``flowstone ui --port 0`` over a datastore root; ``url`` is where it listens."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path | str, datastore: str = "local") -> None:
         self.root = root
+        self.datastore = datastore
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
 
     def __enter__(self) -> UiServer:
-        cmd = [sys.executable, "-m", "flowstone.cli.main", "--datastore-root", str(self.root), "ui", "--port", "0"]
+        cmd = [sys.executable, "-m", "flowstone.cli.main", "--datastore", self.datastore, "--datastore-root",
+               str(self.root), "ui", "--port", "0"]  # fmt: skip
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
         assert self.proc.stderr is not None
         line = self.proc.stderr.readline()  # the announcement, once the server listens (or an error, then EOF)
