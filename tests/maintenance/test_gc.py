@@ -164,6 +164,22 @@ def test_the_command_line(runs: list[FlowRun]) -> None:
     assert flowstone(root, "fsck").returncode == 0
 
 
+def test_blobs_a_damaged_record_may_refer_to_stay(runs: list[FlowRun]) -> None:
+    root = _root(runs)
+    wanted = _blobs(runs[0])
+    damaged = sorted((root / FLOW / str(runs[0].run_id)).glob("*/*/0.DONE"))
+    for path in damaged:
+        path.write_bytes(b"\x00 not a record")  # nothing legible: each attempt's data.json still names its blobs
+    report = collect_garbage(storage_for(root), grace=0, dry_run=True)
+    assert sorted(report.unreadable) == sorted(str(path.relative_to(root)) for path in damaged)
+    assert report.records > len(damaged)
+    done = flowstone(root, "gc", "--grace", "0")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("cannot be read; the blobs named in it are kept") == len(damaged), done.stderr
+    assert wanted <= blob_keys(storage_for(root))
+    read_everything(flow_datastore(root), str(runs[1].run_id))  # the other runs lost nothing either
+
+
 def test_cards_are_kept_with_their_tasks(tmp_path: Path) -> None:
     from flowstone.cards import get_cards
     from flowstone.cards.storage import CARDS_METADATA

@@ -59,6 +59,7 @@ class GcReport:
     kept_changed: int = 0  # blobs a writer claimed, or another gc held, while this one deleted
     cleaned: int = 0  # cache entries, claims, marks and temporary files removed (or that would be)
     unreadable: list[str] = field(default_factory=list)  # records that could not be read (see inventory)
+    records: int = 0  # records read for their references
     seconds: float = 0.0
 
 
@@ -136,7 +137,7 @@ def _references(storage: Storage, excluded: set[str], cutoff: float, report: GcR
         for run in list_runs(storage, flow, run_ids(storage, flow), jobs):
             if run.prefix not in excluded:
                 referenced |= _run_references(storage, run, report, done_tasks)
-                tell("records", len(referenced), None)
+                tell("records", report.records, None)
         _clean_cache(storage, flow, done_tasks, cutoff, report)
     return referenced
 
@@ -144,20 +145,24 @@ def _references(storage: Storage, excluded: set[str], cutoff: float, report: GcR
 def _run_references(storage: Storage, run: RunObjects, report: GcReport, done_tasks: set[str]) -> set[str]:
     """The blobs one run's records refer to. A done attempt's DONE record holds its final records and metadata,
     so its in-progress records are read only if the DONE record cannot be."""
-    found: set[str] = set()
     first = [(info.key, kind) for info, kind in run.objects if kind in ("run", "done")]
-    for record in read_records(storage, first):
+    found = _read_references(storage, first, report, done_tasks)
+    rest = [(info.key, kind) for info, kind in run.objects
+            if kind in REFERRING_KINDS - {"run", "done"} and _attempt_of(info.key) not in done_tasks]  # fmt: skip
+    return found | _read_references(storage, rest, report, done_tasks)
+
+
+def _read_references(storage: Storage, keyed: list[tuple[str, str]], report: GcReport,
+                     done_tasks: set[str]) -> set[str]:  # fmt: skip
+    """The blobs the ``(key, kind)`` records refer to; the attempts whose DONE record reads go to ``done_tasks``."""
+    found: set[str] = set()
+    for record in read_records(storage, keyed):
+        report.records += 1
         found |= blob_references(record)
         if record.error is not None:
             report.unreadable.append(record.key)
         elif record.kind == "done":
             done_tasks.add(_attempt_of(record.key))
-    rest = [(info.key, kind) for info, kind in run.objects
-            if kind in REFERRING_KINDS - {"run", "done"} and _attempt_of(info.key) not in done_tasks]  # fmt: skip
-    for record in read_records(storage, rest):
-        found |= blob_references(record)
-        if record.error is not None:
-            report.unreadable.append(record.key)
     return found
 
 
