@@ -7,11 +7,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
-from flowstone.errors import FlowstoneException
-from flowstone.flow.parallel import ParallelDecorator
-from flowstone.runtime.remote_task import check_resources
 from tests.runtime.helpers import FlowRun, run_flow
 
 
@@ -73,15 +68,3 @@ def test_resume_runs_all_tasks_again_if_one_failed(tmp_path: Path) -> None:
     for cache in (caches[0], caches[2]):
         assert cache["reason"] == "other tasks of its @parallel step run, so it runs too"
     assert run.end_result()["total"] == 33
-
-
-class _FakeCluster:
-    runtime_name = "ray"
-
-    def unsatisfiable(self, resources: object) -> None:
-        return None
-
-
-def test_a_parallel_step_is_refused_on_a_cluster() -> None:
-    with pytest.raises(FlowstoneException, match="Step 'train': a @parallel step runs its tasks on this machine"):
-        check_resources(_FakeCluster(), {"start": (), "train": (ParallelDecorator(),)})  # type: ignore[arg-type]

@@ -21,7 +21,8 @@ from typing import Any
 
 from flowstone.errors import FlowstoneException
 from flowstone.executors.base import Event, Exited, OutputLine
-from flowstone.executors.remote import RemoteExecutor, RemoteTask, TaskResources
+from flowstone.executors.ray_gangs import RayGangs
+from flowstone.executors.remote import GangSlot, RemoteExecutor, RemoteTask, TaskResources
 
 __all__ = ["RayExecutor", "ray_options"]
 
@@ -34,6 +35,7 @@ class _Running:
     key: Hashable
     pid: int
     generator: Any  # ray.ObjectRefGenerator
+    gang: GangSlot | None = None
     killed: bool = False
 
 
@@ -86,6 +88,7 @@ class RayExecutor(RemoteExecutor):
         self._remote = ray.remote(num_returns="streaming", max_retries=0)(_node_task)
         self._nodes = self._alive_nodes()
         self._strategy: Any = None
+        self._gangs = RayGangs()
         self._tasks: dict[Hashable, _Running] = {}
         self._events: list[Event] = []  # reported by the next wait (tasks refused at submit)
         self._next_pid = 1
@@ -123,6 +126,13 @@ class RayExecutor(RemoteExecutor):
         node_id = self._ray.get_runtime_context().get_node_id()
         self._strategy = NodeAffinitySchedulingStrategy(node_id=node_id, soft=False)
 
+    def reserve_gang(self, gang_id: str, size: int, resources: TaskResources) -> tuple[GangSlot, ...]:
+        self._nodes = self._alive_nodes()
+        pinned = None if self._strategy is None else self._strategy.node_id
+        nodes = [n for n in self._nodes if pinned is None or n["NodeID"] == pinned]
+        address = nodes[0]["NodeManagerAddress"] if pinned is not None and nodes else None
+        return self._gangs.reserve(gang_id, size, resources, nodes, address)
+
     # -- starting ---------------------------------------------------------------------------------
     @property
     def running(self) -> int:
@@ -131,15 +141,19 @@ class RayExecutor(RemoteExecutor):
     def submit(self, key: Hashable, fn: Callable[[], Any], time_limit: float | None = None) -> int:
         task = fn if isinstance(fn, RemoteTask) else RemoteTask(fn)
         pid, self._next_pid = self._next_pid, self._next_pid + 1
-        problem = self.unsatisfiable(task.resources)
+        problem = self.unsatisfiable(task.resources) or (self._gangs.problem(task.gang) if task.gang else None)
         if problem is not None:
             self._events.append(OutputLine(key, "stderr", f"Cannot run on Ray: {problem}".encode(), pid))
             self._events.append(Exited(key, pid, 1, None))
+            if task.gang is not None:
+                self._gangs.task_exited(task.gang)
             return pid
         payload = pickle.dumps(task.run, protocol=pickle.HIGHEST_PROTOCOL)
         prepare = pickle.dumps(task.prepare, protocol=pickle.HIGHEST_PROTOCOL) if task.prepare else None
         options = ray_options(task.resources)
-        if self._strategy is not None:
+        if task.gang is not None:  # in its bundle (which a pinned run keeps on this machine)
+            options["scheduling_strategy"] = self._gangs.strategy(task.gang)
+        elif self._strategy is not None:
             options["scheduling_strategy"] = self._strategy
         gpu_ids = _gpu_ids if task.resources.gpu else None
         environment = dict(task.environment)
@@ -148,7 +162,7 @@ class RayExecutor(RemoteExecutor):
         generator = self._remote.options(**options).remote(
             payload, prepare, task.prepare_key, time_limit, environment, gpu_ids
         )
-        self._tasks[key] = _Running(key, pid, generator)
+        self._tasks[key] = _Running(key, pid, generator, task.gang)
         return pid
 
     # -- waiting ----------------------------------------------------------------------------------
@@ -205,6 +219,8 @@ class RayExecutor(RemoteExecutor):
     def _ended(self, task: _Running, events: list[Event], returncode: int, result: Any, message: str | None = None,
                timed_out: bool = False) -> None:  # fmt: skip
         del self._tasks[task.key]
+        if task.gang is not None:
+            self._gangs.task_exited(task.gang)
         if message:
             events.extend(OutputLine(task.key, "stderr", line.encode(), task.pid) for line in message.splitlines())
         events.append(Exited(task.key, task.pid, returncode, result, timed_out))

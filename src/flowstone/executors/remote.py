@@ -15,7 +15,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from flowstone.executors.base import Executor
 
-__all__ = ["RemoteExecutor", "RemoteTask", "TaskResources", "Warmup"]
+__all__ = ["GangSlot", "RemoteExecutor", "RemoteTask", "TaskResources", "Warmup"]
 
 #: Runs once in a node's fork server, before it forks tasks (importing the flow there, say).
 Warmup = Callable[[], Any]
@@ -37,6 +37,16 @@ class TaskResources(NamedTuple):
         return ", ".join(parts)
 
 
+class GangSlot(NamedTuple):
+    """One task's place in a gang: tasks that must run at the same time (a @parallel step's), reserved together
+    with :meth:`RemoteExecutor.reserve_gang`. ``main_address`` is the address of the machine of task 0."""
+
+    gang_id: str
+    position: int
+    size: int
+    main_address: str
+
+
 @dataclass(frozen=True)
 class RemoteTask:
     """A task function that can run on another machine.
@@ -44,7 +54,8 @@ class RemoteTask:
     ``run`` is the task itself (it runs in a process of its own on the node). ``prepare`` runs in the node's
     worker process before the first task with the same ``prepare_key`` and returns a :data:`Warmup` (or None);
     ``environment`` is set for the task on top of the node's own. ``interpreter``, if given, is the Python the
-    task runs in (a step's own environment); by default, the worker's. Calling the object runs ``run`` here.
+    task runs in (a step's own environment); by default, the worker's. ``gang``: the task's place in a gang
+    reserved beforehand. Calling the object runs ``run`` here.
     """
 
     run: Callable[[], Any]
@@ -53,6 +64,7 @@ class RemoteTask:
     resources: TaskResources = field(default_factory=TaskResources)
     environment: dict[str, str] = field(default_factory=dict)
     interpreter: str | None = None
+    gang: GangSlot | None = None
 
     def __call__(self) -> Any:
         return self.run()
@@ -80,3 +92,9 @@ class RemoteExecutor(Executor):
     @abstractmethod
     def pin_to_this_machine(self) -> None:
         """Run every task on the machine of the caller (for datastores only this machine sees)."""
+
+    @abstractmethod
+    def reserve_gang(self, gang_id: str, size: int, resources: TaskResources) -> tuple[GangSlot, ...]:
+        """Reserve room for ``size`` tasks asking for ``resources`` each, to run at the same time, and say where
+        each will run. If the cluster cannot hold them, the slots are still returned and each task submitted in
+        one fails at submit with the reason; the reservation ends once all of its tasks have exited."""

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flowstone.executors.base import Exited
+from flowstone.executors.base import Executor, Exited
+from flowstone.executors.remote import GangSlot, RemoteExecutor
+from flowstone.flow.decorators import StepDecorator
 from flowstone.runtime.commit import why_it_died
+from flowstone.runtime.remote_task import resources_of
 from flowstone.runtime.reuse import Decision
 from flowstone.runtime.scheduler import TaskPlan
 from flowstone.runtime.task_spec import TaskResult, TaskSpec
 
-__all__ = ["GroupAttempt", "QueuedGroup", "group_plans"]
+__all__ = ["GroupAttempt", "QueuedGroup", "group_plans", "reserve_gang"]
 
 
 @dataclass
@@ -40,8 +43,12 @@ class GroupAttempt:
     """One attempt of a group's tasks, as they exit."""
 
     group: QueuedGroup
+    gang: tuple[GangSlot, ...] = ()  # on a cluster, where a @parallel step's tasks were given room together
     results: dict[str, TaskResult | None] = field(default_factory=dict)  # task id -> result (None: failed)
     first_failure: tuple[TaskSpec, str] | None = None  # the spec and console prefix of the task that failed first
+
+    def gang_slot(self, task_id: str) -> GangSlot | None:
+        return self.gang[self.group.task_ids.index(task_id)] if self.gang else None
 
     def record(self, spec: TaskSpec, prefix: str, result: TaskResult | None) -> bool:
         """Note how a task ended (``result`` None: it failed); True once every task of the attempt has ended."""
@@ -73,3 +80,15 @@ def group_plans(plans: list[TaskPlan]) -> list[QueuedGroup]:
             groups.append([plan])
     return [QueuedGroup(tuple(sorted(g, key=lambda p: p.foreach_stack[-1].index if p.foreach_stack else 0)))
             for g in groups]  # fmt: skip
+
+
+def reserve_gang(executor: Executor, group: QueuedGroup, decorators: dict[str, tuple[StepDecorator, ...]]
+                 ) -> tuple[GangSlot, ...]:  # fmt: skip
+    """Room for the tasks of a @parallel step to run together on a remote executor (nothing to reserve for
+    reused tasks, or on this machine: a local executor starts them at once here)."""
+    first, reused = group.plans[0], all(d.reuse is not None for d in group.decisions)
+    is_gang = bool(first.foreach_stack) and first.foreach_stack[-1].is_parallel
+    if reused or not is_gang or not isinstance(executor, RemoteExecutor):
+        return ()
+    gang_id = f"{first.step_name}/{group.task_ids[0]}/{group.attempt}"
+    return executor.reserve_gang(gang_id, len(group.plans), resources_of(decorators[first.step_name]))

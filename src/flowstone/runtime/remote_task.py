@@ -129,23 +129,20 @@ def remote_task(flow_cls: type[FlowSpec], spec: TaskSpec, fds: FlowDataStore) ->
         resources=resources_of(spec.decorators),
         # a flow file run with `flowstone exec` imports `metaflow`: the node loading it must serve that too
         environment={METAFLOW_IMPORTS: "1"} if os.environ.get(METAFLOW_IMPORTS) else {},
+        gang=spec.gang,
     )
 
 
 def check_resources(executor: RemoteExecutor, decorators: dict[str, tuple[StepDecorator, ...]]) -> None:
-    """Refuse a run before it starts if a step asks for more than any machine of the executor has, or is a
-    @parallel step."""
+    """Refuse a run before it starts if a step asks for more than any machine of the executor has."""
     problems = []
     for step_name, step_decorators in decorators.items():
         problem = executor.unsatisfiable(resources_of(step_decorators))
-        if any(d.is_parallel for d in step_decorators):  # its tasks find each other at this machine's address
-            problem = f"a @parallel step runs its tasks on this machine only, not on {executor.runtime_name}"
         if problem is not None:
             problems.append(f"Step '{step_name}': {problem}")
     if problems:
         raise FlowstoneException(
-            "\n".join(problems) + "\nLower the step's @resources, or add a node that has them to the cluster "
-            "(a flow with @parallel steps runs without --ray)."
+            "\n".join(problems) + "\nLower the step's @resources, or add a node that has them to the cluster."
         )
 
 

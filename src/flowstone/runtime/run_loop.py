@@ -1,8 +1,8 @@
 """The scheduling loop of a run: start ready tasks up to ``max_workers``, take the executor's events (storing the
 output of running tasks as it comes), finish the run when the end step is done or a task has failed for good.
-Beside it: the run's records (``run_record``), whether a task is reused (``reuse``), an attempt's spec
-(``task_spec``), what follows a failed attempt (``attempts``), storing an attempt's output and committing it or a
-reused task (``commit``), the tasks that start together (``groups``: one, or a @parallel step's). Any executor.
+Beside it: the run's records (``run_record``), is a task reused (``reuse``), an attempt's spec (``task_spec``),
+after a failed attempt (``attempts``), storing and committing an attempt's output or a reused task (``commit``),
+the tasks that start together (``groups``: one, or a @parallel step's, a gang on a cluster). Any executor.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from flowstone.runtime.attempts import AttemptPolicy
 from flowstone.runtime.cache import CacheKey, TaskCache
 from flowstone.runtime.commit import AttemptLogs, commit_attempt, commit_clone, save_live_logs
 from flowstone.runtime.console import Console
-from flowstone.runtime.groups import GroupAttempt, QueuedGroup, group_plans
+from flowstone.runtime.groups import GroupAttempt, QueuedGroup, group_plans, reserve_gang
 from flowstone.runtime.remote_task import runtime_name, task_function
 from flowstone.runtime.resume import ResumeIndex
 from flowstone.runtime.reuse import Decision, ReusePolicy
@@ -146,7 +146,8 @@ class RunLoop:
             group.assign_task_ids(next(self._task_numbers))
         if not group.decisions:  # a retry keeps the decisions of the first attempt (to run)
             group.decisions = self.reuse.decide_group(group.plans, self._locate, self._parameters)
-        reused, attempt = all(d.reuse is not None for d in group.decisions), GroupAttempt(group)
+        attempt = GroupAttempt(group, reserve_gang(self.executor, group, self.decorators))  # unless reused
+        reused = all(d.reuse is not None for d in group.decisions)
         for plan, task_id, decision in zip(group.plans, group.task_ids, group.decisions, strict=True):
             if reused:
                 self._clone(plan, task_id, decision)
@@ -157,7 +158,8 @@ class RunLoop:
         assert self._run is not None
         input_attempts = tuple(self._done_attempts[p] for p in plan.input_paths)
         spec = spec_for_attempt(self._run, plan, task_id, attempt.group.attempt, input_attempts,
-                                self.decorators[plan.step_name], self._parameters, decision.info)  # fmt: skip
+                                self.decorators[plan.step_name], self._parameters, decision.info,
+                                attempt.gang_slot(task_id))  # fmt: skip
         task = task_function(self.executor, self.flow_cls, spec, self.fds, self.environments.get(plan.step_name))
         pid = self.executor.submit(spec.task_id, task, time_limit=self.policies[plan.step_name].kill_after)
         prefix = f"{self.run_id}/{spec.step_name}/{spec.task_id} (pid {pid})"
@@ -182,8 +184,7 @@ class RunLoop:
 
     # -- events -----------------------------------------------------------------------------------
     def _on_output(self, event: OutputLine) -> None:
-        active = self._active.get(event.key)
-        if active is not None:
+        if (active := self._active.get(event.key)) is not None:
             active.logs.add(event.stream, event.line)
             self.console.task_line(active.prefix, event.line.decode("utf-8", "replace"), event.stream)
 
@@ -191,9 +192,8 @@ class RunLoop:
         active = self._active.pop(event.key)
         spec, attempt = active.spec, active.attempt
         result = event.result if isinstance(event.result, TaskResult) else None
-        died = None
-        if result is None:
-            died = attempt.exit_message(event, self._stopping)
+        died = None if result is not None else attempt.exit_message(event, self._stopping)
+        if died is not None:
             self.console.task_line(active.prefix, died, "stderr")
         cache = (self.cache, active.cache_key) if active.cache_key is not None else None
         commit_attempt(self.fds, spec, active.logs, result, died, cache)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from flowstone.executors.remote import GangSlot
 from flowstone.flow.artifacts import ForeachFrame
 from flowstone.flow.current import LOOPBACK, Parallel
 from flowstone.flow.decorators import StepDecorator
@@ -48,6 +49,7 @@ class TaskSpec(NamedTuple):
     parameter_values: dict[str, Any] | None = None  # set for the start step only
     cache: dict[str, Any] | None = None  # the cache decision and key components, kept in the task's metadata
     iteration: int | None = None  # the round of the loop the step is on, if it is on one
+    gang: GangSlot | None = None  # a @parallel step's task on a cluster: its place in the gang reserved for it
 
     @property
     def flow_name(self) -> str:
@@ -63,12 +65,14 @@ class TaskSpec(NamedTuple):
 
     @property
     def parallel(self) -> Parallel | None:
-        """What ``current.parallel`` says in a task of a @parallel step (None in any other task). The tasks of a
-        @parallel step run on this machine; the control task's id is the others' id up to ``_node_``."""
+        """What ``current.parallel`` says in a task of a @parallel step (None in any other task). Its tasks find
+        each other at the control task's machine: this one, or the gang's main address on a cluster; the control
+        task's id is the others' id up to ``_node_``."""
         frame = self.foreach_stack[-1] if self.foreach_stack else None
         if frame is None or not frame.is_parallel:
             return None
-        return Parallel(LOOPBACK, frame.num_splits, frame.index, self.task_id.split("_node_")[0])
+        main_address = self.gang.main_address if self.gang is not None else LOOPBACK
+        return Parallel(main_address, frame.num_splits, frame.index, self.task_id.split("_node_")[0])
 
 
 class TaskResult(NamedTuple):
@@ -97,6 +101,7 @@ def spec_for_attempt(
     decorators: tuple[StepDecorator, ...],
     parameters: dict[str, Any],
     cache: dict[str, Any] | None,
+    gang: GangSlot | None = None,
 ) -> TaskSpec:
     """The spec of attempt ``attempt`` of the task ``plan`` (the parameters travel to the start step only, the
     task without inputs: every other step reads them as artifacts)."""
@@ -113,4 +118,5 @@ def spec_for_attempt(
         parameter_values=parameters if not plan.input_paths else {},
         cache=cache,
         iteration=plan.iteration,
+        gang=gang,
     )
