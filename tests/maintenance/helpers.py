@@ -36,8 +36,9 @@ def make_run(root: Path | str, seed: int, *args: str, datastore: str = "local", 
 
 
 def flowstone(root: Path | str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The `flowstone` command on the datastore at ``root`` (its type from the root's scheme)."""
-    command = [sys.executable, "-m", "flowstone.cli.main", "--datastore-root", str(root), *args]
+    """The `flowstone` command on the datastore at ``root`` (its type from the root's scheme). A crash (an abort
+    at exit has been seen once on S3) prints every thread's stack to its stderr."""
+    command = [sys.executable, "-X", "faulthandler", "-m", "flowstone.cli.main", "--datastore-root", str(root), *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=240, env={**os.environ, **(env or {})})
 
 
