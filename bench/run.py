@@ -4,6 +4,7 @@
     python bench/run.py s3 [--repeat N]    # S3 clients against a local SeaweedFS (see bench/s3_ops.py)
     python bench/run.py azure [--repeat N] # the Azure datastore on Azurite vs local disk and plain SDK calls
     python bench/run.py ray [--repeat N]   # per-task overhead on a local Ray cluster vs the local executor
+    python bench/run.py reads [--repeat N] # watching a step for what it reads: its cost per task
     python bench/run.py cards [--repeat N] # rendering the default card of a task with 50 artifacts
     python bench/run.py ui [--repeat N]    # flowstone ui over 10,000 runs and a 1,000-task foreach
     python bench/run.py maintenance        # fsck of 10 GiB of blobs vs plain BLAKE3 (needs 12 GiB free)
@@ -310,7 +311,7 @@ def bench_cache(repeat: int) -> list[Comparison]:
                 folder = Path(tempfile.mkdtemp(prefix=f"bench-cache-{impl}-", dir=BENCH / ".work"))
                 try:
                     flows = prepare_flows(impl, folder)
-                    env = _bench_env(folder)
+                    env = {**_bench_env(folder), "FLOWSTONE_CACHE_IGNORE_ENV": "BENCH_FAIL_AT"}  # not an input
                     args = [str(flows["linear"]), "--no-pylint"]
                     if purpose == "rerun":
                         timed_run(python, [*args, "run"], folder, env)
@@ -751,6 +752,29 @@ def bench_ui(repeat: int) -> list[Comparison]:
     ]
 
 
+# -- reads ----------------------------------------------------------------------------------------
+def bench_reads(repeat: int) -> list[Comparison]:
+    """Watching a step for what it reads (bench/read_watch.py): its cost on a task that reads nothing, in tasks
+    forked as the local executor forks them, without and with numpy loaded; and hashing a file read, per MiB."""
+    python = flowstone_python()
+    samples: dict[str, list[dict]] = {"plain": [], "numpy": []}
+    for _ in range(repeat):
+        for variant, extra in (("plain", []), ("numpy", ["--numpy"])):
+            sample = run_json([python, str(BENCH / "read_watch.py"), str(BENCH / "flows" / "linear_flow.py"), *extra])
+            samples[variant].append(sample)
+            print(f"  {variant:6} empty step {sample['empty'] * 1000:.3f} ms (p90 {sample['empty_p90'] * 1000:.3f} "
+                  f"ms, CPU {sample['empty_cpu'] * 1000:.3f} ms), file read {sample['file_per_mb'] * 1000:.2f} ms/MiB",
+                  flush=True)  # fmt: skip
+    med = statistics.median
+    plain, with_numpy = (med(s["empty"] for s in samples[v]) for v in ("plain", "numpy"))
+    per_mb = med(s["file_per_mb"] for s in samples["plain"])
+    cpu = med(s["empty_cpu"] for s in samples["plain"])
+    return [Comparison("watching a step that reads nothing", "s", plain, None, "flowstone < 1 ms", plain < 0.001),
+            Comparison("  the same, numpy loaded", "s", with_numpy, None, "flowstone < 1 ms", with_numpy < 0.001),
+            Comparison("  CPU time of watching a step that reads nothing", "s", cpu, None, "(info)", True),
+            Comparison("  a file read: described and hashed, per MiB", "s", per_mb, None, "(info)", True)]  # fmt: skip
+
+
 SUITES: dict[str, Callable[[int], list[Comparison]]] = {
     "cards": bench_cards,
     "cache": bench_cache,
@@ -760,6 +784,7 @@ SUITES: dict[str, Callable[[int], list[Comparison]]] = {
     "s3": bench_s3,
     "azure": bench_azure,
     "ray": bench_ray,
+    "reads": bench_reads,
     "ui": bench_ui,
     "maintenance": bench_maintenance,
 }

@@ -147,6 +147,11 @@ class _SettingsFields(NamedTuple):
     ray_address: str | None = None
     # Where per-step environments (@pypi, @conda) are built and kept; default: ~/.cache/flowstone/environments
     environments_dir: str | None = None
+    # Which kinds of reads decide whether a step's earlier results are reused: all, none, or some of
+    # s3,client,files,env,network,random (see docs/caching.md)
+    cache_reads: str = "all"
+    # Environment variables that are not inputs of any step (names separated by commas, * patterns allowed)
+    cache_ignore_env: str = ""
 
 
 class Settings(_SettingsFields):

@@ -149,3 +149,41 @@ def test_a_foreach_says_how_many_tasks_it_yields(tmp_path: Path) -> None:
     assert run.ok, run.output
     splits = run.task("start").load_metadata(["num_splits"])["num_splits"]
     assert f"Foreach yields {splits} child steps." in run.output
+
+
+FAIL_ON_REQUEST = """from flowstone import FlowSpec, step
+
+
+class FailOnRequestFlow(FlowSpec):
+    @step
+    def start(self):
+        self.x = 1
+        self.next(self.end)
+
+    @step
+    def end(self):
+        with open("mode.txt") as f:
+            if f.read() == "fail":
+                raise ValueError("asked to fail")
+
+
+if __name__ == "__main__":
+    FailOnRequestFlow()
+"""
+
+
+def test_the_last_line_of_a_run_counts_its_tasks(tmp_path: Path) -> None:
+    flow = tmp_path / "fail_flow.py"
+    flow.write_text(FAIL_ON_REQUEST)
+    (tmp_path / "mode.txt").write_text("pass")
+    first = run_flow(flow, root=tmp_path / "ds")
+    last = first.proc.stdout.strip().splitlines()[-1]
+    assert "Done! 2 tasks in " in last and f": 2 ran, 0 reused (see: python fail_flow.py why {first.run_id})" in last
+    again = run_flow(flow, root=tmp_path / "ds")
+    assert ": 0 ran, 2 reused (see: python fail_flow.py why " in again.proc.stdout.strip().splitlines()[-1]
+    (tmp_path / "mode.txt").write_text("fail")
+    failed = run_flow(flow, root=tmp_path / "ds")
+    last = failed.proc.stderr.strip().splitlines()[-1]  # errors go to stderr: the run's last line there
+    assert failed.proc.returncode == 1 and f"Run FailOnRequestFlow/{failed.run_id} failed (FailOnRequestFlow/" in last
+    assert "2 tasks in " in last and ": 1 ran (1 failed), 1 reused" in last
+    assert last.endswith(f"(see: python fail_flow.py why {failed.run_id})")

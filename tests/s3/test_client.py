@@ -203,11 +203,28 @@ def test_reads_are_recorded(s3: S3, s3root: str) -> None:
         s3.get("r/a")
         s3.get_many([S3GetObject("r/b", 0, 1), "r/zz"], return_missing=True)
         s3.get_recursive(["r/c"])
-    assert {url: read.etag for url, read in reads.items()} == etags
+    assert {url: read.etag for url, read in reads.items()} == {**etags, f"{s3root}/r/zz": None}  # missing: None
     with recording_reads() as reads:
         s3.get_all()
         s3.list_paths()
     assert set(reads) == set(etags)
+
+
+def test_reads_are_checked_again(s3: S3, s3root: str) -> None:
+    from flowstone.reads import CheckContext
+    from flowstone.s3.reads import check_s3_reads
+    from flowstone.settings import Settings
+
+    s3.put("r/a", "1")
+    with recording_reads() as reads:
+        s3.get("r/a")
+        s3.get("r/b", return_missing=True)
+    answers, context = list(reads.values()), CheckContext(Settings.from_env(), {}, "/")
+    assert check_s3_reads(answers, context) is None
+    s3.put("r/b", "2")
+    assert check_s3_reads(answers, context) == f"the S3 object {s3root}/r/b, missing when it ran, exists now"
+    s3.put("r/a", "changed")
+    assert f"the S3 object it read, {s3root}/r/a, changed (ETag" in str(check_s3_reads(answers, context))
 
 
 def test_run_layout_from_a_client_run(config: S3Config, prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:

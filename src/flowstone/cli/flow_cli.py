@@ -118,16 +118,20 @@ def _run_options(command: Any) -> Any:
         click.option("--with", "run_decospecs", multiple=True,
                      help="Add a decorator to every step (as the top-level --with); --with ray runs tasks on Ray."),
         click.option("--ray-address", default=None, help="The Ray cluster to run on (implies --with ray)."),
+        click.option("--cache-reads", default=None, help="Which reads of earlier tasks decide their reuse: all "
+                     "(default), none, or some of s3,client,files,env,network,random (docs/caching.md)."),
     ]  # fmt: skip
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def _apply_datastore_root(state: CliState, root: str | None) -> None:
+def _apply_run_settings(state: CliState, root: str | None, cache_reads: str | None) -> None:
+    """The settings a run's own options change: its datastore root, which reads decide reuse."""
     if root:
         ds_type = datastore_type_of_root(root) or state.settings.default_datastore
         state.settings = state.settings.replace(default_datastore=ds_type, **{f"datastore_sysroot_{ds_type}": root})
+    state.settings = state.settings.replace(cache_reads=cache_reads)
 
 
 def _choose_executor(state: CliState, run_decospecs: tuple[str, ...], ray_address: str | None) -> None:
@@ -247,10 +251,11 @@ def _run_command(flow_cls: type[FlowSpec]) -> click.Command:
     @click.option("--dry-run", is_flag=True, default=False, help="Only say which steps would reuse cached results.")
     @click.pass_obj
     def run(state: CliState, run_datastore_root: str | None, namespace: str | None, no_cache: bool, dry_run: bool,
-            run_decospecs: tuple[str, ...], ray_address: str | None, **kwargs: Any) -> None:  # fmt: skip
+            run_decospecs: tuple[str, ...], ray_address: str | None, cache_reads: str | None,
+            **kwargs: Any) -> None:  # fmt: skip
         from flowstone.cli.run_cmd import execute_run, print_plan, started_executor
 
-        _apply_datastore_root(state, run_datastore_root)
+        _apply_run_settings(state, run_datastore_root, cache_reads)
         _choose_executor(state, run_decospecs, ray_address)
         _validate(state)
         given = _given_parameters(flow_cls, kwargs)
@@ -281,10 +286,10 @@ def _resume_command() -> click.Command:
     @click.pass_obj
     def resume(state: CliState, step_to_rerun: str | None, origin_run_id: str | None, clone_only: bool,
                run_datastore_root: str | None, namespace: str | None, run_decospecs: tuple[str, ...],
-               ray_address: str | None, **kwargs: Any) -> None:  # fmt: skip
+               ray_address: str | None, cache_reads: str | None, **kwargs: Any) -> None:  # fmt: skip
         from flowstone.cli.run_cmd import execute_resume, started_executor
 
-        _apply_datastore_root(state, run_datastore_root)
+        _apply_run_settings(state, run_datastore_root, cache_reads)
         _choose_executor(state, run_decospecs, ray_address)
         with started_executor(state.settings) as executor:  # before the origin run is read: it may be on S3
             origin_run_id = apply_setup_for_resume(state, origin_run_id)  # the flow as the origin's configs made it

@@ -135,6 +135,9 @@ def logs_command(ctx: click.Context, pathspec: str, want_stdout: bool, want_stde
         if not quiet:
             run_id, step, task_id = task.path_components[1:]
             click.echo(f"Dumping logs of run_id={run_id} step={step} task_id={task_id}", err=True)
+            if task.origin_pathspec:
+                click.echo(f"(reused: this task reused the results of {task.origin_pathspec}; this is the output of "
+                           f"that task, when it ran)", err=True)  # fmt: skip
         for stream in streams:
             if not quiet:
                 click.echo(stream, err=True)
@@ -151,16 +154,25 @@ def _print_log(datastore: TaskDataStore, stream: str, timestamps: bool) -> None:
     click.echo(text if not text or text.endswith("\n") else text + "\n", nl=False)
 
 
-@click.command("why", help="Say why tasks ran or reused earlier results (PATHSPEC: RUN/STEP[/TASK]).")
+@click.command("why", help="Say why tasks ran or reused earlier results (PATHSPEC: RUN, RUN/STEP or RUN/STEP/TASK; "
+               "for a whole run, every step grouped by what made it run).")  # fmt: skip
 @click.argument("pathspec")
 @click.pass_context
 def why_command(ctx: click.Context, pathspec: str) -> None:
     from flowstone.runtime.explain import explain_task
+    from flowstone.runtime.explain_run import explain_run
 
     use_datastore(ctx)
-    for task in resolve_tasks(_full_pathspec(ctx, pathspec)):
-        for line in explain_task(task._fds, task._get_datastore()):
-            click.echo(line)
+    full = _full_pathspec(ctx, pathspec)
+    if len(full.strip("/").split("/")) == 2:
+        from flowstone.client.runs import Run
+
+        run = Run(full)
+        lines = explain_run(run._fds, run.id, [step.id for step in reversed(list(run))])
+    else:
+        lines = (line for task in resolve_tasks(full) for line in explain_task(task._fds, task._get_datastore()))
+    for line in lines:
+        click.echo(line)
 
 
 def add_commands(cli: click.Group) -> None:

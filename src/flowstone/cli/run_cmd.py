@@ -20,6 +20,7 @@ from flowstone.runtime.console import Console
 from flowstone.runtime.remote_task import check_datastore_is_shared, check_resources
 from flowstone.runtime.run_loop import RunLoop
 from flowstone.runtime.run_record import RunOptions, RunOutcome
+from flowstone.runtime.watch import prepare_watching
 from flowstone.settings import Settings
 from flowstone.storage import storage_class
 
@@ -42,6 +43,7 @@ def started_executor(settings: Settings | None = None) -> Iterator[Executor]:
     else:
         if settings is not None:  # imported once here, not by every task (the Azure SDK takes 0.7 s to import)
             storage_class(settings.default_datastore)
+        prepare_watching()  # likewise what watching a task for unseeded random draws needs
         with warnings.catch_warnings(record=True) as caught:  # the command line hides warnings: say it here
             warnings.simplefilter("always")
             executor = ForkExecutor()
@@ -77,6 +79,7 @@ def print_plan(state: CliState, params: dict[str, Any]) -> None:
     """What a run with these parameters would reuse from the cache (nothing is run)."""
     import click
 
+    import flowstone.client.reads  # noqa: F401 - the cache checks again what earlier tasks read through the client
     from flowstone.runtime.explain import plan_run
 
     fds = FlowDataStore(state.flow_name, settings=state.settings)
@@ -101,6 +104,8 @@ def latest_run_id(fds: FlowDataStore, user: str) -> str | None:
 def _execute(state: CliState, executor: Executor, start: Any, options: dict[str, Any]) -> bool:
     console = Console(quiet=state.quiet)
     console.info(f"flowstone {__version__} executing {state.flow_name} for user:{get_username()}")
+    import flowstone.client.reads  # noqa: F401 - the cache checks again what earlier tasks read through the client
+
     fds = FlowDataStore(state.flow_name, settings=state.settings)
     run_options = RunOptions(decospecs=state.decospecs, project=state.project, environment=state.environment,
                              **options)  # fmt: skip
@@ -112,11 +117,24 @@ def _execute(state: CliState, executor: Executor, start: Any, options: dict[str,
         console.info(f"Tasks run on {executor.runtime_name} ({nodes} node{'' if nodes == 1 else 's'}).")
     outcome: RunOutcome = start(loop)
     if outcome.ok:
-        console.info(
-            f"Done! {outcome.tasks_run} tasks in {outcome.seconds:.2f}s. "
-            f"See the run with: Run('{state.flow_name}/{outcome.run_id}')"
-        )
+        console.info(f"Done! {_counts(outcome)}. See the run with: Run('{state.flow_name}/{outcome.run_id}')")
     else:
         failed = ", ".join(outcome.failed_tasks) or "the run was interrupted"
-        console.error(f"Run {state.flow_name}/{outcome.run_id} failed ({failed}).")
+        console.error(f"Run {state.flow_name}/{outcome.run_id} failed ({failed}). {_counts(outcome)}")
     return outcome.ok
+
+
+def _counts(outcome: RunOutcome) -> str:
+    """How many tasks ran (a failed one included) and were reused, and where to see why: a run's last line."""
+    failed = len(outcome.failed_tasks)
+    tasks, ran = outcome.tasks_run + failed, outcome.tasks_run + failed - outcome.tasks_reused
+    return (f"{tasks} task{'' if tasks == 1 else 's'} in {outcome.seconds:.2f}s: {ran} ran"
+            f"{f' ({failed} failed)' if failed else ''}, {outcome.tasks_reused} reused "
+            f"(see: python {_flow_file()} why {outcome.run_id})")  # fmt: skip
+
+
+def _flow_file() -> str:
+    import os
+    import sys
+
+    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "flow.py"

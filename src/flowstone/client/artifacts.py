@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flowstone.client.base import ClientObject
+from flowstone.client.reads import record_artifact
 from flowstone.datastore import ArtifactRecord
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class DataArtifact(ClientObject):
         cache = self._task.__dict__.setdefault("_values", {})
         if self.id not in cache:
             cache[self.id] = self._task._datastore()[self.id]
+        record_artifact(self, self._record.key)  # a step's input, if a step loads it
         return cache[self.id]
 
     @property

@@ -14,10 +14,12 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from flowstone import reads
 from flowstone.client import context
 from flowstone.client.artifacts import MetaflowData
 from flowstone.client.base import ChildNotFound, ClientObject, run_sort_key, to_datetime
 from flowstone.client.code import MetaflowCode
+from flowstone.client.reads import record_answer, recorded_listing
 from flowstone.client.tags import as_tag_list, change_user_tags
 from flowstone.client.tasks import Step, Task
 from flowstone.datastore.run_status import RunState, graph_endpoints, run_state
@@ -75,14 +77,13 @@ class Flow(ClientObject):
                 yield run
 
     def __iter__(self) -> Iterator[Run]:
-        ns = self._current_namespace if self._namespace_check else None
-        for run in self._all_runs():
-            if ns is None or run._has_tags((ns,)):
-                yield run
+        return self.runs()
 
     def runs(self, *tags: str) -> Iterator[Run]:
         """Runs newest first, in the current namespace, having every one of ``tags``."""
-        return (run for run in self if run._has_tags(tags))
+        wanted = (self._current_namespace,) if self._namespace_check and self._current_namespace else ()
+        runs = (run for run in self._all_runs() if run._has_tags(wanted) and run._has_tags(tags))
+        return recorded_listing("runs", self, tags, runs)  # what a step listed decides whether it is reused
 
     def __getitem__(self, run_id: str) -> Run:
         try:
@@ -97,11 +98,17 @@ class Flow(ClientObject):
 
     @property
     def latest_run(self) -> Run | None:
-        return next(iter(self), None)
+        with reads.paused():  # the answer is what a step depends on, not the listing that found it
+            run = next(iter(self), None)
+        record_answer("latest_run", self, run.id if run is not None else None)
+        return run
 
     @property
     def latest_successful_run(self) -> Run | None:
-        return next((run for run in self if run.successful), None)
+        with reads.paused():
+            run = next((run for run in self if run.successful), None)
+        record_answer("latest_successful_run", self, run.id if run is not None else None)
+        return run
 
     @property
     def created_at(self) -> datetime | None:

@@ -14,6 +14,7 @@ from flowstone.client import task_metadata
 from flowstone.client.artifacts import DataArtifact, MetaflowArtifacts, MetaflowData
 from flowstone.client.base import ChildNotFound, ClientObject, Metadata, run_sort_key, to_datetime
 from flowstone.client.code import MetaflowCode
+from flowstone.client.reads import recorded_listing
 from flowstone.datastore import TaskDataStore
 from flowstone.errors import DataException, ExceptionWrapper
 
@@ -58,8 +59,8 @@ class Step(ClientObject):
         return task
 
     def __iter__(self) -> Iterator[Task]:
-        for task_id in reversed(self._task_ids()):
-            yield self._task(task_id)
+        tasks = (self._task(task_id) for task_id in reversed(self._task_ids()))
+        return recorded_listing("tasks", self, (), tasks)  # which task a step resolved decides its reuse
 
     def tasks(self, *tags: str) -> Iterator[Task]:
         """The step's tasks (newest first) that have every one of ``tags`` (a task has its run's tags)."""

@@ -278,21 +278,30 @@ class EnvironmentDecorator(StepDecorator):
 
 
 class CacheDecorator(StepDecorator):
-    """How a step takes part in cross-run caching: ``enabled=False`` always runs it; ``version`` and ``files``
-    (paths relative to the flow file) add to its cache key, for inputs flowstone cannot see."""
+    """How a step takes part in cross-run caching (docs/caching.md).
+
+    ``enabled=False`` always runs it. ``version``, ``files`` (paths relative to the flow file) and ``env``
+    (variable names) add to its cache key what flowstone cannot see the step read (a version you bump, files or
+    variables a subprocess reads). ``network=True`` and ``random=True`` let it be reused although it used the
+    network or drew unseeded random numbers (a declared ``version`` allows the network too); ``ignore_env`` and
+    ``ignore_files`` (names and paths, ``*`` patterns allowed) are reads that do not count."""
 
     name = "cache"
-    defaults = {"enabled": True, "version": None, "files": []}
+    defaults = {"enabled": True, "version": None, "files": [], "env": [], "network": False, "random": False,
+                "ignore_env": [], "ignore_files": []}  # fmt: skip
     keyed = False  # it says how the key is made; it is not part of it
 
     def _validate_attributes(self) -> None:
-        files = self.attributes["files"]
-        if isinstance(files, str):
-            self.attributes["files"] = files = [files]
-        if not isinstance(files, (list, tuple)) or not all(isinstance(f, str) for f in files):
-            raise FlowSpecError(f"@cache(files=...) must be a list of file paths, got {files!r}.")
-        if not isinstance(self.attributes["enabled"], bool):
-            raise FlowSpecError(f"@cache(enabled=...) must be True or False, got {self.attributes['enabled']!r}.")
+        for name in ("files", "env", "ignore_env", "ignore_files"):
+            values = self.attributes[name]
+            if isinstance(values, str):
+                self.attributes[name] = values = [v for v in values.split(",") if v] if name != "files" else [values]
+            if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+                raise FlowSpecError(f"@cache({name}=...) must be a list of strings, got {values!r}.")
+        for name in ("enabled", "network", "random"):
+            value = self.attributes[name]
+            if not isinstance(value, bool):
+                raise FlowSpecError(f"@cache({name}=...) must be True or False, got {value!r}.")
 
     def cache_options(self) -> dict[str, Any] | None:
         return dict(self.attributes)

@@ -13,6 +13,10 @@ changed:
   a round whose inputs equal an earlier round's is still a task of its own. The flow's config values count for
   every step (a config can change a step through its decorators or mutators, not only through what it reads);
 - environment: the Python version and the versions of the installed packages the code uses.
+
+Beside the key, what the earlier task read from outside its artifacts (``flowstone.reads``: files, environment
+variables, S3 objects, runs found through the Client API, the network, unseeded random numbers) must still give
+the same answers for it to be reused (``runtime/read_checks.py``).
 """
 
 from __future__ import annotations
@@ -31,13 +35,23 @@ from flowstone.flow.artifacts import item_at
 from flowstone.flow.configure import applied_configs
 from flowstone.flow.decorators import StepDecorator
 from flowstone.flow.flowspec import FlowSpec
-from flowstone.runtime.external import why_external_reads_changed
+from flowstone.reads import CheckContext
+from flowstone.runtime.attempts import AttemptPolicy
 from flowstone.runtime.fingerprint import StepFingerprinter
+from flowstone.runtime.read_checks import (
+    ReadPolicy,
+    ReadsChanged,
+    how_reads_counted,
+    parse_cache_reads,
+    why_reads_differ,
+)
 from flowstone.runtime.scheduler import TaskPlan
+from flowstone.runtime.watch_env import env_answer
+from flowstone.s3 import reads as _s3_reads  # noqa: F401 - registers the check of S3 reads
 
 __all__ = ["CacheKey", "CacheLookup", "Locator", "TaskCache", "unusable_artifacts"]
 
-KEY_FORMAT = 2  # 2: the configs are part of the inputs
+KEY_FORMAT = 3  # 2: the configs are part of the inputs; 3: tasks record what they read
 
 
 class CacheKey(NamedTuple):
@@ -46,12 +60,14 @@ class CacheKey(NamedTuple):
 
 
 class CacheLookup(NamedTuple):
-    """The outcome of looking a key up: the task to reuse (pathspec and attempt), or why there is none (and
-    whether that is because a record is damaged: the run says so)."""
+    """The outcome of looking a key up: the task to reuse (pathspec and attempt), or why there is none (and what
+    kind of cause it is: 'key', 'stored', or the kind of read that changed; and whether a record is damaged: the
+    run says so)."""
 
     source: str | None
     attempt: int
     reason: str
+    cause: str = "key"
     damaged: bool = False
 
 
@@ -84,6 +100,8 @@ class TaskCache:
         self._records: dict[str, dict[str, ArtifactRecord]] = {}
         self._item_hashes: dict[str, list[str]] = {}
         self._configs: dict[str, str] | None = None
+        self._read_checks: dict[str, tuple[ReadPolicy, CheckContext]] = {}
+        parse_cache_reads(fds.settings.cache_reads)  # a mistake in it is said before anything runs
 
     # -- what may be cached -----------------------------------------------------------------------
     def why_not_cacheable(self, step_name: str) -> str | None:
@@ -135,8 +153,8 @@ class TaskCache:
 
     def _extra(self, step_name: str) -> dict[str, Any]:
         options = self._cache_options(step_name)
-        if not options:
-            return {}
+        if options.get("version") is None and not options.get("files") and not options.get("env"):
+            return {}  # @cache(network=True) and the like say how reads count: the key stays the same
         root = self.fingerprints.project_root
         files = {}
         for relative in options.get("files", []):
@@ -146,7 +164,11 @@ class TaskCache:
                     files[relative] = hash_chunks([f.read()])
             except OSError:
                 files[relative] = "missing"
-        return {"version": options.get("version"), "files": files}
+        extra = {"version": options.get("version"), "files": files}
+        if options.get("env"):  # variables the step's code cannot be seen reading (a subprocess does)
+            environ = self._read_check(step_name)[1].environ
+            extra["env"] = {name: env_answer(name, environ.get(name))[1] for name in options["env"]}
+        return extra
 
     def _configs_component(self) -> dict[str, str]:
         """Config name -> hash of its value (of its canonical JSON, so a value read back from the run's record for
@@ -224,13 +246,14 @@ class TaskCache:
         try:
             entry = self.fds.load_cache_entry(key.hash)
         except IntegrityError as exc:
-            return CacheLookup(None, 0, f"the cache entry of this key is damaged ({exc})", damaged=True)
+            return CacheLookup(None, 0, f"the cache entry of this key is damaged ({exc})", "stored", damaged=True)
         if entry is None:
             return CacheLookup(None, 0, "no earlier task has this key")
         try:
             run_id, step_name, task_id, attempt = (entry[k] for k in ("run_id", "step", "task_id", "attempt"))
         except (KeyError, TypeError):
-            return CacheLookup(None, 0, f"the cache entry of this key is damaged (it holds {entry!r})", damaged=True)
+            damage = f"the cache entry of this key is damaged (it holds {entry!r})"
+            return CacheLookup(None, 0, damage, "stored", damaged=True)
         return self.check_reusable(run_id, step_name, task_id, int(attempt))
 
     def check_reusable(self, run_id: str, step_name: str, task_id: str, attempt: int) -> CacheLookup:
@@ -244,19 +267,45 @@ class TaskCache:
             task = self.fds.get_datastore_for_task(run_id, step_name, task_id, attempt=attempt)
             return self._check_task(task, pathspec, attempt)
         except TaskNotDone:
-            return CacheLookup(None, 0, f"the earlier task {pathspec} is gone or not done")
+            return CacheLookup(None, 0, f"the earlier task {pathspec} is gone or not done", "stored")
         except IntegrityError as exc:
-            return CacheLookup(None, 0, f"the records of the earlier task {pathspec} are damaged ({exc})", damaged=True)
+            damage = f"the records of the earlier task {pathspec} are damaged ({exc})"
+            return CacheLookup(None, 0, damage, "stored", damaged=True)
 
     def _check_task(self, task: TaskDataStore, pathspec: str, attempt: int) -> CacheLookup:
         unusable = unusable_artifacts(self.fds, task)
         if unusable:
-            return CacheLookup(None, 0, f"the earlier task {pathspec} {unusable}")
-        changed = why_external_reads_changed(task.load_metadata(["external_reads"]).get("external_reads"),
-                                             self.fds.settings)  # fmt: skip
+            return CacheLookup(None, 0, f"the earlier task {pathspec} {unusable}", "stored")
+        changed = self.why_reads_differ(task.step_name, task.load_metadata(["external_reads"]).get("external_reads"),
+                                        pathspec)  # fmt: skip
         if changed:
-            return CacheLookup(None, 0, f"{changed} since {pathspec} ran")
+            return CacheLookup(None, 0, changed.reason, changed.kind)
         return CacheLookup(pathspec, attempt, "")
+
+    def why_reads_differ(self, step_name: str, stored: Any, pathspec: str,
+                         resuming: bool = False) -> ReadsChanged | None:  # fmt: skip
+        """Whether what task ``pathspec`` read (its ``external_reads``) would still read the same for this step."""
+        if not stored:
+            return None
+        policy, context = self._read_check(step_name, resuming)
+        return why_reads_differ(stored, policy, context, pathspec)
+
+    def how_reads_counted(self, step_name: str, stored: Any, resuming: bool = False) -> str:
+        """For a task reused for this step: how what it read counted (checked, allowed, not counted), in words."""
+        return how_reads_counted(stored, self._read_check(step_name, resuming)[0]) if stored else ""
+
+    def _read_check(self, step_name: str, resuming: bool = False) -> tuple[ReadPolicy, CheckContext]:
+        """Which reads count for the step, and the environment it would run in (this one, with what its
+        decorators set)."""
+        if step_name not in self._read_checks:
+            root = self.fingerprints.project_root
+            environ = {**os.environ, **AttemptPolicy(self.decorators[step_name]).environment()}
+            policy = ReadPolicy.of_step(self._cache_options(step_name), self.fds.settings, root)
+            self._read_checks[step_name] = (policy, CheckContext(self.fds.settings, environ, root))
+        policy, context = self._read_checks[step_name]
+        if resuming:  # a resume continues the origin run: what its tasks fetched or drew at random is part of it
+            policy = policy._replace(network_ok=True, random_ok=True)
+        return policy, context
 
     def record(self, key: CacheKey, run_id: str, step_name: str, task_id: str, attempt: int) -> None:
         entry = {"run_id": run_id, "step": step_name, "task_id": task_id, "attempt": attempt}

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from flowstone.runtime.cache import CacheKey, Locator, TaskCache, unusable_artifacts
-from flowstone.runtime.external import why_external_reads_changed
 from flowstone.runtime.resume import OriginTask, ResumeIndex
 from flowstone.runtime.scheduler import TaskPlan
 from flowstone.runtime.why import summarize_differences
@@ -46,19 +45,21 @@ class ReusePolicy:
             if unusable:
                 reason = f"the origin task {unusable}"
                 message = f"Running again, not cloning {origin.datastore.pathspec}: {reason}."
-                return Decision(None, key, {**info, "decision": "miss", "reason": reason}, message)
-            origin_cache = origin.metadata.get("cache") or {}
+                return Decision(None, key, {**info, "decision": "miss", "reason": reason, "cause": "stored"}, message)
+            origin_cache, cause = origin.metadata.get("cache") or {}, "key"
             if self.clone_only:
                 return self._reuse(origin, key, "resumed", f"Cloned from {origin.datastore.pathspec}.")
             if origin_cache.get("key") == key.hash:
-                why = why_external_reads_changed(origin.metadata.get("external_reads"), self.cache.fds.settings)
-                if why is None:
+                changed = self.cache.why_reads_differ(plan.step_name, origin.metadata.get("external_reads"),
+                                                      origin.datastore.pathspec, resuming=True)  # fmt: skip
+                if changed is None:
                     return self._reuse(origin, key, "resumed", f"Cloned from {origin.datastore.pathspec}.")
+                why, cause = changed.reason, changed.kind
             else:
                 old = origin_cache.get("components")
                 why = summarize_differences(old, key.components) if old else "the origin task has no cache key"
             message = f"Running again, not cloning {origin.datastore.pathspec}: {why}."
-            return Decision(None, key, {**info, "decision": "miss", "reason": why}, message)
+            return Decision(None, key, {**info, "decision": "miss", "reason": why, "cause": cause}, message)
         if self.resume is not None and plan.step_name in self.resume.rerun_steps:
             return Decision(None, key, {**info, "decision": "rerun", "reason": "resume runs this step again"}, "")
         if not_cacheable is not None:
@@ -66,7 +67,8 @@ class ReusePolicy:
         found = self.cache.lookup(key)
         if found.source is None:
             warning = f"Warning: not reusing an earlier result: {found.reason}." if found.damaged else ""
-            return Decision(None, key, {**info, "decision": "miss", "reason": found.reason}, warning)
+            return Decision(None, key, {**info, "decision": "miss", "reason": found.reason, "cause": found.cause},
+                            warning)  # fmt: skip
         _, source_run, step_name, task_id = found.source.split("/")
         source = self.cache.fds.get_datastore_for_task(source_run, step_name, task_id, attempt=found.attempt)
         origin = OriginTask(source, source.load_metadata())
@@ -92,7 +94,7 @@ class ReusePolicy:
             decisions = (decisions[0]._replace(message=f"{warning} {decisions[0].message}".strip()), *decisions[1:])
         if all(d.reuse is not None for d in decisions):
             return decisions
-        reason = "other tasks of its @parallel step run, so it runs too"
+        reason = "other tasks of its @parallel step run, so it runs too"  # its cause: 'key', the default
         return tuple(d if d.reuse is None else self._run_anyway(d, reason) for d in decisions)
 
     @staticmethod
@@ -108,4 +110,7 @@ class ReusePolicy:
             reason = f"its foreach started {splits} tasks, more than --max-num-splits={self.max_num_splits}"
             return Decision(None, key, {**info, "decision": "miss", "reason": reason}, "")
         info.update(decision=decision, source=origin.datastore.pathspec)
+        if not (self.clone_only and decision == "resumed"):  # --clone-only checks nothing
+            stored = origin.metadata.get("external_reads")
+            info["reads"] = self.cache.how_reads_counted(origin.datastore.step_name, stored, decision == "resumed")
         return Decision(origin, key, info, message)

@@ -94,9 +94,9 @@ class RunLoop:
             self._drain()
         finally:
             self.console.stop_progress()
-        ok = not self._failed and self._end_done
-        finish_run(self.fds, self.run_id, ok, self._failed, (self._finished, self.reuse.reused))
-        return RunOutcome(self.run_id, ok, tuple(self._failed), self._finished, time.monotonic() - started)
+        ok, counts = not self._failed and self._end_done, (self._finished, self.reuse.reused)
+        finish_run(self.fds, self.run_id, ok, self._failed, counts)
+        return RunOutcome(self.run_id, ok, tuple(self._failed), *counts, time.monotonic() - started)
 
     def resume(self, origin_run_id: str, resume_step: str | None = None) -> RunOutcome:
         """Run again, reusing the successful tasks of run ``origin_run_id`` (before ``resume_step``, if given)."""

@@ -50,7 +50,8 @@ class RunOutcome(NamedTuple):
     run_id: str
     ok: bool
     failed_tasks: tuple[str, ...] = ()
-    tasks_run: int = 0
+    tasks_run: int = 0  # every task that finished, run or reused
+    tasks_reused: int = 0  # of those, the ones that reused an earlier task's results (resume or the cache)
     seconds: float = 0.0
 
 

@@ -28,9 +28,10 @@ from flowstone.flow.decorators import ExceptionWrapper
 from flowstone.flow.flowspec import FlowSpec
 from flowstone.flow.transitions import Transition
 from flowstone.flow.user_decorators import bound_decorators
+from flowstone.reads import ReadLog
 from flowstone.runtime.attempts import AttemptPolicy
 from flowstone.runtime.task_spec import TaskResult, TaskSpec
-from flowstone.s3.reads import ExternalRead, recording_reads
+from flowstone.runtime.watch import watching_reads
 from flowstone.s3.task_context import TaskContext, set_task_context
 from flowstone.settings import use_settings
 
@@ -54,12 +55,12 @@ def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, flow_datastore: FlowDataS
     datastore = flow_datastore.get_datastore_for_task(spec.run_id, spec.step_name, spec.task_id, spec.attempt, "w")
     datastore.init_task()
     policy = AttemptPolicy(spec.decorators)
-    reads: dict[str, ExternalRead] = {}
+    reads = ReadLog()
     with _task_context(spec, flow_cls):
         try:
             flow = _flow_with_inputs(flow_cls, spec, flow_datastore, datastore)
             cards = _start_cards(flow, spec, flow_datastore, datastore)
-            with recording_reads() as reads:  # objects the step reads through S3 become part of its cache entry
+            with watching_reads(flow_cls, spec.run.settings) as reads:  # what it reads decides its reuse later
                 result = _run_step(flow, spec, policy)
             if result.ok:
                 _save_artifacts(flow, datastore)
@@ -228,7 +229,7 @@ def _save_artifacts(flow: FlowSpec, datastore: TaskDataStore) -> None:
 
 
 def _record_metadata(datastore: TaskDataStore, spec: TaskSpec, result: TaskResult, started: float,
-                     reads: dict[str, ExternalRead], fallback: bool) -> None:  # fmt: skip
+                     reads: ReadLog, fallback: bool) -> None:  # fmt: skip
     datastore.save_metadata({
         "attempt": spec.attempt,
         "attempt_ok": result.ok,
@@ -252,7 +253,7 @@ def _record_metadata(datastore: TaskDataStore, spec: TaskSpec, result: TaskResul
         "fallback": fallback,
         "caught": result.caught,
         "cache": spec.cache,
-        "external_reads": list(reads.values()),
+        "external_reads": reads.to_json(),
     })  # fmt: skip
 
 

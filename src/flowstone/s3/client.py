@@ -288,6 +288,7 @@ class S3:
                         has_info=True)  # fmt: skip
 
     def _missing(self, location: S3Location, return_missing: bool) -> S3Object:
+        record_read(location.url, None)  # a step that found it missing would find it if it appeared
         if not return_missing:
             raise S3NotFound(f"{location.url} does not exist. Check the URL, or pass return_missing=True to get it "
                              f"back as an object with exists=False.")  # fmt: skip
