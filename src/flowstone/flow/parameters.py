@@ -41,7 +41,7 @@ STEP_ATTRIBUTE_NAMES = frozenset({"input", "index", "next", "name", "foreach_sta
 #: would take the option's place.
 RUN_OPTION_NAMES = frozenset({
     "max_workers", "max_num_splits", "tag", "tags", "run_id_file", "datastore_root", "namespace", "with",
-    "ray_address", "no_cache", "dry_run", "origin_run_id", "clone_only", "trust_origin", "help",
+    "ray_address", "no_cache", "cache_reads", "dry_run", "origin_run_id", "clone_only", "trust_origin", "help",
 })  # fmt: skip
 
 
