@@ -7,6 +7,7 @@
     python bench/run.py reads [--repeat N] # watching a step for what it reads: its cost per task
     python bench/run.py cards [--repeat N] # rendering the default card of a task with 50 artifacts
     python bench/run.py ui [--repeat N]    # flowstone ui over 10,000 runs and a 1,000-task foreach
+    python bench/run.py maintenance        # fsck of 10 GiB of blobs vs plain BLAKE3 (needs 12 GiB free)
 
 Metaflow is installed only into ``bench/.venv-metaflow`` (created on first use); flowstone runs from the
 project's ``.venv``. Every measurement runs in a fresh process; flowstone and Metaflow alternate, and the
@@ -651,6 +652,37 @@ def bench_ray(repeat: int) -> list[Comparison]:
     return rows
 
 
+# -- maintenance ----------------------------------------------------------------------------------
+def bench_maintenance(repeat: int) -> list[Comparison]:
+    """`flowstone fsck` over 10 GiB of blobs on local disk (page cache warm) against plain BLAKE3 of the same
+    files, and gc's scan of the records; see bench/maintenance_ops.py. Needs 12 GiB free under bench/.work."""
+    python, script, gib = flowstone_python(), str(BENCH / "maintenance_ops.py"), 10.0
+    if shutil.disk_usage(BENCH / ".work").free < (gib + 2) * (1 << 30):
+        raise RuntimeError(f"The maintenance suite needs {gib + 2:.0f} GiB free under {BENCH / '.work'}.")
+    root = tempfile.mkdtemp(prefix="bench-maintenance-", dir=BENCH / ".work")
+    samples: dict[str, list[dict]] = {}
+    try:
+        made = run_json([python, script, "--root", root, "--op", "setup", "--gib", str(gib)])
+        print(f"  setup: {made['bytes'] / (1 << 30):.1f} GiB of blobs in {made['seconds']:.1f} s", flush=True)
+        for i in range(repeat):
+            for op in ("blake3", "fsck", "gc") if i % 2 == 0 else ("fsck", "blake3", "gc"):
+                sample = run_json([python, script, "--root", root, "--op", op])
+                samples.setdefault(op, []).append(sample)
+                print(f"  {op:6} {sample['seconds']:8.2f} s", flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    fsck_s, b3_s = (statistics.median(s["seconds"] for s in samples[op]) for op in ("fsck", "blake3"))
+    size = samples["fsck"][0]["bytes"] / (1 << 30)
+    return [
+        Comparison(f"fsck {size:.0f} GiB of blobs (vs plain BLAKE3)", "s", fsck_s, b3_s,
+                   "fsck within 1.3x of BLAKE3's time", fsck_s <= 1.3 * b3_s),
+        Comparison(f"  fsck throughput: {size / fsck_s:.2f} GiB/s, BLAKE3 {size / b3_s:.2f} GiB/s", "s", fsck_s,
+                   None, "(info)", True),
+        Comparison("  gc --dry-run (reads every record)", "s", statistics.median(s["seconds"] for s in samples["gc"]),
+                   None, "(info)", True),
+    ]  # fmt: skip
+
+
 # -- cards ----------------------------------------------------------------------------------------
 def bench_cards(repeat: int) -> list[Comparison]:
     """The default card of a task with 50 artifacts (bench/card_ops.py), rendered in fresh processes."""
@@ -754,6 +786,7 @@ SUITES: dict[str, Callable[[int], list[Comparison]]] = {
     "ray": bench_ray,
     "reads": bench_reads,
     "ui": bench_ui,
+    "maintenance": bench_maintenance,
 }
 
 

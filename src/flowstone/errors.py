@@ -7,7 +7,8 @@
     │   ├── UnpicklableArtifactException    an artifact value cannot be serialized
     │   ├── StorageError                a storage backend failed (wraps the backend's own error)
     │   ├── IntegrityError              stored bytes fail their check (a blob's hash, a record's form)
-    │   └── TaskNotDone                 a task has no completed attempt (not started, running, or failed)
+    │   ├── TaskNotDone                 a task has no completed attempt (not started, running, or failed)
+    │   └── RunInProgress               a run still running cannot be removed
     ├── ExecutorError                   an executor cannot start or run tasks (its server or cluster failed)
     ├── EnvironmentBuildError           a step's environment (@pypi, @conda) cannot be resolved or built
     ├── FlowstoneNotFound               a flow, run, step, task or artifact does not exist
@@ -70,6 +71,7 @@ __all__ = [
     "MergeArtifactsException",
     "MissingInMergeArtifactsException",
     "ParameterError",
+    "RunInProgress",
     "StorageError",
     "TaskFailed",
     "TaskNotDone",
@@ -123,6 +125,12 @@ class TaskNotDone(DataException):
     """A task, or the attempt asked for, has no completed attempt: it has not started, is running, or failed."""
 
     headline = "Task not done"
+
+
+class RunInProgress(DataException):
+    """A run that is still running (or whose runner, on another machine, cannot be checked) cannot be removed."""
+
+    headline = "Run in progress"
 
 
 class UnpicklableArtifactException(DataException):

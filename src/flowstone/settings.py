@@ -156,6 +156,9 @@ class _SettingsFields(NamedTuple):
     inline_max_bytes: int = 1024
     # A blob is compressed when a sample of it compresses to at most this fraction of its size.
     compress_ratio_threshold: float = 0.5
+    # A writer that finds a blob stored longer ago than this, and will refer to it, claims it first, so that a
+    # concurrent `flowstone gc` cannot delete it (gc's --grace must exceed this by 20 minutes; docs/datastore.md).
+    blob_claim_after_seconds: float = 600.0
     # Where tasks run: 'local' (processes on this machine) or 'ray' (a Ray cluster; the same as --with ray)
     executor: str = "local"
     # The Ray cluster to run on (its head's host:port); unset: Ray's own lookup (RAY_ADDRESS, else a local Ray)

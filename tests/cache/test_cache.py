@@ -157,7 +157,11 @@ def test_a_damaged_record_of_an_earlier_task_is_a_miss_not_a_failure(project: Pr
     start = project.fds.get_task_datastores(run_id=run_id, steps=["start"])[0]
     done = project.datastore / "CacheFlow" / run_id / "start" / start.task_id / f"{start.attempt}.DONE"
     done.write_bytes(done.read_bytes()[:20])  # truncated, as by a full disk
-    assert "start" in rerun(project)
+    result = project.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "start" in ran(project.decisions())
+    warning = next(line for line in (result.stdout + result.stderr).splitlines() if "Warning: not reusing" in line)
+    assert f"CacheFlow/{run_id}/start/{start.task_id}/{start.attempt}.DONE" in warning  # names the record
     assert "records of the earlier task" in project.why(f"{project.latest_run_id()}/start")
     assert rerun(project) == set()  # the new run's start is what the cache points at now
 
@@ -167,7 +171,9 @@ def test_a_damaged_cache_entry_is_a_miss_not_a_failure(project: Project) -> None
     assert len(entries) == len(ALL_TASKS)
     for entry in entries:
         entry.write_text("{")
-    assert rerun(project) == set(ALL_TASKS)
+    result = project.run()
+    assert result.returncode == 0 and ran(project.decisions()) == set(ALL_TASKS)
+    assert (result.stdout + result.stderr).count("the cache entry of this key is damaged") == len(ALL_TASKS)
     assert "cache entry of this key is damaged" in project.why(f"{project.latest_run_id()}/start")
     assert rerun(project) == set()
 
@@ -228,3 +234,11 @@ def test_a_damaged_blob_found_by_a_read_is_healed_by_the_next_plain_run(project:
     healed = project.fds.get_datastore_for_task(old_run, "start", start.task_id)["blob"]
     assert healed == bytes(range(256)) * 64  # ... and its write repaired the old run too
     assert rerun(project) == set()
+
+
+def test_max_num_splits_holds_for_a_foreach_reused_from_the_cache(project: Project) -> None:
+    limited = project.run("--max-num-splits", "2")
+    assert limited.returncode == 1
+    assert "would start 3 tasks, more than --max-num-splits=2" in limited.stdout + limited.stderr
+    assert "more than --max-num-splits=2" in project.why(f"{project.latest_run_id()}/start")
+    assert rerun(project, "--max-num-splits", "3") == set()  # within the limit: reused again

@@ -105,3 +105,18 @@ def test_resume_runs_again_a_task_whose_data_was_deleted(tmp_path: Path) -> None
     decisions = project.decisions()
     assert decisions["start"] != "resumed"
     assert (project.datastore / "data" / key[:2] / key).exists()  # produced again
+
+
+def test_resume_runs_again_a_task_whose_record_is_damaged_and_says_so(tmp_path: Path) -> None:
+    project = Project(tmp_path)
+    assert project.run(env={"FAIL_AT": "end"}).returncode == 1
+    origin = project.latest_run_id()
+    join = project.fds.get_task_datastores(run_id=origin, steps=["join"])[0]
+    done = project.datastore / "CacheFlow" / origin / "join" / join.task_id / f"{join.attempt}.DONE"
+    done.write_bytes(done.read_bytes()[:30])
+    resumed = project.run(command="resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "not cloning tasks of the origin run whose records are damaged" in resumed.stdout
+    assert f"CacheFlow/{origin}/join/{join.task_id}" in resumed.stdout
+    decisions = project.decisions()
+    assert decisions["start"] == "resumed" and decisions["join"] != "resumed"

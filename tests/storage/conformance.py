@@ -4,6 +4,7 @@ provides a ``storage`` fixture; nothing here knows which backend it is testing."
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -105,6 +106,32 @@ class StorageTests:
         assert storage.list_content("missing") == []
         storage.save_bytes([("r1/x", b""), ("r2", b"")])
         assert [(e.key, e.is_file) for e in storage.list_content("")] == [("r1", False), ("r2", True)]
+
+    def test_list_tree_is_every_object_below_with_its_size_and_time(self, storage: Storage) -> None:
+        storage.save_bytes([("tree/a", b"1"), ("tree/b/c", b"22"), ("tree/b/d/e", b"333"), ("treetop", b"x"),
+                            ("other/x", b"")])  # fmt: skip
+        before = time.time()
+        found = list(storage.list_tree("tree"))
+        assert [(info.key, info.size) for info in found] == [("tree/a", 1), ("tree/b/c", 2), ("tree/b/d/e", 3)]
+        assert all(abs(info.modified - before) < 120 for info in found)  # the store's clock, close to ours
+        assert [info.key for info in storage.list_tree("tree/b/d")] == ["tree/b/d/e"]
+        assert list(storage.list_tree("missing")) == []
+        assert {info.key for info in storage.list_tree("")} >= {"tree/a", "treetop", "other/x"}
+
+    def test_list_tree_after_deletes(self, storage: Storage) -> None:
+        storage.save_bytes([("gone/a", b"1"), ("gone/b/c", b"2")])
+        storage.delete(["gone/a", "gone/b/c"])
+        assert list(storage.list_tree("gone")) == []
+        assert list(storage.list_unfinished("gone")) == []
+
+    def test_delete_tree(self, storage: Storage) -> None:
+        storage.save_bytes([("run/a", b"1"), ("run/b/c", b"2"), ("run/b/d/e", b"3"), ("runaway", b"4")])
+        storage.delete_tree("run")
+        assert list(storage.list_tree("run")) == []  # (an S3 server may go on listing 'run/' as an empty prefix)
+        assert [e.key for e in storage.list_content("") if e.is_file] == ["runaway"]
+        storage.delete_tree("never-existed")
+        storage.save_one("run/again", b"5")  # a folder emptied can be written to again
+        assert _bytes(storage.load_one("run/again")) == b"5"
 
     def test_sync_after_writes(self, storage: Storage) -> None:
         storage.save_bytes([("s/a", b"1"), ("t/b", b"2")])

@@ -21,6 +21,10 @@ def test_leftover_temp_files_are_invisible(tmp_path: Path) -> None:
     storage.save_one("dir/real", b"ok")
     (tmp_path / "dir" / f"{TMP_PREFIX}real-abandoned").write_bytes(b"partial")
     assert [e.key for e in storage.list_content("dir")] == ["dir/real"]
+    assert [info.key for info in storage.list_tree("")] == ["dir/real"]
+    assert [(info.key, info.size) for info in storage.list_unfinished("")] == [(f"dir/{TMP_PREFIX}real-abandoned", 7)]
+    storage.delete([f"dir/{TMP_PREFIX}real-abandoned"])  # what gc does with old ones
+    assert list(storage.list_unfinished("")) == []
 
 
 def test_writes_leave_no_temp_files(tmp_path: Path) -> None:
@@ -63,3 +67,16 @@ def test_fsync_can_be_disabled(tmp_path: Path) -> None:
     storage = LocalStorage(str(tmp_path), fsync=False)
     storage.save_one("k", b"x")
     assert bytes(storage.load_one("k") or b"") == b"x"
+
+
+def test_deletes_leave_no_empty_folders(tmp_path: Path) -> None:
+    storage = LocalStorage(str(tmp_path))
+    storage.save_bytes([("run/a/b/c", b"1"), ("run/a/d", b"2"), ("other/x", b"3")])
+    storage.delete(["run/a/b/c"])
+    assert sorted(os.listdir(tmp_path / "run" / "a")) == ["d"]
+    storage.delete(["run/a/d"])
+    assert sorted(os.listdir(tmp_path)) == ["other"]
+    storage.save_bytes([("run/a/b/c", b"1"), ("run/x", b"2")])
+    (tmp_path / "run" / "a" / f"{TMP_PREFIX}c-killed").write_bytes(b"")
+    storage.delete_tree("run")
+    assert sorted(os.listdir(tmp_path)) == ["other"]

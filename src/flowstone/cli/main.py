@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from flowstone import __version__
-from flowstone.cli import inspect_cmds
+from flowstone.cli import inspect_cmds, maintenance_cmds
 from flowstone.cli.card_cmds import card_group
 from flowstone.cli.exec_cmd import exec_command
 from flowstone.cli.ui_cmd import ui_command
@@ -56,6 +56,11 @@ def _duration(start: datetime | None, end: datetime | None) -> str:
     seconds = ((end or datetime.now()) - start).total_seconds()
     text = f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
     return text if end else f"{text}+"
+
+
+def _unfinished(task: Task) -> str:
+    """A task without a completed attempt: running, or not started (no attempt recorded yet)."""
+    return "running" if task.created_at is not None else "not started"
 
 
 def _size(n: int) -> str:
@@ -109,9 +114,10 @@ def runs_cmd(flow_name: str, all_namespaces: bool, limit: int) -> None:
         if limit and count > limit:
             break
         user = next((t[5:] for t in run.system_tags if t.startswith("user:")), "-")
-        end = run._fds.load_run_end(run.id)
-        finished = datetime.fromtimestamp(end["finished_at"]) if end else None
-        table.add_row(run.id, run.status, _when(run.created_at), _duration(run.created_at, finished), user,
+        state = run._state
+        ended = datetime.fromtimestamp(state.ended_at) if state.ended_at else None
+        duration = "-" if state.status == "interrupted" and ended is None else _duration(run.created_at, ended)
+        table.add_row(run.id, state.status, _when(run.created_at), duration, user,
                       ", ".join(sorted(run.user_tags)))  # fmt: skip
     _console().print(table)
 
@@ -135,7 +141,7 @@ def show_cmd(pathspec: str) -> None:
     elif depth == 3:
         table = _table("task", "attempt", "status", "started", "duration")
         for task in reversed(list(Step(pathspec))):  # oldest first
-            status = "done" if task.finished else ("failed" if task.exception else "running")
+            status = "done" if task.finished else ("failed" if task.exception else _unfinished(task))
             table.add_row(task.id, str(task.current_attempt), status, _when(task.created_at),
                           _duration(task.created_at, task.finished_at))  # fmt: skip
         console.print(table)
@@ -152,6 +158,7 @@ def show_cmd(pathspec: str) -> None:
 
 
 inspect_cmds.add_commands(cli)
+maintenance_cmds.add_commands(cli)
 cli.add_command(exec_command)
 cli.add_command(card_group)
 cli.add_command(ui_command)

@@ -10,7 +10,6 @@ newest first: runs by id, a run's steps from the end of its graph back to its st
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from flowstone.client.code import MetaflowCode
 from flowstone.client.reads import record_answer, recorded_listing
 from flowstone.client.tags import as_tag_list, change_user_tags
 from flowstone.client.tasks import Step, Task
+from flowstone.datastore.run_status import RunState, graph_endpoints, run_state
 from flowstone.errors import FlowstoneNamespaceMismatch, FlowstoneNotFound
 
 __all__ = ["Flow", "Metaflow", "Run"]
@@ -198,12 +198,7 @@ class Run(ClientObject):
     @property
     def _graph_endpoints(self) -> tuple[str, str]:
         """(start step, end step) of the run's graph, as recorded when it started."""
-        graph = self._run_record.get("graph", {})
-        steps = graph.get("steps", [])
-        start = graph.get("start_step") or next((s["name"] for s in steps if s.get("type") == "start"), None)
-        end = graph.get("end_step") or next((s["name"] for s in steps if s.get("type") == "end"), None)
-        end = end or next((s["name"] for s in steps if not s.get("next")), None)
-        return start or (steps[0]["name"] if steps else "start"), end or "end"
+        return graph_endpoints(self._run_record)
 
     @property
     def trigger(self) -> None:
@@ -253,8 +248,8 @@ class Run(ClientObject):
 
     @property
     def successful(self) -> bool:
-        end = self.end_task
-        return end is not None and end.successful
+        """True if the run succeeded (as ``status`` says)."""
+        return self.status == "succeeded"
 
     @property
     def finished(self) -> bool:
@@ -268,14 +263,14 @@ class Run(ClientObject):
 
     @property
     def status(self) -> str:
-        """'running', 'succeeded', 'failed', or 'interrupted' (its runner, on this machine, is gone)."""
-        outcome = self._fds.load_run_end(self.id)
-        if outcome:
-            return str(outcome["status"])
-        runner = self._run_record.get("runner") or {}
-        if runner.get("host") == os.uname().nodename and not _process_alive(int(runner.get("pid", 0))):
-            return "interrupted"
-        return "running"
+        """'running', 'succeeded', 'failed', or 'interrupted' (its runner, on this machine, is gone): see
+        :func:`flowstone.datastore.run_status.run_state`."""
+        return self._state.status
+
+    @property
+    def _state(self) -> RunState:
+        """How the run stands now, and when it ended (read afresh each time: a running run changes)."""
+        return run_state(self._fds, self.id, self._run_record)
 
     @property
     def code(self) -> MetaflowCode | None:
@@ -305,15 +300,3 @@ class Run(ClientObject):
         """Remove and add user tags in one atomic change (removal first)."""
         self.__dict__["_user_tags"] = change_user_tags(self._fds, self.id, self.system_tags, tags_to_remove,
                                                        tags_to_add)  # fmt: skip
-
-
-def _process_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True

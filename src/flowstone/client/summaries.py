@@ -113,12 +113,12 @@ class RunSummaries:
         if known is not None:
             return known
         record = run._run_record
-        end = run._fds.load_run_end(run.id)
-        status = str(end["status"]) if end else run.status
-        counts = (end or {}).get("tasks") or {}
+        state = run._state  # the one answer to how a run stands (flowstone.datastore.run_status)
+        status = state.status
+        counts = (state.outcome or {}).get("tasks") or {}
         system_tags = tuple(sorted(record.get("system_tags", [])))
-        fixed = _Fixed(float(record["created_at"]), end.get("finished_at") if end else None, status,
-                       _user_of(system_tags, record), system_tags, (counts.get("done"), counts.get("reused")),
+        fixed = _Fixed(float(record["created_at"]), state.ended_at, status, _user_of(system_tags, record),
+                       system_tags, (counts.get("done"), counts.get("reused")),
                        record.get("origin_run_id"))  # fmt: skip
         if status in FINAL_STATUSES:
             with self._lock:

@@ -154,8 +154,17 @@ class Task(ClientObject):
                 cached = self._fds.get_datastore_for_task(run_id, step, task_id, self._attempt, allow_not_done=True)
             except DataException as exc:
                 raise self._not_found() from exc
+            if self._absent(cached):
+                raise self._not_found()
             self.__dict__["_ds_cache"] = cached
         return cached
+
+    def _absent(self, store: TaskDataStore) -> bool:
+        """Whether the task does not exist. A task with no attempt recorded yet (it is starting) exists, listed
+        by its step: it is not started."""
+        if store.done_info() is not None or store.attempts():
+            return False
+        return store.task_id not in self._fds.list_task_ids(store.run_id, store.step_name)
 
     def _get_datastore(self) -> TaskDataStore:
         """The task's TaskDataStore (read-only), e.g. for ``load_metadata``: flowstone's own records."""

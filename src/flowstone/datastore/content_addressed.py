@@ -9,6 +9,9 @@ when it is truncated or does not match its hash; so running the task that produc
 and every run that refers to the blob reads again. A read that finds a blob damaged (twice, to rule out a bad
 read) leaves a mark beside it (``data/_damaged/<key>``): the cross-run cache and resume do not reuse a task that
 needs a marked blob, so the next plain run produces it again, and that write heals the blob and lifts the mark.
+
+A blob found stored long ago is claimed before the caller comes to refer to it, so that a ``flowstone gc`` running
+meanwhile does not delete it (:mod:`flowstone.datastore.blob_claims`).
 """
 
 from __future__ import annotations
@@ -16,16 +19,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
-from flowstone.datastore import blob_format
+from flowstone.datastore import blob_format, layout
+from flowstone.datastore.blob_claims import BlobClaims
 from flowstone.datastore.hashing import hash_chunks, is_valid_key
 from flowstone.errors import DataException, IntegrityError
 from flowstone.storage.base import Payload, Storage, iter_chunks
 
 __all__ = ["BLOB_PREFIX", "ContentAddressedStore", "StoredBlob"]
 
-BLOB_PREFIX = "data"
-#: Under the blob prefix: marks of blobs a read found damaged.
-DAMAGED_DIR = "_damaged"
+BLOB_PREFIX = layout.BLOB_PREFIX
 #: Existing blobs up to this size are read and verified when written again (larger remote ones: by size).
 VERIFY_READ_MAX = 64 << 20
 
@@ -42,16 +44,18 @@ class StoredBlob(NamedTuple):
 class ContentAddressedStore:
     """Save and load blobs by content hash over any :class:`Storage`."""
 
-    def __init__(self, storage: Storage, prefix: str = BLOB_PREFIX, compress_ratio_threshold: float = 0.5):
+    def __init__(self, storage: Storage, prefix: str = BLOB_PREFIX, compress_ratio_threshold: float = 0.5,
+                 claim_after: float = 600.0) -> None:  # fmt: skip
         self.storage = storage
         self.prefix = prefix.strip("/")
         self.compress_ratio_threshold = compress_ratio_threshold
+        self.claims = BlobClaims(storage, self.prefix, claim_after)
 
     def blob_path(self, key: str) -> str:
-        return f"{self.prefix}/{key[:2]}/{key}"
+        return layout.blob_key(key, self.prefix)
 
     def damage_mark_path(self, key: str) -> str:
-        return f"{self.prefix}/{DAMAGED_DIR}/{key}"
+        return layout.blob_mark_key(layout.DAMAGED_DIR, key, self.prefix)
 
     def damaged(self, keys: Iterable[str]) -> set[str]:
         """The keys among ``keys`` that a read found damaged and no write has healed since."""
@@ -76,7 +80,9 @@ class ContentAddressedStore:
         existing = self.storage.info(path)
         encoding = blob_format.choose_encoding(chunks, total, self.compress_ratio_threshold)
         if existing is not None and self._intact(key, path, existing.size, total, encoding):
-            return StoredBlob(key, total, blob_format.encoding_of_stored_size(existing.size, total), False)
+            if not self.claims.secure({key: existing.modified}):
+                return StoredBlob(key, total, blob_format.encoding_of_stored_size(existing.size, total), False)
+            existing = None  # deleted by a gc since it was seen: stored again
         encoded = blob_format.encode(chunks, total, encoding)
         if existing is None:
             written = self.storage.put_if_absent(path, encoded, durable=durable)
@@ -95,7 +101,7 @@ class ContentAddressedStore:
         if stored is None:
             return False
         try:
-            self._verified(key, stored, path)
+            self.verified(key, stored, path)
         except IntegrityError:
             return False
         return True
@@ -114,6 +120,10 @@ class ContentAddressedStore:
         existing = dict(zip(paths, self.storage.info_many(paths), strict=True))
         damaged = self._damaged({key: path for (key, _, _), path in zip(prepared, paths, strict=True)
                                  if existing[path] is not None})  # fmt: skip
+        kept = {key: info.modified for (key, _, _), path in zip(prepared, paths, strict=True)
+                if (info := existing[path]) is not None and path not in damaged}  # fmt: skip
+        for key in self.claims.secure(kept):  # deleted by a gc since it was seen: stored again
+            existing[self.blob_path(key)] = None
         results: list[StoredBlob] = []
         to_write: dict[str, bytes] = {}
         for (key, chunks, total), path in zip(prepared, paths, strict=True):
@@ -141,7 +151,7 @@ class ContentAddressedStore:
             try:
                 if data is None:
                     raise IntegrityError("gone")
-                self._verified(by_path[path], data, path)
+                self.verified(by_path[path], data, path)
             except IntegrityError:
                 found.add(path)
         return found
@@ -179,7 +189,7 @@ class ContentAddressedStore:
     def _checked(self, key: str, stored: Any, path: str) -> memoryview:
         """The verified content; a damaged blob is marked (when a second read confirms it) before it raises."""
         try:
-            return self._verified(key, stored, path)
+            return self.verified(key, stored, path)
         except IntegrityError:
             self._mark_if_damaged(key, path)
             raise
@@ -189,7 +199,7 @@ class ContentAddressedStore:
         again = self.storage.load_one(path)
         try:
             if again is not None:
-                self._verified(key, again, path)
+                self.verified(key, again, path)
                 return
         except IntegrityError as exc:
             self.storage.save_one(self.damage_mark_path(key), str(exc).encode("utf-8"))
@@ -199,7 +209,8 @@ class ContentAddressedStore:
             return content
         raise AssertionError("unreachable")
 
-    def _verified(self, key: str, stored: Any, path: str) -> memoryview:
+    def verified(self, key: str, stored: Any, path: str) -> memoryview:
+        """The content of a stored blob (as read from ``path``), checked against ``key``; IntegrityError if not."""
         try:
             content, _ = blob_format.decode(stored)
         except blob_format.BlobFormatError as exc:

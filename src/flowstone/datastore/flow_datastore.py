@@ -41,7 +41,8 @@ class FlowDataStore:
         self.flow_name = flow_name
         self.settings = settings if settings is not None else Settings()  # the caller reads the environment
         self.storage = storage or make_storage(ds_type or self.settings.default_datastore, self.settings, ds_root)
-        self.ca_store = ContentAddressedStore(self.storage, BLOB_PREFIX, self.settings.compress_ratio_threshold)
+        self.ca_store = ContentAddressedStore(self.storage, BLOB_PREFIX, self.settings.compress_ratio_threshold,
+                                              self.settings.blob_claim_after_seconds)  # fmt: skip
         self.serializers = serializers or default_registry()
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -30,6 +30,8 @@ LOG_STREAMS = ("stdout", "stderr")
 SMALL_BLOB_BYTES = 1 << 20
 #: ... of at most about this many bytes, held in memory until the batch is written.
 SMALL_BATCH_BYTES = 32 << 20
+#: While artifacts are saved, the record of those saved so far is written at least this often.
+RECORD_WITHIN_SECONDS = 60.0
 
 
 class TaskDataStore:
@@ -57,6 +59,7 @@ class TaskDataStore:
         self._metadata: dict[str, dict[str, Any]] | None = None
         self._committed: dict[str, Any] | None = None  # the DONE record, for a done attempt opened to read
         self._reads_done = False
+        self._unrecorded_since: float | None = None  # when blobs no record refers to yet began to be stored
         if mode == "w":
             self.attempt = 0 if attempt is None else int(attempt)
             self._open_for_write()
@@ -103,8 +106,8 @@ class TaskDataStore:
         done = [a for a, kinds in attempts.items() if layout.DONE in kinds]
         if done:
             return max(done), True
-        if allow_not_done and attempts:
-            return max(attempts), False
+        if allow_not_done:  # the latest attempt; a task folder without any (a task starting) is not started
+            return (max(attempts) if attempts else 0), False
         raise TaskNotDone(
             f"Task {self.pathspec} has no completed attempt"
             + (" (it has not started)." if not attempts else " (it is running, or it failed).")
@@ -162,6 +165,7 @@ class TaskDataStore:
     def _write_records(self) -> None:
         artifacts = {name: rec.to_json() for name, rec in self.records.items()}
         self._write_json(layout.DATA, {"format": 1, "artifacts": artifacts})
+        self._unrecorded_since = None
 
     def save_artifacts(
         self,
@@ -200,9 +204,7 @@ class TaskDataStore:
                     self._save_small_blobs(small)
                     small, small_bytes = [], 0
             else:  # streamed, one at a time: peak memory stays near the value's own size
-                blob = fds.ca_store.put(serialized.chunks)
-                records[name] = ArtifactRecord(blob.key, blob.size, serialized.type, serialized.serializer,
-                                               blob.encoding)  # fmt: skip
+                self._save_large_blob(name, serialized)
             del serialized
         self._save_small_blobs(small)
         self._write_records()
@@ -210,10 +212,27 @@ class TaskDataStore:
     def _save_small_blobs(self, small: list[tuple[str, Any]]) -> None:
         if not small:
             return
+        self._stored_unrecorded()
         blobs = self._flow_datastore.ca_store.put_many([serialized.chunks for _, serialized in small])
         for (name, serialized), blob in zip(small, blobs, strict=True):
             self.records[name] = ArtifactRecord(blob.key, blob.size, serialized.type, serialized.serializer,
                                                 blob.encoding)  # fmt: skip
+
+    def _save_large_blob(self, name: str, serialized: Any) -> None:
+        self._stored_unrecorded()
+        blob = self._flow_datastore.ca_store.put(serialized.chunks)
+        self.records[name] = ArtifactRecord(blob.key, blob.size, serialized.type, serialized.serializer,
+                                            blob.encoding)  # fmt: skip
+
+    def _stored_unrecorded(self) -> None:
+        """Note that blobs are being stored that no record refers to yet. A record refers to them within
+        RECORD_WITHIN_SECONDS of the first (a gc running meanwhile counts on it: docs/datastore.md)."""
+        now = time.monotonic()
+        if self._unrecorded_since is None:
+            self._unrecorded_since = now
+        elif now - self._unrecorded_since > RECORD_WITHIN_SECONDS:
+            self._write_records()
+            self._unrecorded_since = now
 
     def save_artifact_refs(self, refs: Iterable[tuple[str, ArtifactRecord]]) -> None:
         """Record artifacts by reference to records of another task: no value is loaded or serialized."""

@@ -185,6 +185,7 @@ class FlowGraph:
     """The steps of a flow class and the edges between them."""
 
     def __init__(self, flow_cls: type) -> None:
+        self.flow_cls = flow_cls  # its parameters are checked with the graph (flow/lint.py)
         self.name = flow_cls.__name__
         self.doc = inspect.cleandoc(flow_cls.__doc__) if flow_cls.__doc__ else ""  # its own, not FlowSpec's
         self.nodes: dict[str, DAGNode] = {}

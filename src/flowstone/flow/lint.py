@@ -18,12 +18,19 @@ from flowstone.flow.lint_structure import (
     error,
     names,
 )
+from flowstone.flow.parameters import parameter_name_problems
 
 __all__ = ["check_graph", "lint_graph"]
 
 RESERVED_STEP_NAMES = frozenset({"name", "next", "input", "index", "cmd", "foreach_stack", "merge_artifacts"})
 _STEP_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _ENDPOINTS = (("start", "is_start_step"), ("end", "is_end_step"))
+
+
+def check_parameter_names(graph: FlowGraph) -> Problems:
+    get_parameters = getattr(graph.flow_cls, "_get_parameters", None)
+    for problem in parameter_name_problems(get_parameters() if get_parameters else []):
+        yield FlowSpecError(problem)
 
 
 def check_basic_steps(graph: FlowGraph) -> Problems:
@@ -130,6 +137,7 @@ def check_reachable(graph: FlowGraph) -> Problems:
 
 
 CHECKS: list[Callable[[FlowGraph], Problems]] = [
+    check_parameter_names,
     check_basic_steps,
     check_step_names,
     check_arguments,

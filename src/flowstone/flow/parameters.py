@@ -15,10 +15,13 @@ from flowstone.flow.config_expr import contains_config_expr, resolve_config_expr
 
 __all__ = [
     "RESERVED_PARAMETER_NAMES",
+    "RUN_OPTION_NAMES",
+    "STEP_ATTRIBUTE_NAMES",
     "JSONType",
     "JSONTypeClass",
     "Parameter",
     "ParameterContext",
+    "parameter_name_problems",
     "resolve_parameter_values",
 ]
 
@@ -28,6 +31,38 @@ RESERVED_PARAMETER_NAMES = frozenset(
         "max-workers", "max-log-size", "user-namespace", "run-id", "task-id", "origin-run-id", "no-cache",
     }
 )  # fmt: skip
+
+
+#: Attributes every step reads on ``self``: a parameter by one of these names would hide them (the foreach
+#: item, ``self.next``...).
+STEP_ATTRIBUTE_NAMES = frozenset({"input", "index", "next", "name", "foreach_stack", "merge_artifacts",
+                                  "script_name"})  # fmt: skip
+#: The options of ``run`` and ``resume`` (with '_' for '-'): a parameter's own option by one of these names
+#: would take the option's place.
+RUN_OPTION_NAMES = frozenset({
+    "max_workers", "max_num_splits", "tag", "tags", "run_id_file", "datastore_root", "namespace", "with",
+    "ray_address", "no_cache", "cache_reads", "dry_run", "origin_run_id", "clone_only", "trust_origin", "help",
+})  # fmt: skip
+
+
+def parameter_name_problems(parameters: list[tuple[str, Parameter]]) -> list[str]:
+    """What is wrong with the names of a flow's ``(attribute, Parameter)`` pairs: a parameter hiding what steps
+    read on self, one taking the place of a run option, two parameters sharing one name."""
+    problems = []
+    seen: dict[str, str] = {}
+    for attr, param in parameters:
+        option = param.name.replace("-", "_")
+        hidden = sorted({attr, option} & STEP_ATTRIBUTE_NAMES)
+        if hidden:
+            problems.append(f"Parameter '{attr}' would hide self.{hidden[0]}, which steps use; rename it.")
+        elif option in RUN_OPTION_NAMES and not param.is_config:
+            problems.append(f"Parameter '{param.name}' takes the name of the run option --{option.replace('_', '-')}"
+                            f"; rename it.")  # fmt: skip
+        if option in seen:
+            problems.append(f"Parameters '{seen[option]}' and '{attr}' are both named '{param.name}': each would "
+                            f"get the other's value; give them different names.")  # fmt: skip
+        seen.setdefault(option, attr)
+    return problems
 
 
 class JSONTypeClass:

@@ -61,12 +61,14 @@ class CacheKey(NamedTuple):
 
 class CacheLookup(NamedTuple):
     """The outcome of looking a key up: the task to reuse (pathspec and attempt), or why there is none (and what
-    kind of cause it is: 'key', 'stored', or the kind of read that changed)."""
+    kind of cause it is: 'key', 'stored', or the kind of read that changed; and whether a record is damaged: the
+    run says so)."""
 
     source: str | None
     attempt: int
     reason: str
     cause: str = "key"
+    damaged: bool = False
 
 
 #: Maps an input path ("step/task_id") to where that task's records are: (run id, task id, attempt).
@@ -244,13 +246,14 @@ class TaskCache:
         try:
             entry = self.fds.load_cache_entry(key.hash)
         except IntegrityError as exc:
-            return CacheLookup(None, 0, f"the cache entry of this key is damaged ({exc})", "stored")
+            return CacheLookup(None, 0, f"the cache entry of this key is damaged ({exc})", "stored", damaged=True)
         if entry is None:
             return CacheLookup(None, 0, "no earlier task has this key")
         try:
             run_id, step_name, task_id, attempt = (entry[k] for k in ("run_id", "step", "task_id", "attempt"))
         except (KeyError, TypeError):
-            return CacheLookup(None, 0, f"the cache entry of this key is damaged (it holds {entry!r})", "stored")
+            damage = f"the cache entry of this key is damaged (it holds {entry!r})"
+            return CacheLookup(None, 0, damage, "stored", damaged=True)
         return self.check_reusable(run_id, step_name, task_id, int(attempt))
 
     def check_reusable(self, run_id: str, step_name: str, task_id: str, attempt: int) -> CacheLookup:
@@ -266,7 +269,8 @@ class TaskCache:
         except TaskNotDone:
             return CacheLookup(None, 0, f"the earlier task {pathspec} is gone or not done", "stored")
         except IntegrityError as exc:
-            return CacheLookup(None, 0, f"the records of the earlier task {pathspec} are damaged ({exc})", "stored")
+            damage = f"the records of the earlier task {pathspec} are damaged ({exc})"
+            return CacheLookup(None, 0, damage, "stored", damaged=True)
 
     def _check_task(self, task: TaskDataStore, pathspec: str, attempt: int) -> CacheLookup:
         unusable = unusable_artifacts(self.fds, task)
@@ -310,12 +314,12 @@ class TaskCache:
 
 def unusable_artifacts(fds: FlowDataStore, task: TaskDataStore) -> str | None:
     """Why a finished task cannot stand in for a new one because of its stored data (a blob gone, or found
-    damaged by a read), or None. Cheap: existence checks, no blob is read."""
+    damaged by a read), or None. Cheap: existence checks (and claims of old blobs), no blob is read."""
     blobs = {name: record.key for name, record in task.records.items() if record.inline is None}
     if not blobs:
         return None
-    present = fds.storage.info_many([fds.ca_store.blob_path(key) for key in blobs.values()])
-    missing = sorted(name for name, info in zip(blobs, present, strict=True) if info is None)
+    gone = fds.ca_store.claims.secure_stored(blobs.values())  # and kept until this run's record refers to them
+    missing = sorted(name for name, key in blobs.items() if key in gone)
     if missing:
         return f"lost the data of {', '.join(missing)}"
     damaged_keys = fds.ca_store.damaged(blobs.values())

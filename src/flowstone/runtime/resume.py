@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from flowstone.datastore import FlowDataStore, TaskDataStore
-from flowstone.errors import FlowstoneException
+from flowstone.errors import FlowstoneException, IntegrityError
 from flowstone.flow.artifacts import PARALLEL_VAR
 from flowstone.flow.graph import SWITCH, FlowGraph
 from flowstone.flow.include_file import IncludedFile
@@ -53,8 +53,14 @@ class ResumeIndex:
         self.graph = graph
         self.rerun_steps = _reachable_from(graph, resume_step) if resume_step else set()
         self._tasks: dict[tuple[str, tuple[int, ...], tuple[str, ...]], OriginTask] = {}
+        #: origin tasks whose records are damaged: they are not cloned (the run says so once)
+        self.damaged: list[str] = []
         for datastore in fds.get_task_datastores(run_id=origin_run_id):
-            metadata = datastore.load_metadata()
+            try:
+                metadata = datastore.load_metadata()
+            except IntegrityError as exc:
+                self.damaged.append(f"{datastore.pathspec} ({exc})")
+                continue
             if not metadata.get("attempt_ok", False):
                 continue
             self._tasks[self._key(datastore.step_name, metadata)] = OriginTask(datastore, metadata)

@@ -26,10 +26,12 @@ class Decision(NamedTuple):
 class ReusePolicy:
     """Resume first (a task of the origin run at the same place), then the cross-run cache."""
 
-    def __init__(self, cache: TaskCache, resume: ResumeIndex | None = None, clone_only: bool = False) -> None:
+    def __init__(self, cache: TaskCache, resume: ResumeIndex | None = None, clone_only: bool = False,
+                 max_num_splits: int | None = None) -> None:  # fmt: skip
         self.cache = cache
         self.resume = resume
         self.clone_only = clone_only
+        self.max_num_splits = max_num_splits  # a reused foreach may not start more tasks than a run one
         self.reused = 0  # tasks of this run reused instead of run (resume clones and cache hits)
 
     def decide(self, plan: TaskPlan, locate: Locator, parameters: dict[str, Any]) -> Decision:
@@ -64,7 +66,9 @@ class ReusePolicy:
             return Decision(None, key, {**info, "decision": "off", "reason": not_cacheable}, "")
         found = self.cache.lookup(key)
         if found.source is None:
-            return Decision(None, key, {**info, "decision": "miss", "reason": found.reason, "cause": found.cause}, "")
+            warning = f"Warning: not reusing an earlier result: {found.reason}." if found.damaged else ""
+            return Decision(None, key, {**info, "decision": "miss", "reason": found.reason, "cause": found.cause},
+                            warning)  # fmt: skip
         _, source_run, step_name, task_id = found.source.split("/")
         source = self.cache.fds.get_datastore_for_task(source_run, step_name, task_id, attempt=found.attempt)
         origin = OriginTask(source, source.load_metadata())
@@ -83,6 +87,11 @@ class ReusePolicy:
         """The decisions for tasks that start together: all are reused, or all run (the tasks of a @parallel step
         work as one, so reusing some and running the others would leave the new ones without their peers)."""
         decisions = tuple(self.decide(plan, locate, parameters) for plan in plans)
+        if self.resume is not None and self.resume.damaged:  # said once, with the first task decided
+            warning = f"Warning: not cloning tasks of the origin run whose records are damaged (they run again): " \
+                      f"{'; '.join(self.resume.damaged)}."  # fmt: skip
+            self.resume.damaged.clear()
+            decisions = (decisions[0]._replace(message=f"{warning} {decisions[0].message}".strip()), *decisions[1:])
         if all(d.reuse is not None for d in decisions):
             return decisions
         reason = "other tasks of its @parallel step run, so it runs too"  # its cause: 'key', the default
@@ -95,8 +104,12 @@ class ReusePolicy:
         return Decision(None, decision.key, info, "")
 
     def _reuse(self, origin: OriginTask, key: CacheKey, decision: str, message: str) -> Decision:
-        info = {"key": key.hash, "components": key.components, "decision": decision,
-                "source": origin.datastore.pathspec}  # fmt: skip
+        info: dict[str, Any] = {"key": key.hash, "components": key.components}
+        splits = int(origin.metadata.get("num_splits") or 0)
+        if self.max_num_splits is not None and splits > self.max_num_splits:  # it runs, and fails as a run would
+            reason = f"its foreach started {splits} tasks, more than --max-num-splits={self.max_num_splits}"
+            return Decision(None, key, {**info, "decision": "miss", "reason": reason}, "")
+        info.update(decision=decision, source=origin.datastore.pathspec)
         if not (self.clone_only and decision == "resumed"):  # --clone-only checks nothing
             stored = origin.metadata.get("external_reads")
             info["reads"] = self.cache.how_reads_counted(origin.datastore.step_name, stored, decision == "resumed")

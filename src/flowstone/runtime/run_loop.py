@@ -72,7 +72,7 @@ class RunLoop:
         self.environments = environments_for_run(flow_cls, self.decorators, self.options.environment,
                                                  flow_datastore.settings, self.console.info)  # before any task
         self.cache = TaskCache(flow_cls, flow_datastore, self.decorators, self.options.use_cache, self.environments)
-        self.reuse = ReusePolicy(self.cache, clone_only=self.options.clone_only)
+        self.reuse = ReusePolicy(self.cache, None, self.options.clone_only, self.options.max_num_splits)
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self, parameter_values: dict[str, Any]) -> RunOutcome:

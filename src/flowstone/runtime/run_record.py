@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from flowstone.datastore import FlowDataStore
+from flowstone.datastore.run_status import end_task_success
 from flowstone.flow.configure import applied_configs
 from flowstone.flow.flow_decorators import flow_decorators
 from flowstone.flow.flowspec import FlowSpec
@@ -121,9 +122,11 @@ def start_run(fds: FlowDataStore, flow_cls: type[FlowSpec], username: str, runti
 
 def finish_run(fds: FlowDataStore, run_id: str, ok: bool, failed_tasks: list[str],
                counts: tuple[int, int] = (0, 0)) -> None:  # fmt: skip
-    """Record how the run ended (a run without this record was interrupted), with how many tasks completed
-    (``counts[0]``) and how many of those were reused (``counts[1]``), for listings."""
-    status = "succeeded" if ok else "failed"
+    """Record how the run ended (a run without this record was interrupted, or its runner died at its end), with
+    how many tasks completed (``counts[0]``) and how many of those were reused (``counts[1]``), for listings.
+    It succeeded if its end step did: a failure @catch caught there is no success (``Run.successful`` says so)."""
+    record = fds.load_run_record(run_id) or {}
+    status = "succeeded" if ok and end_task_success(fds, run_id, record) is not None else "failed"
     tasks = {"done": counts[0], "reused": counts[1]}
     fds.save_run_end(run_id, {"status": status, "finished_at": time.time(), "failed_tasks": failed_tasks,
                               "tasks": tasks})  # fmt: skip

@@ -241,6 +241,17 @@ class AzureTransport:
 
         return _azure_loop.run(self._call("list", prefix, request))
 
+    def list_tree(self, prefix: str) -> list[tuple[str, BlobInfo]]:
+        """Every blob whose name starts with ``prefix``, with its info, in name order (pages of 5000)."""
+
+        async def request(clients: ProcessClients) -> list[tuple[str, BlobInfo]]:
+            found = []
+            async for blob in clients.container.list_blobs(name_starts_with=prefix or None):
+                found.append((blob.name, BlobInfo(blob.size, blob.last_modified.timestamp())))
+            return found
+
+        return _azure_loop.run(self._call("list", prefix, request))
+
     # -- errors and lifetime ----------------------------------------------------------------------
     def failure(self, exc: BaseException, action: str, name: str) -> StorageError:
         """A :class:`StorageError` for ``exc``, naming the account, container and blob, with what to do."""

@@ -128,6 +128,14 @@ class AzureStorage(Storage):
         children.update({self._relative(name): True for name in blobs})  # a name both blob and prefix: blob
         return [ListEntry(key, is_file) for key, is_file in sorted(children.items())]
 
+    def list_tree(self, prefix: str) -> Iterator[ObjectInfo]:
+        prefix = prefix.strip("/")
+        if prefix:
+            check_key(prefix)
+        full = "/".join(part for part in (self.prefix, prefix) if part)
+        for name, info in self.transport.list_tree(f"{full}/" if full else ""):
+            yield ObjectInfo(self._relative(name), info.size, info.modified)
+
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()

@@ -116,6 +116,10 @@ class Storage(ABC):
     def delete(self, keys: Iterable[str]) -> None:
         """Remove the given objects; missing ones are ignored."""
 
+    def delete_tree(self, prefix: str) -> None:
+        """Remove every object under ``prefix`` (and, on local disk, its folders and unfinished writes)."""
+        self.delete([info.key for info in self.list_tree(prefix)])
+
     # -- reads ------------------------------------------------------------------------------------
     @abstractmethod
     def load_bytes(self, keys: Iterable[str]) -> Iterator[tuple[str, memoryview | bytes | None]]:
@@ -128,6 +132,29 @@ class Storage(ABC):
     @abstractmethod
     def list_content(self, prefix: str) -> list[ListEntry]:
         """The direct children of ``prefix`` (one level, no recursion), sorted by key."""
+
+    def list_tree(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object under ``prefix``, at any depth, with its size and modification time, in key order.
+
+        The default walks ``list_content`` folder by folder; remote backends list the tree in pages instead.
+        """
+        entries = self.list_content(prefix)
+        files = [entry.key for entry in entries if entry.is_file]
+        found = {info.key: info for info in self.info_many(files) if info is not None}
+        for entry in entries:
+            if entry.is_file:
+                if entry.key in found:  # deleted since it was listed: skipped
+                    yield found[entry.key]
+            else:
+                yield from self.list_tree(entry.key)
+
+    def list_unfinished(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Leftovers of writes that never finished (a writer killed half-way) under ``prefix``, at any depth.
+
+        Readers never see them. The default yields none: remote backends keep unfinished uploads out of sight and
+        expire them themselves (see docs/datastore.md); on local disk they are temporary files.
+        """
+        return iter(())
 
     # -- conveniences written once on top of the primitives ----------------------------------------
     def exists(self, key: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -51,17 +52,29 @@ class LocalStorage(Storage):
             self._made_dirs.add(folder)
 
     def _fsync_dir(self, folder: str) -> None:
-        fd = os.open(folder, os.O_RDONLY)
+        try:
+            fd = os.open(folder, os.O_RDONLY)
+        except FileNotFoundError:  # emptied and removed since: nothing in it to make durable
+            return
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
 
-    def _write_temp(self, final_path: str, payload: Payload, durable: bool = True) -> str:
+    def _create_temp(self, final_path: str) -> tuple[str, int]:
+        """A new temporary file beside ``final_path``: (its path, an open descriptor)."""
         folder = os.path.dirname(final_path)
-        self._ensure_dir(folder)
         tmp = os.path.join(folder, f"{TMP_PREFIX}{os.path.basename(final_path)}-{os.urandom(6).hex()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        for _ in range(3):
+            self._ensure_dir(folder)
+            try:
+                return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileNotFoundError:  # the folder was removed as empty (by gc or rm) since this process made it
+                self._made_dirs.discard(folder)
+        return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+
+    def _write_temp(self, final_path: str, payload: Payload, durable: bool = True) -> str:
+        tmp, fd = self._create_temp(final_path)
         try:
             written = 0
             for chunk in iter_chunks(payload):
@@ -132,8 +145,31 @@ class LocalStorage(Storage):
             raise _storage_error("write", path, exc) from exc
 
     def delete(self, keys: Iterable[str]) -> None:
+        """Remove the files, and the folders they leave empty (a writer recreates a folder it needs)."""
+        emptied = set()
         for key in keys:
-            _unlink_quietly(self.path(key))
+            path = self.path(key)
+            _unlink_quietly(path)
+            emptied.add(os.path.dirname(path))
+        for folder in sorted(emptied, key=len, reverse=True):
+            self._prune(folder)
+
+    def delete_tree(self, prefix: str) -> None:
+        folder = self.path(prefix)
+        if not prefix.strip("/") or not os.path.isdir(folder):
+            return
+        shutil.rmtree(folder, ignore_errors=True)  # a writer racing it recreates the folders it needs
+        self._made_dirs = {made for made in self._made_dirs if not made.startswith(folder)}
+        self._prune(os.path.dirname(folder))
+
+    def _prune(self, folder: str) -> None:
+        while folder != self.root and folder.startswith(self.root + os.sep):
+            try:
+                os.rmdir(folder)
+            except OSError:  # not empty (or gone): stop
+                return
+            self._made_dirs.discard(folder)
+            folder = os.path.dirname(folder)
 
     # -- reads ------------------------------------------------------------------------------------
     def load_bytes(self, keys: Iterable[str]) -> Iterator[tuple[str, memoryview | bytes | None]]:
@@ -174,6 +210,32 @@ class LocalStorage(Storage):
         except (FileNotFoundError, NotADirectoryError):
             return []
         return sorted(entries, key=lambda e: e.key)
+
+    def list_tree(self, prefix: str) -> Iterator[ObjectInfo]:
+        yield from self._walk(prefix.strip("/"), unfinished=False)
+
+    def list_unfinished(self, prefix: str) -> Iterator[ObjectInfo]:
+        """The temporary files of writes that never finished (their writer was killed)."""
+        yield from self._walk(prefix.strip("/"), unfinished=True)
+
+    def _walk(self, prefix: str, unfinished: bool) -> Iterator[ObjectInfo]:
+        """Objects (or temporary files) under ``prefix``, depth first, in key order."""
+        folder = self.path(prefix) if prefix else self.root
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            key = f"{prefix}/{entry.name}" if prefix else entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    yield from self._walk(key, unfinished)
+                elif entry.name.startswith(TMP_PREFIX) == unfinished:
+                    st = entry.stat()
+                    yield ObjectInfo(key=key, size=st.st_size, modified=st.st_mtime)
+            except FileNotFoundError:
+                continue  # removed while listed
 
 
 _sync_file_range: Any = None

@@ -74,6 +74,17 @@ class MemoryStorage(Storage):
             children[child] = children.get(child, False) or not sep
         return [ListEntry(k, is_file) for k, is_file in sorted(children.items())]
 
+    def list_tree(self, prefix: str) -> Iterator[ObjectInfo]:
+        base = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        with self._lock:
+            found = [ObjectInfo(k, len(data), t) for k, (data, t) in self._objects.items() if k.startswith(base)]
+        yield from sorted(found, key=lambda info: info.key)
+
+    def set_modified(self, key: str, modified: float) -> None:
+        """Change an object's modification time (for tests of what depends on age)."""
+        with self._lock:
+            self._objects[key] = (self._objects[key][0], modified)
+
     def corrupt(self, key: str, data: bytes) -> None:
         """Replace an object's bytes behind the datastore's back (for integrity tests)."""
         with self._lock:

@@ -139,6 +139,16 @@ class S3Storage(Storage):
         children.update({self._relative(o.key): True for o in objects})  # a name both object and prefix: object
         return [ListEntry(key, is_file) for key, is_file in sorted(children.items())]
 
+    def list_tree(self, prefix: str) -> Iterator[ObjectInfo]:
+        prefix = prefix.strip("/")
+        full = "/".join(part for part in (self.prefix, prefix) if part)
+        try:
+            found = self.transport.list_recursive(full)  # pages of 1000 keys
+        except S3Exception as exc:
+            raise self._failed("list", exc) from exc
+        for info in found:
+            yield ObjectInfo(self._relative(info.key), info.size, info.last_modified)
+
 
 def _size(data: Data) -> int:
     return sum(chunk.nbytes for chunk in data) if isinstance(data, list) else memoryview(data).nbytes  # type: ignore[arg-type]
