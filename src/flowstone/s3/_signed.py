@@ -44,8 +44,10 @@ _pool_lock = threading.Lock()
 
 def obstore_can_address(key: str) -> bool:
     """Whether obstore sends ``key`` exactly as it is (else flowstone signs the request itself)."""
-    if not key or key[0] == "/" or key[-1] == "/" or _CONTROL.search(key):
+    if not key or key[0] == "/" or key[-1] == "/" or (not key.isprintable() and _CONTROL.search(key)):
         return False
+    if "." not in key and "//" not in key:  # the common case, checked without splitting (it runs per request)
+        return True
     return all(part not in ("", ".", "..") for part in key.split("/"))
 
 

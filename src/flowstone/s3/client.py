@@ -80,6 +80,7 @@ class S3:
         self._tmpdir: str | None = None
         self._cleanup: weakref.finalize[Any, Any] | None = None
         self._transports: dict[tuple[str, str | None], S3Transport] = {}
+        _transport_class()  # imported now (it starts no thread), so that the first transfer does not wait for it
         self._names = itertools.count()
 
     def __enter__(self) -> S3:
@@ -218,15 +219,11 @@ class S3:
     def _transport(self, bucket: str, encryption: str | None = None) -> S3Transport:
         transport = self._transports.get((bucket, encryption))
         if transport is None:
-            try:
-                from flowstone.s3.transport import S3Transport
-            except ImportError as exc:
-                raise S3Exception("The S3 client needs obstore: pip install 'flowstone[s3]'.") from exc
             if self._config is None:
                 self._config = S3Config.from_settings(self._settings)
             config = self._config.replace(server_side_encryption=encryption) if encryption else self._config
             config = config.replace(inject_failures=self._inject_rate) if self._inject_rate else config
-            transport = self._transports[(bucket, encryption)] = S3Transport(bucket, config)
+            transport = self._transports[(bucket, encryption)] = _transport_class()(bucket, config)
         return transport
 
     def _per_bucket(self, locations: Sequence[S3Location], batch: Batch[R],
@@ -319,3 +316,12 @@ class S3:
 
 async def _nothing(count: int) -> list[None]:
     return [None] * count
+
+
+def _transport_class() -> type[S3Transport]:
+    """The transport's class, imported on first use: ``import flowstone`` stays quick without obstore."""
+    try:
+        from flowstone.s3.transport import S3Transport
+    except ImportError as exc:
+        raise S3Exception("The S3 client needs obstore: pip install 'flowstone[s3]'.") from exc
+    return S3Transport
