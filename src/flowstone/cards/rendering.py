@@ -8,7 +8,6 @@ step runs, the live renders its refreshes ask for, and the final render of every
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 import traceback
@@ -17,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from flowstone._alarm import raise_after
 from flowstone.cards.builtin_cards import ErrorCard
 from flowstone.cards.card import MetaflowCard, card_class, card_types
 from flowstone.cards.collector import CardComponentCollector, CardComponentManager, CardSpec, card_spec, warn
@@ -32,21 +32,13 @@ class _RenderTimedOut(Exception):
 @contextmanager
 def _time_limit(seconds: float | None) -> Iterator[None]:
     """Interrupt the render after ``seconds`` (only in the main thread, where signals arrive)."""
-    if not seconds or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise _RenderTimedOut(f"The card took longer than its timeout of {seconds:g} seconds to render: raise "
-                                "@card(timeout=...) if it needs more.")  # fmt: skip
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
+    with raise_after(seconds, lambda: _RenderTimedOut(f"The card took longer than its timeout of {seconds:g} "
+                                                      f"seconds to render: raise @card(timeout=...) if it needs "
+                                                      f"more.")):  # fmt: skip
         yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _reload_token(card: MetaflowCard, task: Any, data: dict[str, Any]) -> str:

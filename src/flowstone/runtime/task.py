@@ -10,13 +10,13 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
+from flowstone._alarm import raise_after
 from flowstone._environ import temporary_environ
 from flowstone.datastore import FlowDataStore, TaskDataStore
 from flowstone.errors import FlowSpecError, FlowstoneException, TimeoutException, failure_report
@@ -200,23 +200,10 @@ def _transition_result(flow: FlowSpec, spec: TaskSpec, caught: bool) -> TaskResu
     return TaskResult(True, tuple(transition.steps), transition.foreach, transition.num_splits, caught=caught)
 
 
-@contextmanager
-def _time_limit(seconds: float | None) -> Iterator[None]:
+def _time_limit(seconds: float | None) -> AbstractContextManager[None]:
     """Raise TimeoutException in the step after ``seconds`` (the runner kills the process a little later)."""
-    if seconds is None:
-        yield
-        return
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise TimeoutException(f"Step {current.step_name} timed out after {seconds:g} seconds (@timeout).")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    return raise_after(seconds, lambda: TimeoutException(f"Step {current.step_name} timed out after {seconds:g} "
+                                                         f"seconds (@timeout)."))  # fmt: skip
 
 
 def _save_artifacts(flow: FlowSpec, datastore: TaskDataStore) -> None:
