@@ -64,17 +64,20 @@ class ServerProcess:
         """Poll ``ready`` until it holds (True), with a deadline. If the process exits first, return False when
         ``exited()`` says that is worth another try, else raise with its log."""
         deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                if exited():
-                    return False
-                raise RuntimeError(f"{self.NAME} exited at start:\n{self.log()}")
-            if ready():
-                return True
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"{self.NAME} did not become ready in {READY_TIMEOUT} s:\n{self.log()}")
+        try:
+            while time.monotonic() < deadline:
+                assert self.process is not None
+                if self.process.poll() is not None:
+                    if exited():
+                        return False
+                    raise RuntimeError(f"{self.NAME} exited at start:\n{self.log()}")
+                if ready():
+                    return True
+                time.sleep(0.05)
+            raise RuntimeError(f"{self.NAME} did not become ready in {READY_TIMEOUT} s:\n{self.log()}")
+        except BaseException:  # a failed check or an interrupt: the server must not outlive the caller
+            self.stop()
+            raise
 
     def log(self) -> str:
         path = self.workdir / self.LOG_NAME

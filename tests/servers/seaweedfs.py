@@ -31,6 +31,9 @@ class SeaweedFS(ServerProcess):
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="flowstone-seaweedfs-")))
     process: subprocess.Popen[bytes] | None = None
     s3_port: int = 0
+    #: Each volume holds this much: small for tests (little disk), large for benchmarks (filling a volume makes
+    #: the server set up new ones, a pause of a second or more in the middle of a transfer).
+    volume_size_limit_mb: int = 64
 
     @property
     def endpoint(self) -> str:
@@ -64,7 +67,8 @@ class SeaweedFS(ServerProcess):
             venv_binary("weed"), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", *port_args,
             f"-metricsPort={ports[-1]}", f"-s3.port.iceberg={ports[-2]}", f"-s3.port.lance={ports[-3]}",
             f"-s3.config={config}", f"-bucket={','.join(self.buckets)}", "-s3.autoCreateBucket=false",
-            "-master.telemetry=false", "-webdav=false", "-admin.ui=false", "-master.volumeSizeLimitMB=64",
+            "-master.telemetry=false", "-webdav=false", "-admin.ui=false",
+            f"-master.volumeSizeLimitMB={self.volume_size_limit_mb}",
         ]  # fmt: skip
         self._launch(command)
         self._wait_until(lambda: all(self._bucket_answers(bucket) for bucket in self.buckets))

@@ -17,9 +17,9 @@ from obstore import exceptions as obe
 
 from flowstone.s3._failures import http_status
 from flowstone.s3._progress import current_batch, gather_all
-from flowstone.s3._retry import answered
 from flowstone.s3._signed import SignedRequestError, obstore_can_address
 from flowstone.s3._sinks import Sink
+from flowstone.s3._watch import answered, unbounded
 from flowstone.s3.errors import S3BucketNotFound, S3InvalidObject, S3NotFound
 from flowstone.s3.transport_values import Fetched, ObjectInfo, Range, header_info, object_info
 
@@ -110,6 +110,8 @@ async def _drain(transport: S3Transport, result: GetResult, base: int, sink: Sin
     batch = current_batch()
     small = result.range[1] - position <= STREAM_CHUNK
     if small or not sink.streams:  # one buffer, no copy; a large one is bounded by obstore's request timeout
+        if not small:
+            unbounded()
         data = await (answered(result.bytes_async(), wait) if small else result.bytes_async())
         sink.write(position - base, memoryview(data))
         if batch is not None:

@@ -18,8 +18,8 @@ from urllib.parse import unquote_plus
 
 import obstore
 
-from flowstone.s3._retry import answered
 from flowstone.s3._signed import SignedClient
+from flowstone.s3._watch import answered
 from flowstone.s3.errors import S3Exception
 from flowstone.s3.transport_values import ObjectInfo, object_info
 

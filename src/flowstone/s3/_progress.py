@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Coroutine, Sequence
 from contextvars import ContextVar
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from flowstone.s3.config import MiB, S3Config
 
@@ -77,20 +77,41 @@ async def gather_all(requests: Sequence[Awaitable[T]]) -> list[T]:
     return results  # type: ignore[return-value]
 
 
-async def run_batch(action: str, requests: Sequence[Awaitable[T]], config: S3Config) -> list[T]:
-    """:func:`gather_all` for the requests of one batch, reporting its progress on stderr while it is slow."""
+async def run_batch(action: str, requests: Sequence[Coroutine[Any, Any, T]], config: S3Config) -> list[T]:
+    """Run the requests of one batch, ``S3Config.max_concurrency`` at a time, reporting progress on stderr while
+    it is slow; like :func:`gather_all`, every request runs to its end, then the first failure in input order is
+    raised, else the results come back in input order.
+
+    A few workers each take the next request when done with one, rather than a task per request waiting for a
+    slot: with thousands of small requests, those tasks and their wake-ups were a noticeable share of the CPU.
+    """
     batch = Batch(action, len(requests), config)
-    token = _current.set(batch)  # before the requests become tasks: they copy this context
+    outcomes: list[Any] = [None] * len(requests)
+    failed: list[int] = []
+    waiting = iter(range(len(requests)))
 
-    async def counted(request: Awaitable[T]) -> T:
-        result = await request
-        batch.done += 1
-        return result
+    async def work() -> None:
+        for index in waiting:
+            try:
+                outcomes[index] = await requests[index]
+            except Exception as exc:  # recorded: the batch goes on, then raises the first in input order
+                outcomes[index] = exc
+                failed.append(index)
+            batch.done += 1
 
-    reporter = asyncio.ensure_future(batch._report_while_slow()) if config.progress_after > 0 else None
+    token = _current.set(batch)  # before the workers become tasks: they copy this context
     try:
-        return await gather_all([counted(request) for request in requests])
+        workers = [asyncio.ensure_future(work()) for _ in range(min(len(requests), config.max_concurrency))]
     finally:
         _current.reset(token)
+    reporter = asyncio.ensure_future(batch._report_while_slow()) if config.progress_after > 0 else None
+    try:
+        await asyncio.gather(*workers)
+    finally:
         if reporter is not None:
             reporter.cancel()
+        for index in waiting:  # left unstarted by a cancelled batch
+            requests[index].close()
+    if failed:
+        raise outcomes[min(failed)]
+    return outcomes

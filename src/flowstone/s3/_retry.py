@@ -15,7 +15,6 @@ import asyncio
 import logging
 import math
 import random
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,9 +29,10 @@ from flowstone.s3._failures import (
     translate,
 )
 from flowstone.s3._progress import current_batch
+from flowstone.s3._watch import Expired, Watchdog
 from flowstone.s3.config import S3Config
 
-__all__ = ["LoopSlots", "Retrier", "TransportStats", "answered", "injected_percent"]
+__all__ = ["LoopSlots", "Retrier", "TransportStats", "injected_percent"]
 
 T = TypeVar("T")
 log = logging.getLogger("flowstone.s3")
@@ -55,8 +55,8 @@ class LoopSlots:
         self.size = size
         self._by_loop: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
 
-    def __call__(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
+    def __call__(self, loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Semaphore:
+        loop = loop or asyncio.get_running_loop()
         semaphore = self._by_loop.get(loop)
         if semaphore is None:
             self._by_loop = {lp: s for lp, s in self._by_loop.items() if not lp.is_closed()}
@@ -64,37 +64,17 @@ class LoopSlots:
         return semaphore
 
 
-class _Expired(Exception):
-    """A wait ran out of time."""
+_watchdogs: dict[asyncio.AbstractEventLoop, Watchdog] = {}
 
 
-async def _within(awaitable: Awaitable[T], seconds: float | None) -> T:
-    """``await awaitable``, or raise :class:`_Expired` once ``seconds`` pass (None: no limit). A TimeoutError of
-    the awaitable itself (a socket's) is not this wait's and passes through."""
-    if seconds is None:
-        return await awaitable
-    if sys.version_info >= (3, 11):
-        limit = asyncio.timeout(seconds)
-        try:
-            async with limit:
-                return await awaitable
-        except TimeoutError:
-            if limit.expired():
-                raise _Expired from None
-            raise
-    try:
-        return await asyncio.wait_for(awaitable, seconds)
-    except asyncio.TimeoutError:  # on 3.10 a class of its own, raised only by wait_for
-        raise _Expired from None
-
-
-async def answered(awaitable: Awaitable[T], seconds: float) -> T:
-    """``await awaitable``, which must answer within ``seconds`` (``S3Config.read_timeout``), else
-    :class:`StalledResponse`: a response's first byte, or the next piece of a body."""
-    try:
-        return await _within(awaitable, seconds)
-    except _Expired:
-        raise StalledResponse(f"timed out: nothing came for {seconds:g} s (FLOWSTONE_S3_READ_TIMEOUT)") from None
+def _watchdog(loop: asyncio.AbstractEventLoop) -> Watchdog:
+    """The watchdog of ``loop`` (one per loop, shared by every transport on it)."""
+    watchdog = _watchdogs.get(loop)
+    if watchdog is None:
+        for closed in [lp for lp in _watchdogs if lp.is_closed()]:
+            del _watchdogs[closed]
+        watchdog = _watchdogs[loop] = Watchdog(loop)
+    return watchdog
 
 
 def injected_percent(rate: float, attempt: int) -> int:
@@ -136,6 +116,7 @@ class Retrier:
         self.stats = TransportStats()
         self._rng = random.Random(config.seed)
         self._requests = LoopSlots(config.max_concurrency)
+        self._tick = Watchdog.tick_for(config.read_timeout, config.deadline)
 
     def _inject(self, action: str, key: str, detail: object, attempt: int) -> None:
         rate = self.config.inject_failures
@@ -155,25 +136,29 @@ class Retrier:
         Failures are raised as :mod:`flowstone.s3.errors` exceptions naming ``s3://bucket/key``.
         """
         state = _Attempts(self.config.deadline * deadlines if deadlines is not None else math.inf)
+        loop = asyncio.get_running_loop()
+        slots, watchdog = self._requests(loop), _watchdog(loop)
         while True:
             state.tries += 1
             try:
-                return await self._attempt(action, key, request, detail, state)
+                async with slots:
+                    remaining = state.remaining()
+                    self.stats.requests += 1
+                    if remaining <= 0:
+                        raise state.overdue()
+                    self._inject(action, key, detail, state.tries)
+                    with watchdog.watch(remaining, self._tick):
+                        return await request()
+            except Expired as expired:
+                await self._judge(action, key, self._expired(expired, state), state)
             except Exception as exc:  # every failure is judged: retried, or raised translated
                 await self._judge(action, key, exc, state)
 
-    async def _attempt(self, action: str, key: str, request: Callable[[], Awaitable[T]], detail: object,
-                       state: _Attempts) -> T:  # fmt: skip
-        async with self._requests():
-            remaining = state.remaining()
-            self.stats.requests += 1
-            if remaining <= 0:
-                raise state.overdue()
-            self._inject(action, key, detail, state.tries)
-            try:
-                return await _within(request(), remaining if remaining != math.inf else None)
-            except _Expired:
-                raise state.overdue() from None
+    @staticmethod
+    def _expired(expired: Expired, state: _Attempts) -> Exception:
+        if expired.silence is None:
+            return state.overdue()
+        return StalledResponse(f"timed out: nothing came for {expired.silence:g} s (FLOWSTONE_S3_READ_TIMEOUT)")
 
     async def _judge(self, action: str, key: str, exc: Exception, state: _Attempts) -> None:
         """Return after waiting out the backoff if ``exc`` deserves another attempt, else raise it translated."""

@@ -8,6 +8,7 @@ knows what external data the step saw.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import os
@@ -17,6 +18,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from flowstone.errors import FlowstoneException
 from flowstone.s3 import _loop
 from flowstone.s3._progress import gather_all
 from flowstone.s3.client_requests import PutItem, PutValue, described, downloaded, get_range, listed, put_item
@@ -80,8 +82,8 @@ class S3:
         self._tmpdir: str | None = None
         self._cleanup: weakref.finalize[Any, Any] | None = None
         self._transports: dict[tuple[str, str | None], S3Transport] = {}
-        _transport_class()  # imported now (it starts no thread), so that the first transfer does not wait for it
         self._names = itertools.count()
+        self._prepare()
 
     def __enter__(self) -> S3:
         return self
@@ -225,6 +227,14 @@ class S3:
             config = config.replace(inject_failures=self._inject_rate) if self._inject_rate else config
             transport = self._transports[(bucket, encryption)] = _transport_class()(bucket, config)
         return transport
+
+    def _prepare(self) -> None:
+        """Import the transport and set up the root's bucket now (neither starts a thread), so that the first
+        transfer does not wait for them; a problem with the settings is left for the first transfer to report."""
+        _transport_class()
+        if self._root is not None:
+            with contextlib.suppress(FlowstoneException):
+                self._transport(parse_url(self._root).bucket)
 
     def _per_bucket(self, locations: Sequence[S3Location], batch: Batch[R],
                     encryptions: Sequence[str | None] | None = None) -> list[R]:  # fmt: skip

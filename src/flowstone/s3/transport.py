@@ -40,9 +40,10 @@ from flowstone.s3._download import read_object
 from flowstone.s3._failures import describe
 from flowstone.s3._listing import Listing, list_pages, list_through_obstore
 from flowstone.s3._progress import current_batch, run_batch
-from flowstone.s3._retry import LoopSlots, Retrier, TransportStats, answered
+from flowstone.s3._retry import LoopSlots, Retrier, TransportStats
 from flowstone.s3._signed import SignedClient, SignedRequestError, obstore_can_address
 from flowstone.s3._sinks import FileSink, MemorySink
+from flowstone.s3._watch import answered
 from flowstone.s3.config import MiB, S3Config
 from flowstone.s3.errors import S3Exception, S3InvalidObject, S3NotFound, S3URLException
 from flowstone.s3.transport_values import (
@@ -127,7 +128,7 @@ class S3Transport:
         return _loop.run(coro)
 
     def retried(self, action: str, key: str, request: Callable[[], Awaitable[T]], detail: object = "",
-                deadlines: int | None = 1) -> Awaitable[T]:  # fmt: skip
+                deadlines: int | None = 1) -> Coroutine[Any, Any, T]:  # fmt: skip
         """``request()`` with retries, within ``deadlines`` times the deadline (see :meth:`Retrier.call`)."""
         return self._retrier.call(action, key, request, detail, deadlines)
 
@@ -180,22 +181,13 @@ class S3Transport:
             return True
 
         if not multipart:
-            return await self._counted(size, self.retried("PUT", key, attempt, deadlines=self._rounds(size)))
+            return _counted(size, await self.retried("PUT", key, attempt))
         async with self._multipart_uploads():  # bounds the parts buffered across a batch
-            return await self._counted(size, self.retried("PUT", key, attempt, deadlines=self._rounds(size)))
+            return _counted(size, await self.retried("PUT", key, attempt, deadlines=self._rounds(size)))
 
     def _rounds(self, size: int) -> int:
         """How many deadlines an upload of ``size`` bytes gets: one per round of ``part_concurrency`` parts."""
         return max(1, -(-size // (self.config.part_size * self.config.part_concurrency)))
-
-    @staticmethod
-    async def _counted(size: int, upload: Awaitable[bool]) -> bool:
-        """``upload``, its bytes counted in the batch's progress."""
-        written = await upload
-        batch = current_batch()
-        if batch is not None:
-            batch.count_bytes(size)
-        return written
 
     async def _put_signed(self, key: str, data: Data, if_absent: bool, attributes: dict[str, str] | None) -> bool:
         """One signed PUT (the whole object: up to S3's 5 GiB for a single PUT)."""
@@ -215,7 +207,7 @@ class S3Transport:
             return True
 
         size = payload_size(data)
-        return await self._counted(size, self.retried("PUT", key, attempt, deadlines=self._rounds(size)))
+        return _counted(size, await self.retried("PUT", key, attempt, deadlines=self._rounds(size)))
 
     # -- downloads ------------------------------------------------------------------------------------------
 
@@ -329,3 +321,11 @@ class S3Transport:
     async def _delete_signed(self, key: str) -> None:
         self.signed_only(key)
         await self.retried("DELETE", key, partial(self.signed.send, "DELETE", key))
+
+
+def _counted(size: int, written: bool) -> bool:
+    """``written``, after counting an upload's ``size`` bytes in the batch's progress."""
+    batch = current_batch()
+    if batch is not None:
+        batch.count_bytes(size)
+    return written
