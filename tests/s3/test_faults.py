@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,3 +103,29 @@ def test_a_dead_server_fails_fast_and_says_so(server: SeaweedFS) -> None:
     with S3(s3root=f"s3://{BUCKET}/x", config=verbose) as s3, pytest.raises(S3TransientError) as debug:
         s3.get("k")
     assert "Debug source" in str(debug.value.__cause__)  # FLOWSTONE_DEBUG keeps obstore's own report
+
+
+def test_a_server_that_never_accepts_fails_at_the_connect_timeout() -> None:
+    """A listening socket whose accept queue is full drops new connections' SYNs: connecting hangs, as to a host
+    that is gone, until the connect timeout."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    filler = socket.create_connection(listener.getsockname())  # takes the one place in the queue
+    endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    environment = {"FLOWSTONE_S3_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
+                   "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    config = S3Config.from_env(environment, retry=FAST_RETRY, connect_timeout=0.5, deadline=30.0)
+    try:
+        started = time.monotonic()
+        with S3(s3root=f"s3://{BUCKET}/x", config=config) as s3, pytest.raises(S3TransientError) as failure:
+            s3.get("k")
+        elapsed = time.monotonic() - started
+    finally:
+        filler.close()
+        listener.close()
+    assert config.connect_timeout <= elapsed < FAST_RETRY.attempts * config.connect_timeout + 3, f"{elapsed:.1f} s"
+    message = str(failure.value)
+    assert f"GET s3://{BUCKET}/x/k failed after {FAST_RETRY.attempts} attempts: connecting timed out" in message
+    assert f"Nothing took the connection at {endpoint} within 0.5 s" in message, message
+    assert "FLOWSTONE_S3_CONNECT_TIMEOUT" in message and "\n" not in message

@@ -27,6 +27,7 @@ from flowstone.s3.errors import (
 from flowstone.s3.locations import shown
 
 __all__ = [
+    "CONNECT_TIMED_OUT",
     "DeadlineExceeded",
     "InjectedFailure",
     "StalledResponse",
@@ -50,6 +51,10 @@ _NETWORK_REASONS = (
     (("connection reset", "reset by peer", "broken pipe", "connectionreset", "unexpected eof", "incomplete"),
      "the connection broke"),
 )  # fmt: skip
+
+
+#: The reason given when a connection could not be made in ``S3Config.connect_timeout``.
+CONNECT_TIMED_OUT = "connecting timed out"
 
 
 class InjectedFailure(Exception):
@@ -98,6 +103,8 @@ def network_reason(exc: BaseException) -> str | None:
     if http_status(exc) is not None:
         return None
     text = f"{type(exc).__name__} {exc}".lower()
+    if "tcp connect error" in text and ("timedout" in text or "timed out" in text):
+        return CONNECT_TIMED_OUT
     return next((reason for words, reason in _NETWORK_REASONS if any(w in text for w in words)), None)
 
 
@@ -127,6 +134,10 @@ def _advice(exc: BaseException, config: S3Config) -> str:
     if reason == "connection refused":
         return (f"Nothing accepts connections at {where}: start the S3 server, or point FLOWSTONE_S3_ENDPOINT_URL "
                 f"at the one that runs.")  # fmt: skip
+    if reason == CONNECT_TIMED_OUT:
+        return (f"Nothing took the connection at {where} within {config.connect_timeout:g} s: check the endpoint's "
+                f"host and port and that the server is up; if it is only slow to accept, raise "
+                f"FLOWSTONE_S3_CONNECT_TIMEOUT.")  # fmt: skip
     if reason == "timed out":
         return (f"{where} stopped answering: check that the server is up (not stopped or overloaded). To wait "
                 f"longer, raise FLOWSTONE_S3_READ_TIMEOUT (now {config.read_timeout:g} s) or FLOWSTONE_S3_DEADLINE "
