@@ -55,7 +55,12 @@ class MemorySink:
 
 
 class FileSink:
-    """Writes an object into a local file at ``path`` (created on the first response, removed on failure)."""
+    """Writes an object into a local file at ``path`` (removed on failure).
+
+    The file is created by the first write (or, for an empty object, at the end), not when the answer's headers
+    arrive: creating a file is the slowest step of a small download, and the request for the body is under way
+    meanwhile.
+    """
 
     streams = True
 
@@ -64,25 +69,26 @@ class FileSink:
         self._fd: int | None = None
 
     def prepare(self, length: int) -> None:
-        if self._fd is None:  # new and empty: the writes, which cover the whole length, give it its size
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        else:  # a retried first response: start over
+        if self._fd is not None:  # a retried first response: start over (the writes cover the whole length)
             os.ftruncate(self._fd, length)
 
+    def _open(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        return self._fd
+
     def write(self, offset: int, data: memoryview | bytes) -> None:
-        assert self._fd is not None, "FileSink.prepare() must come first"
-        view = memoryview(data)
+        fd, view = self._open(), memoryview(data)
         while view.nbytes:
-            written = os.pwrite(self._fd, view, offset)
+            written = os.pwrite(fd, view, offset)
             view, offset = view[written:], offset + written
 
     def finish(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        os.close(self._open())
+        self._fd = None
 
     def abort(self) -> None:
-        if self._fd is not None:
+        if self._fd is not None:  # only a file this sink made is removed
             os.close(self._fd)
             self._fd = None
             with contextlib.suppress(FileNotFoundError):
