@@ -16,6 +16,7 @@ from flowstone.s3.task_context import task_context
 __all__ = ["S3Location", "client_root", "parse_url", "resolve", "shown"]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NOT_IN_BUCKET = re.compile(r"[ \\?#]")
 
 
 class S3Location(NamedTuple):
@@ -36,7 +37,7 @@ def parse_url(url: str) -> S3Location:
     if not isinstance(url, str) or not url.startswith("s3://"):
         raise S3URLException(f"'{url}' is not an S3 URL: write it as s3://bucket/key.")
     bucket, _, key = url[len("s3://") :].partition("/")
-    if not bucket or any(c in bucket for c in " \\?#"):
+    if not bucket or _NOT_IN_BUCKET.search(bucket):
         raise S3URLException(f"'{url}' names no valid bucket: write it as s3://bucket/key.")
     return S3Location(url, bucket, key)
 
