@@ -73,7 +73,8 @@ def test_every_error_is_under_the_one_root_and_drawn_in_its_tree() -> None:
             if inspect.isclass(value) and issubclass(value, Exception) and value.__module__ == module.__name__:
                 classes.add(value)
     internal = {"ExceptionWrapper", "FlowFileLoaded", "FailureHandledByCatch", "BlobFormatError", "InjectedFailure",
-                "SignedRequestError", "StalledResponse", "DeadlineExceeded"}  # the S3 transport's, never raised out
+                "SignedRequestError", "StalledResponse", "DeadlineExceeded",
+                "Expired"}  # the S3 transport's, never raised out
     assert errors.__doc__ is not None
     tree = errors.__doc__.split("Where Metaflow has the same exception")[0]
     for cls in classes:
