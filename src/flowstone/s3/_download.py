@@ -109,10 +109,12 @@ async def _drain(transport: S3Transport, result: GetResult, base: int, sink: Sin
     position, wait = result.range[0], transport.config.read_timeout
     batch = current_batch()
     small = result.range[1] - position <= STREAM_CHUNK
-    if small or not sink.streams:  # one buffer, no copy; a large one is bounded by obstore's request timeout
-        if not small:
+    if small or not sink.streams:  # one buffer, no copy
+        if small:
+            data = await answered(result.bytes_async(), wait)
+        else:  # a large body in one piece: obstore's request timeout bounds it
             unbounded()
-        data = await (answered(result.bytes_async(), wait) if small else result.bytes_async())
+            data = await result.bytes_async()
         sink.write(position - base, memoryview(data))
         if batch is not None:
             batch.count_bytes(len(data))

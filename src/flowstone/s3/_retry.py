@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from flowstone.s3._failures import (
     DeadlineExceeded,
@@ -32,9 +32,10 @@ from flowstone.s3._progress import current_batch
 from flowstone.s3._watch import Expired, Watchdog
 from flowstone.s3.config import S3Config
 
-__all__ = ["LoopSlots", "Retrier", "TransportStats", "injected_percent"]
+__all__ = ["PerLoop", "Retrier", "TransportStats", "injected_percent", "loop_slots"]
 
 T = TypeVar("T")
+V = TypeVar("V")
 log = logging.getLogger("flowstone.s3")
 
 
@@ -47,34 +48,30 @@ class TransportStats:
     injected_failures: int = 0
 
 
-class LoopSlots:
-    """A semaphore of ``size`` slots per event loop: a transport serves its private loop and callers' own loops,
-    and an asyncio semaphore belongs to one loop."""
+class PerLoop(Generic[V]):
+    """One ``make(loop)`` per event loop: a transport serves its private loop and callers' own loops, and asyncio
+    objects (a semaphore, a watchdog's timer) belong to one loop."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._by_loop: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+    def __init__(self, make: Callable[[asyncio.AbstractEventLoop], V]) -> None:
+        self._make = make
+        self._by_loop: dict[asyncio.AbstractEventLoop, V] = {}
 
-    def __call__(self, loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Semaphore:
+    def __call__(self, loop: asyncio.AbstractEventLoop | None = None) -> V:
         loop = loop or asyncio.get_running_loop()
-        semaphore = self._by_loop.get(loop)
-        if semaphore is None:
-            self._by_loop = {lp: s for lp, s in self._by_loop.items() if not lp.is_closed()}
-            semaphore = self._by_loop[loop] = asyncio.Semaphore(self.size)
-        return semaphore
+        value = self._by_loop.get(loop)
+        if value is None:
+            self._by_loop = {lp: v for lp, v in self._by_loop.items() if not lp.is_closed()}
+            value = self._by_loop[loop] = self._make(loop)
+        return value
 
 
-_watchdogs: dict[asyncio.AbstractEventLoop, Watchdog] = {}
+def loop_slots(size: int) -> PerLoop[asyncio.Semaphore]:
+    """A semaphore of ``size`` slots per event loop."""
+    return PerLoop(lambda _loop: asyncio.Semaphore(size))
 
 
-def _watchdog(loop: asyncio.AbstractEventLoop) -> Watchdog:
-    """The watchdog of ``loop`` (one per loop, shared by every transport on it)."""
-    watchdog = _watchdogs.get(loop)
-    if watchdog is None:
-        for closed in [lp for lp in _watchdogs if lp.is_closed()]:
-            del _watchdogs[closed]
-        watchdog = _watchdogs[loop] = Watchdog(loop)
-    return watchdog
+#: The watchdog of each loop, shared by every transport on it.
+_watchdog = PerLoop(Watchdog)
 
 
 def injected_percent(rate: float, attempt: int) -> int:
@@ -115,7 +112,7 @@ class Retrier:
         self.config = config
         self.stats = TransportStats()
         self._rng = random.Random(config.seed)
-        self._requests = LoopSlots(config.max_concurrency)
+        self._requests = loop_slots(config.max_concurrency)
         self._tick = Watchdog.tick_for(config.read_timeout, config.deadline)
 
     def _inject(self, action: str, key: str, detail: object, attempt: int) -> None:

@@ -40,7 +40,7 @@ from flowstone.s3._download import read_object
 from flowstone.s3._failures import describe
 from flowstone.s3._listing import Listing, list_pages, list_through_obstore
 from flowstone.s3._progress import current_batch, run_batch
-from flowstone.s3._retry import LoopSlots, Retrier, TransportStats
+from flowstone.s3._retry import Retrier, TransportStats, loop_slots
 from flowstone.s3._signed import SignedClient, SignedRequestError, obstore_can_address
 from flowstone.s3._sinks import FileSink, MemorySink
 from flowstone.s3._watch import answered
@@ -110,7 +110,7 @@ class S3Transport:
         self.store = _store(bucket, self.config)
         self.signed = SignedClient(bucket, config)
         self._retrier = Retrier(bucket, self.config)
-        self._multipart_uploads = LoopSlots(max(1, self.config.parts_in_flight // self.config.part_concurrency))
+        self._multipart_uploads = loop_slots(max(1, self.config.parts_in_flight // self.config.part_concurrency))
 
     def __repr__(self) -> str:
         return f"S3Transport(bucket={self.bucket!r}, endpoint={self.config.endpoint_url!r})"
