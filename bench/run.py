@@ -412,21 +412,29 @@ def busiest(sample: dict) -> str:
     return "; busiest others: " + ", ".join(f"{name} {cpu:.2f} s" for name, cpu in sample["busiest_others"])
 
 
-def s3_warm_up(python: str, script: str, work: Path, source: Path, server_pid: int, env: dict[str, str]) -> None:
+def s3_transfer(python: str, impl: str, op: str, workload: str, prefix: str, work: Path, source: Path,
+                server_pid: int, env: dict[str, str]) -> dict:  # fmt: skip
+    """One transfer by ``impl`` in a fresh process (bench/s3_ops.py), in a folder of its own; its sample."""
+    count, size = S3_WORKLOADS[workload]
+    folder = Path(tempfile.mkdtemp(prefix=f"{impl}-{op}-", dir=work))
+    cmd = [python, str(BENCH / "s3_ops.py"), "--impl", impl, "--op", op, "--count", str(count), "--size", str(size),
+           "--bucket", S3_BUCKET, "--prefix", prefix, "--workdir", str(folder),
+           "--server-pid", str(server_pid)]  # fmt: skip
+    if op == "put" and workload == "large":
+        cmd += ["--source", str(source)]
+    os.sync()
+    try:
+        return run_json(cmd, cwd=str(folder), env=env)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def s3_warm_up(python: str, work: Path, source: Path, server_pid: int, env: dict[str, str]) -> None:
     """Each workload once, unmeasured, through raw obstore: a fresh server's first writes wait while it sets up
     its first volumes (about 0.6 s), which would otherwise fall on whichever client comes first."""
-    for workload, (count, size) in S3_WORKLOADS.items():
+    for workload in S3_WORKLOADS:
         for op in ("put", "get"):
-            folder = Path(tempfile.mkdtemp(prefix="warm-up-", dir=work))
-            cmd = [python, script, "--impl", "obstore", "--op", op, "--count", str(count), "--size", str(size),
-                   "--bucket", S3_BUCKET, "--prefix", f"warm-up/{workload}", "--workdir", str(folder),
-                   "--server-pid", str(server_pid)]  # fmt: skip
-            if op == "put" and workload == "large":
-                cmd += ["--source", str(source)]
-            try:
-                run_json(cmd, cwd=str(folder), env=env)
-            finally:
-                shutil.rmtree(folder, ignore_errors=True)
+            s3_transfer(python, "obstore", op, workload, f"warm-up/{workload}", work, source, server_pid, env)
 
 
 def bench_s3(repeat: int) -> list[Comparison]:
@@ -443,7 +451,6 @@ def bench_s3(repeat: int) -> list[Comparison]:
     sys.path.insert(0, str(PROJECT))
     from tests.servers.seaweedfs import SeaweedFS
 
-    script = str(BENCH / "s3_ops.py")
     work = Path(tempfile.mkdtemp(prefix="bench-s3-", dir=BENCH / ".work"))
     samples: dict[tuple[str, str, str], list[dict]] = {}
     stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
@@ -456,24 +463,15 @@ def bench_s3(repeat: int) -> list[Comparison]:
                    "METAFLOW_DEFAULT_DATASTORE": "local", "METAFLOW_DEFAULT_METADATA": "local",
                    "USER": os.environ.get("USER", "bench")}  # fmt: skip
             print(f"  SeaweedFS at {server.endpoint}, pid {server.process.pid}", flush=True)
-            s3_warm_up(fs_python, script, work, source, server.process.pid, env)
+            s3_warm_up(fs_python, work, source, server.process.pid, env)
             for i in range(repeat):
                 order = clients[i % len(clients) :] + clients[: i % len(clients)]
-                for workload, (count, size) in S3_WORKLOADS.items():
+                for workload in S3_WORKLOADS:
                     for impl in order:
                         prefix = f"{stamp}/{i}/{workload}/{impl}"
                         for op in ("put", "get"):
-                            folder = Path(tempfile.mkdtemp(prefix=f"{impl}-{op}-", dir=work))
-                            cmd = [pythons[impl], script, "--impl", impl, "--op", op, "--count", str(count),
-                                   "--size", str(size), "--bucket", S3_BUCKET, "--prefix", prefix,
-                                   "--workdir", str(folder), "--server-pid", str(server.process.pid)]  # fmt: skip
-                            if op == "put" and workload == "large":
-                                cmd += ["--source", str(source)]
-                            os.sync()
-                            try:
-                                sample = run_json(cmd, cwd=str(folder), env=env)
-                            finally:
-                                shutil.rmtree(folder, ignore_errors=True)
+                            sample = s3_transfer(pythons[impl], impl, op, workload, prefix, work, source,
+                                                 server.process.pid, env)  # fmt: skip
                             samples.setdefault((impl, workload, op), []).append(sample)
                             print(f"  {impl:9} {op} {S3_LABELS[workload]:13} {sample['seconds']:7.3f} s, "
                                   f"client CPU {sample['client_cpu']:6.2f} s, server CPU {sample['server_cpu']:6.2f} s"
