@@ -30,6 +30,8 @@ LOCAL_ROOT_DIRNAME = ".flowstone"
 ENV_PREFIX = "FLOWSTONE_"
 DATASTORE_TYPES = ("local", "s3", "azure", "memory")
 EXECUTOR_TYPES = ("local", "ray")
+#: The event loops the S3 client can run its requests on ("auto": uvloop where it is installed, else asyncio's).
+S3_EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 #: The datastores a command line can name (memory lives and dies with one process).
 SHARED_DATASTORE_TYPES = ("local", "s3", "azure")
 
@@ -144,6 +146,8 @@ class _SettingsFields(NamedTuple):
     s3_virtual_hosted_style: bool = False
     # Server-side encryption for uploads ('AES256', 'aws:kms'); unset: the bucket's default
     s3_server_side_encryption: str | None = None
+    # The event loop of the S3 client's requests: auto (uvloop where installed), uvloop or asyncio
+    s3_event_loop: str = "auto"
     # Azure Blob Storage account URL (https://<account>.blob.core.windows.net, or an emulator's); unset: taken from
     # the connection string or AZURE_STORAGE_ACCOUNT. Credentials come from the standard Azure variables, never here.
     azure_storage_blob_service_endpoint: str | None = None
@@ -189,6 +193,11 @@ class Settings(_SettingsFields):
         if self.executor not in EXECUTOR_TYPES:
             raise ConfigurationError(
                 f"Unknown executor '{self.executor}'. Set FLOWSTONE_EXECUTOR to one of: {', '.join(EXECUTOR_TYPES)}."
+            )
+        if self.s3_event_loop not in S3_EVENT_LOOPS:
+            raise ConfigurationError(
+                f"Unknown S3 event loop '{self.s3_event_loop}'. Set FLOWSTONE_S3_EVENT_LOOP to one of: "
+                f"{', '.join(S3_EVENT_LOOPS)}."
             )
         return self
 
