@@ -142,7 +142,7 @@ class _SettingsFields(NamedTuple):
     s3_part_size_mb: int = 8
     s3_download_part_size_mb: int = 16
     s3_part_concurrency: int = 4
-    s3_parts_in_flight: int = 32
+    s3_parts_in_flight: int = 16
     s3_virtual_hosted_style: bool = False
     # Server-side encryption for uploads ('AES256', 'aws:kms'); unset: the bucket's default
     s3_server_side_encryption: str | None = None
