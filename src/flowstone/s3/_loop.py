@@ -59,8 +59,8 @@ def _loop() -> asyncio.AbstractEventLoop:
 
 def _new_loop() -> asyncio.AbstractEventLoop:
     """uvloop's loop where it is installed, else asyncio's (FLOWSTONE_S3_EVENT_LOOP chooses). Every request's
-    result comes back from obstore's I/O threads through the loop, and uvloop takes about a third less CPU for
-    that hand-over and the wake-up that follows it."""
+    result comes back from obstore's I/O threads through the loop, and with uvloop's a small request costs the
+    client about a fifth less CPU (docs/s3.md)."""
     choice = current_settings().s3_event_loop
     if choice != "asyncio":
         try:
