@@ -90,4 +90,4 @@ def test_ctrl_c_stops_the_run_and_records_it(tmp_path: Path) -> None:
     assert fds.load_run_end(run_id)["status"] == "failed"
     join = fds.get_task_datastores(run_id=run_id, steps=["join"], allow_not_done=True)
     assert [t.is_done for t in join] == [False]
-    assert join[0].load_metadata(["attempt_ok"]) == {"attempt_ok": False}
+    assert join[0].load_metadata(["attempt_ok"]) == {"attempt_ok": False}, output
