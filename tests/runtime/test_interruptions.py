@@ -62,14 +62,14 @@ def test_killed_runner_leaves_a_resumable_run(tmp_path: Path, ds_type: str, requ
         assert readable, "the task outlived its runner"
     fds = _flow(root, ds_type)
     (run_id,) = fds.list_run_ids()
-    assert fds.load_run_end(run_id) is None  # never finished
+    assert fds.load_run_end(run_id) is None, output  # never finished
     context.datastore(ds_type, str(root))
     context.namespace(None)
-    assert Run(f"ClientFlow/{run_id}").status == "interrupted"
+    assert Run(f"ClientFlow/{run_id}").status == "interrupted", output
     context.default_metadata()
     context.default_namespace()
     done = {t.step_name for t in fds.get_task_datastores(run_id=run_id)}
-    assert done == {"start", "work"}
+    assert done == {"start", "work"}, output
     resumed = run_flow("client_flow.py", "--origin-run-id", run_id, root=root, command="resume", datastore=ds_type)
     assert resumed.proc.returncode == 0, resumed.output
     new_run = max(fds.list_run_ids(), key=int)
