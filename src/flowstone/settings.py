@@ -178,6 +178,15 @@ class _SettingsFields(NamedTuple):
     cache_ignore_env: str = ""
 
 
+#: The settings that take one of a few values: (name, what it is, the variables that set it, the values).
+_CHOICES = (
+    ("default_datastore", "datastore type", "FLOWSTONE_DEFAULT_DATASTORE (or METAFLOW_DEFAULT_DATASTORE)",
+     DATASTORE_TYPES),
+    ("executor", "executor", "FLOWSTONE_EXECUTOR", EXECUTOR_TYPES),
+    ("s3_event_loop", "S3 event loop", "FLOWSTONE_S3_EVENT_LOOP", S3_EVENT_LOOPS),
+)
+
+
 class Settings(_SettingsFields):
     """Every setting flowstone reads, in one immutable object."""
 
@@ -185,20 +194,10 @@ class Settings(_SettingsFields):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Settings:
         self = super().__new__(cls, *args, **kwargs)
-        if self.default_datastore not in DATASTORE_TYPES:
-            raise ConfigurationError(
-                f"Unknown datastore type '{self.default_datastore}'. Set FLOWSTONE_DEFAULT_DATASTORE (or "
-                f"METAFLOW_DEFAULT_DATASTORE) to one of: {', '.join(DATASTORE_TYPES)}."
-            )
-        if self.executor not in EXECUTOR_TYPES:
-            raise ConfigurationError(
-                f"Unknown executor '{self.executor}'. Set FLOWSTONE_EXECUTOR to one of: {', '.join(EXECUTOR_TYPES)}."
-            )
-        if self.s3_event_loop not in S3_EVENT_LOOPS:
-            raise ConfigurationError(
-                f"Unknown S3 event loop '{self.s3_event_loop}'. Set FLOWSTONE_S3_EVENT_LOOP to one of: "
-                f"{', '.join(S3_EVENT_LOOPS)}."
-            )
+        for name, what, variables, choices in _CHOICES:
+            value = getattr(self, name)
+            if value not in choices:
+                raise ConfigurationError(f"Unknown {what} '{value}'. Set {variables} to one of: {', '.join(choices)}.")
         return self
 
     @classmethod
