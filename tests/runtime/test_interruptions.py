@@ -91,3 +91,21 @@ def test_ctrl_c_stops_the_run_and_records_it(tmp_path: Path) -> None:
     join = fds.get_task_datastores(run_id=run_id, steps=["join"], allow_not_done=True)
     assert [t.is_done for t in join] == [False]
     assert join[0].load_metadata(["attempt_ok"]) == {"attempt_ok": False}, output
+
+
+def test_ctrl_c_while_the_runner_records_a_started_task_still_stops_and_records_it(tmp_path: Path) -> None:
+    """Ctrl-C landing between the executor starting a task and the runner noting it: the task is killed and its
+    attempt recorded as failed, not left running unrecorded."""
+    script = Path(__file__).with_name("interrupt_at_submit.py")
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).parents[2])  # fmt: skip
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert "KeyboardInterrupt" not in output and "Traceback" not in output, output
+    settings = Settings.from_env(default_datastore="local", datastore_sysroot_local=str(tmp_path))
+    fds = FlowDataStore("PausingFlow", settings=settings)
+    (run_id,) = fds.list_run_ids()
+    assert fds.load_run_end(run_id)["status"] == "failed", output
+    (wait,) = fds.get_task_datastores(run_id=run_id, steps=["wait"], allow_not_done=True)
+    assert not wait.is_done
+    assert wait.load_metadata(["attempt_ok"]) == {"attempt_ok": False}, output

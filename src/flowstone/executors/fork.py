@@ -26,6 +26,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowstone._interrupt import interruptible
 from flowstone.errors import ExecutorError
 from flowstone.executors.base import Event, Executor, Exited, OutputLine
 from flowstone.executors.fork_server import LENGTH, RECORD, start_server
@@ -169,7 +170,9 @@ class ForkExecutor(Executor):
             if deadline is not None:
                 until = max(deadline - time.monotonic(), 0.0)
                 timeout = until if timeout is None else min(timeout, until)
-            for selector_key, _ in self._selector.select(timeout):
+            with interruptible():  # nothing is half-read while it blocks here
+                ready = self._selector.select(timeout)
+            for selector_key, _ in ready:
                 if isinstance(selector_key.data, _Server):
                     records = self._read_records(selector_key.data, False)
                     self._exits.extend((pid, st) for kind, _, pid, st in records if kind == b"X")

@@ -19,6 +19,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from flowstone._interrupt import interruptible
 from flowstone.errors import FlowstoneException
 from flowstone.executors.base import Event, Exited, OutputLine
 from flowstone.executors.ray_gangs import RayGangs
@@ -174,8 +175,9 @@ class RayExecutor(RemoteExecutor):
         while not events:
             left = _SLICE_SECONDS if deadline is None else min(_SLICE_SECONDS, deadline - time.monotonic())
             by_generator = {id(t.generator): t for t in self._tasks.values()}
-            ready, _ = self._ray.wait([t.generator for t in self._tasks.values()], num_returns=1,
-                                      timeout=max(left, 0.0), fetch_local=True)  # fmt: skip
+            with interruptible():  # only with no events in hand: none is lost
+                ready, _ = self._ray.wait([t.generator for t in self._tasks.values()], num_returns=1,
+                                          timeout=max(left, 0.0), fetch_local=True)  # fmt: skip
             for generator in ready:
                 self._drain(by_generator[id(generator)], events)
             if deadline is not None and time.monotonic() >= deadline:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flowstone._interrupt import interruptible
 from flowstone.executors.remote import GangSlot, TaskResources
 
 __all__ = ["PLACEMENT_TIMEOUT", "RayGangs"]
@@ -49,7 +50,13 @@ class RayGangs:
                        f"add nodes to the cluster")  # fmt: skip
             return self._refused(gang_id, size, problem)
         group = placement_group([dict(bundle) for _ in range(size)], strategy="SPREAD")
-        if not group.wait(timeout_seconds=PLACEMENT_TIMEOUT):
+        try:
+            with interruptible():  # Ctrl-C during a long wait for room stops the run
+                placed = group.wait(timeout_seconds=PLACEMENT_TIMEOUT)
+        except KeyboardInterrupt:
+            remove_placement_group(group)
+            raise
+        if not placed:
             remove_placement_group(group)
             problem = f"the Ray cluster had no room for its {size} @parallel tasks for {PLACEMENT_TIMEOUT:g} s"
             return self._refused(gang_id, size, problem)

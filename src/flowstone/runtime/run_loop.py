@@ -14,6 +14,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowstone._interrupt import deferred, interruptible, raise_if_pending
 from flowstone.datastore import FlowDataStore
 from flowstone.executors.base import Executor, Exited, OutputLine
 from flowstone.flow.configure import ensure_configured
@@ -88,10 +89,12 @@ class RunLoop:
         self.console.start_progress()
         self._queue.extend(group_plans(self.scheduler.initial()))
         try:
-            self._loop()
-        except KeyboardInterrupt:
-            self._fail_run("the run was interrupted")
-            self._drain()
+            with deferred():  # Ctrl-C stops the loop only while it waits, never halfway through recording a task
+                try:
+                    self._loop()
+                except KeyboardInterrupt:
+                    self._fail_run("the run was interrupted")
+                    self._drain()
         finally:
             self.console.stop_progress()
         ok, counts = not self._failed and self._end_done, (self._finished, self.reuse.reused)
@@ -110,7 +113,8 @@ class RunLoop:
             if not self._active:
                 if not self._queue:
                     return
-                time.sleep(self._wait_timeout() or 0.0)  # only retries waiting for their delay are left
+                with interruptible():
+                    time.sleep(self._wait_timeout() or 0.0)  # only retries waiting for their delay are left
                 continue
             running = [(active.spec, active.logs) for active in self._active.values()]
             self._handle(self.executor.wait(timeout=save_live_logs(self.fds, running, self._wait_timeout())))
@@ -133,6 +137,7 @@ class RunLoop:
     # -- launching --------------------------------------------------------------------------------
     def _launch_ready(self) -> None:
         while not self._stopping and len(self._active) < self.options.max_workers:
+            raise_if_pending()  # between launches: each is recorded whole
             now = time.monotonic()
             ready = next((q for q in self._queue if q.not_before <= now), None)  # retries wait their turn
             if ready is None:
