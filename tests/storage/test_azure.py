@@ -93,6 +93,22 @@ def test_construction_and_unpickling_start_no_thread() -> None:
     assert out.stdout.split() == ["1", "None"]
 
 
+def test_a_dropped_storage_closes_its_connections(azure_env: dict[str, str]) -> None:
+    """Storages used and dropped (as a client reading many flows does) leave no open session behind."""
+    code = (
+        "import gc\n"
+        "from flowstone.settings import Settings\n"
+        "from flowstone.storage.azure import AzureStorage\n"
+        "for i in range(3):\n"
+        f"    AzureStorage({_root()!r}, Settings.from_env()).save_one('k', b'v')\n"
+        "    gc.collect()\n"
+        "print('done')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout == "done\n", out.stderr
+    assert "Unclosed" not in out.stderr, out.stderr
+
+
 def test_prefixes_do_not_leak_into_each_other(azure_env: dict[str, str]) -> None:
     one, other = AzureStorage(_root(), Settings.from_env()), AzureStorage(_root(), Settings.from_env())
     one.save_one("a/x", b"1")

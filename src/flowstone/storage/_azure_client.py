@@ -13,6 +13,7 @@ import concurrent.futures
 import os
 import threading
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
@@ -82,6 +83,7 @@ class AzureTransport:
         self._clients: ProcessClients | None = None
         self._pid: int | None = None
         self._clients_lock = threading.Lock()
+        self._close_when_dropped: weakref.finalize[Any, Any] | None = None
 
     def _run_all(self, coros: list[Coroutine[Any, Any, T]]) -> list[T]:
         """Run a batch concurrently; the first failure cancels the rest and is raised."""
@@ -104,6 +106,8 @@ class AzureTransport:
                     _inherited.append(self._clients)
                 self._clients, self._pid = ProcessClients(self.config, self.container, self.stats), os.getpid()
                 _azure_loop.close_at_exit(self)
+                self._stop_closing_when_dropped()  # inherited clients are not this process's to close
+                self._close_when_dropped = _azure_loop.close_when_dropped(self, self._clients)
             return self._clients
 
     async def _call(self, action: str, name: str, request: Callable[[ProcessClients], Awaitable[T]]) -> T:
@@ -277,11 +281,17 @@ class AzureTransport:
             hint = "See the Azure error above."
         return StorageError(config.scrub(f"Cannot {action} {where}: {_reason(exc)}. {hint}"))
 
+    def _stop_closing_when_dropped(self) -> None:
+        if self._close_when_dropped is not None:
+            self._close_when_dropped.detach()
+            self._close_when_dropped = None
+
     def close(self) -> None:
         """Close this process's clients (the loop thread stays for other transports)."""
         with self._clients_lock:
             clients, pid = self._clients, self._pid
             self._clients = None
+            self._stop_closing_when_dropped()
         if clients is not None and pid == os.getpid():
             try:
                 _azure_loop.submit(clients.close()).result(timeout=5)

@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from flowstone.errors import StorageError
 
-__all__ = ["close_at_exit", "run", "submit"]
+__all__ = ["close_at_exit", "close_when_dropped", "run", "submit"]
 
 T = TypeVar("T")
 
@@ -28,9 +28,14 @@ class _Closable(Protocol):
     def close(self) -> None: ...
 
 
+class _AsyncClosable(Protocol):
+    async def close(self) -> None: ...
+
+
 _lock = threading.Lock()
 _state: dict[str, Any] = {"pid": None, "loop": None}
 _to_close: weakref.WeakSet[Any] = weakref.WeakSet()
+_closing: set[concurrent.futures.Future[None]] = set()  # closes started by close_when_dropped, not done yet
 
 
 def _loop() -> asyncio.AbstractEventLoop:
@@ -71,7 +76,24 @@ def close_at_exit(obj: _Closable) -> None:
     _to_close.add(obj)
 
 
+def close_when_dropped(owner: object, resource: _AsyncClosable) -> weakref.finalize[Any, Any]:
+    """Close ``resource`` on the loop once ``owner`` is garbage-collected in this process (its connections would
+    otherwise stay open until exit, and the SDK warns about them). Detach the result when closing it yourself."""
+    finalizer = weakref.finalize(owner, _close_soon, resource, os.getpid())
+    finalizer.atexit = False  # at exit, close_at_exit closes it and waits for that
+    return finalizer
+
+
+def _close_soon(resource: _AsyncClosable, pid: int) -> None:
+    """Start closing ``resource`` without waiting (a finalizer may run on the loop's own thread)."""
+    if pid == os.getpid():  # not a forked child's copy: its connections are its parent's
+        future = submit(resource.close())
+        _closing.add(future)
+        future.add_done_callback(_closing.discard)
+
+
 def _close_all(pid: int) -> None:
     if pid == os.getpid():  # a forked child that exits normally runs its parent's handlers too
         for obj in list(_to_close):
             obj.close()
+        concurrent.futures.wait(list(_closing), timeout=5)  # best effort: connections die with the process
