@@ -48,6 +48,9 @@ def chromium() -> Iterator[Any]:
 
 def wait_for(driver: Any, condition: Callable[[Any], Any], seconds: float = 30, what: str = "") -> Any:
     """The first true value ``condition(driver)`` returns, polled until ``seconds`` have passed."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, seconds, poll_frequency=0.1).until(condition, message=what)
+    # a live page may replace an element between finding and reading it: that poll is not an answer
+    wait = WebDriverWait(driver, seconds, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException])
+    return wait.until(condition, message=what)

@@ -34,7 +34,11 @@ def start_card(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def text_of(driver: Any, selector: str) -> str:
-    return " ".join(e.text for e in driver.find_elements(CSS, selector))
+    """The text of every element ``selector`` matches, read in one step: a live page may replace an element
+    between finding it and reading it."""
+    script = ("return Array.from(document.querySelectorAll(arguments[0]))"
+              ".map(e => (e.innerText === undefined ? e.textContent : e.innerText).trim()).join(' ')")  # fmt: skip
+    return str(driver.execute_script(script, selector))
 
 
 def test_components_are_visible_and_the_chart_is_drawn(start_card: Path) -> None:

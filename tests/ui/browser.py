@@ -14,6 +14,7 @@ WAIT_SECONDS = 20
 
 def wait_for(driver: Any, css: str, text: str | None = None) -> Any:
     """The first element matching ``css`` (whose text contains ``text``, if given), once the page shows it."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -23,4 +24,5 @@ def wait_for(driver: Any, css: str, text: str | None = None) -> Any:
                 return element
         return False
 
-    return WebDriverWait(driver, WAIT_SECONDS).until(found, f"no {css!r}" + (f" showing {text!r}" if text else ""))
+    wait = WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=[StaleElementReferenceException])  # live pages
+    return wait.until(found, f"no {css!r}" + (f" showing {text!r}" if text else ""))
