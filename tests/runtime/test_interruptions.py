@@ -35,9 +35,9 @@ def _start_gated(tmp_path: Path, root: Path | str | None = None) -> tuple[subpro
     return proc, root, gate
 
 
-def _flow(root: Path | str, ds_type: str = "local") -> FlowDataStore:
+def _flow(root: Path | str, ds_type: str = "local", name: str = "ClientFlow") -> FlowDataStore:
     settings = Settings.from_env(default_datastore=ds_type, **{f"datastore_sysroot_{ds_type}": str(root)})
-    return FlowDataStore("ClientFlow", settings=settings)
+    return FlowDataStore(name, settings=settings)
 
 
 @pytest.mark.parametrize("ds_type", ["local", "s3"])
@@ -102,8 +102,7 @@ def test_ctrl_c_while_the_runner_records_a_started_task_still_stops_and_records_
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output
     assert "KeyboardInterrupt" not in output and "Traceback" not in output, output
-    settings = Settings.from_env(default_datastore="local", datastore_sysroot_local=str(tmp_path))
-    fds = FlowDataStore("PausingFlow", settings=settings)
+    fds = _flow(tmp_path, name="PausingFlow")
     (run_id,) = fds.list_run_ids()
     assert fds.load_run_end(run_id)["status"] == "failed", output
     (wait,) = fds.get_task_datastores(run_id=run_id, steps=["wait"], allow_not_done=True)

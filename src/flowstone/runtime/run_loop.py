@@ -88,15 +88,14 @@ class RunLoop:
             self.console.info(note)
         self.console.start_progress()
         self._queue.extend(group_plans(self.scheduler.initial()))
-        try:
-            with deferred():  # Ctrl-C stops the loop only while it waits, never halfway through recording a task
-                try:
-                    self._loop()
-                except KeyboardInterrupt:
-                    self._fail_run("the run was interrupted")
-                    self._drain()
-        finally:
-            self.console.stop_progress()
+        with deferred():  # Ctrl-C stops the loop only while it waits, never halfway through recording a task
+            try:
+                self._loop()
+            except KeyboardInterrupt:
+                self._fail_run("the run was interrupted")
+                self._drain()
+            finally:
+                self.console.stop_progress()
         ok, counts = not self._failed and self._end_done, (self._finished, self.reuse.reused)
         finish_run(self.fds, self.run_id, ok, self._failed, counts)
         return RunOutcome(self.run_id, ok, tuple(self._failed), *counts, time.monotonic() - started)

@@ -106,7 +106,6 @@ class AzureTransport:
                     _inherited.append(self._clients)
                 self._clients, self._pid = ProcessClients(self.config, self.container, self.stats), os.getpid()
                 _azure_loop.close_at_exit(self)
-                self._stop_closing_when_dropped()  # inherited clients are not this process's to close
                 self._close_when_dropped = _azure_loop.close_when_dropped(self, self._clients)
             return self._clients
 
@@ -281,17 +280,13 @@ class AzureTransport:
             hint = "See the Azure error above."
         return StorageError(config.scrub(f"Cannot {action} {where}: {_reason(exc)}. {hint}"))
 
-    def _stop_closing_when_dropped(self) -> None:
-        if self._close_when_dropped is not None:
-            self._close_when_dropped.detach()
-            self._close_when_dropped = None
-
     def close(self) -> None:
         """Close this process's clients (the loop thread stays for other transports)."""
         with self._clients_lock:
             clients, pid = self._clients, self._pid
             self._clients = None
-            self._stop_closing_when_dropped()
+            if self._close_when_dropped is not None:  # closed here, and waited for
+                self._close_when_dropped.detach()
         if clients is not None and pid == os.getpid():
             try:
                 _azure_loop.submit(clients.close()).result(timeout=5)
